@@ -1,0 +1,159 @@
+import fs from 'node:fs';
+import type { Argv } from 'yargs';
+import { build } from '../../engine/build.js';
+import { EventBus } from '../../engine/events.js';
+import { UsageError } from '../../engine/errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { createProgressView, progressModeFor, summaryLine } from '../progress.js';
+import { abortOnSignals } from '../signals.js';
+import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.js';
+import { checkRunDirPath, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
+import type { Durability } from '../../store/sqlite-store.js';
+import type { RunRecord, Store } from '../../store/store.js';
+
+interface BuildArgs {
+  runDir: string;
+  db?: string;
+  jobs: number;
+  keepGoing: boolean;
+  dryRun: boolean;
+  force: string[];
+  restore: boolean;
+  json: boolean;
+  pipeline?: string;
+  prompt?: string;
+  promptFile?: string;
+  param: string[];
+  durability: Durability;
+}
+
+export function buildCommand(yargs: Argv): Argv {
+  return yargs.command(
+    'build <run-dir>',
+    'build a run: run the tasks whose outputs are missing or stale, resume an interrupted build',
+    (y) =>
+      y
+        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
+        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('jobs', { alias: ['j', 'concurrency'], type: 'number', default: 8, describe: 'tasks running at once' })
+        .option('keep-going', { type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' })
+        .option('dry-run', { type: 'boolean', default: false, describe: "print each task's state and reason; run nothing" })
+        .option('force', { type: 'string', array: true, default: [], describe: 'rebuild these tasks (ids or class names) and their dependents' })
+        .option('restore', { type: 'boolean', default: false, describe: 'write missing outputs back from the database instead of regenerating them' })
+        .option('json', { type: 'boolean', default: false, describe: 'print build events as JSON lines' })
+        .option('pipeline', { type: 'string', describe: `pipeline module for a new run (default: the built-in '${PLAN_PIPELINE}' pipeline)` })
+        .option('prompt', { type: 'string', describe: 'the prompt of a new run' })
+        .option('prompt-file', { type: 'string', describe: 'read the prompt of a new run from a file' })
+        .option('param', { type: 'string', array: true, default: [], describe: 'a run parameter key=value (repeatable)' })
+        .option('durability', { choices: ['process', 'full'] as const, default: 'process' as const, describe: 'process: commits survive kill -9; full: also power loss' }),
+    async (argv) => {
+      process.exitCode = await runBuild(argv as unknown as BuildArgs);
+    },
+  );
+}
+
+async function runBuild(args: BuildArgs): Promise<number> {
+  if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new UsageError(`-j must be a whole number ≥ 1 (got ${args.jobs})`);
+  const runDir = checkRunDirPath(args.runDir);
+  const newParams = readParams(args);
+  const { store } = await openStoreFor(runDir, args.db, args.durability);
+  try {
+    const run = await openOrCreateRun(store, runDir, args, newParams);
+    const pipeline = await loadPipeline(run.pipeline);
+    const roots = rootsOf(pipeline.roots.bind(pipeline), run.params);
+
+    const events = new EventBus();
+    const mode = progressModeFor(args.json, process.stderr);
+    events.on(createProgressView(mode, process.stdout, process.stderr));
+    const controller = new AbortController();
+    const removeSignals = abortOnSignals(controller);
+    try {
+      if (!args.dryRun) markRunDir(runDir, run);
+      const result = await build({
+        roots,
+        runDir,
+        runId: run.id,
+        store,
+        concurrency: args.jobs,
+        keepGoing: args.keepGoing,
+        dryRun: args.dryRun,
+        force: args.force,
+        restore: args.restore,
+        signal: controller.signal,
+        events,
+      });
+      if (args.dryRun && !args.json) {
+        for (const [taskId, decision] of result.decisions) process.stdout.write(`${decision.state.padEnd(8)} ${taskId}  ${decision.reason}\n`);
+      }
+      if (!args.json) process.stderr.write(`${summaryLine(result.status, result.summary, args.dryRun)}\n`);
+      return result.status === 'success' ? ExitCode.ok : result.status === 'cancelled' ? ExitCode.interrupted : ExitCode.taskFailed;
+    } finally {
+      removeSignals();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** The run this dir belongs to, or a new one when the dir is not a run yet and parameters say what to build. */
+async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, newParams: Record<string, unknown>): Promise<RunRecord> {
+  const existing = await findRun(store, runDir);
+  const pipelineSpec = args.pipeline === undefined ? undefined : pipelineSpecToStore(args.pipeline);
+  if (existing === null) {
+    const pipeline = pipelineSpec ?? PLAN_PIPELINE;
+    if (pipeline === PLAN_PIPELINE && typeof newParams.prompt !== 'string') {
+      throw new UsageError(`${args.runDir} is not a run yet: give --prompt "…" or --prompt-file F to start one`);
+    }
+    const params = { startTime: new Date().toISOString(), ...newParams };
+    // Validate before anything is stored: a bad parameter must not leave a half-made run behind.
+    rootsOf((await loadPipeline(pipeline)).roots, params);
+    if (args.dryRun) return { id: '(new run)', runDir, pipeline, params, status: 'created', statusReason: null, createdAt: Date.now(), updatedAt: Date.now() };
+    return store.createRun({ runDir, pipeline, params });
+  }
+  if (pipelineSpec !== undefined && pipelineSpec !== existing.pipeline) {
+    throw new UsageError(`run ${existing.id} was built with pipeline ${existing.pipeline}, not ${pipelineSpec}`);
+  }
+  const changed = Object.keys(newParams).filter((key) => JSON.stringify(existing.params[key]) !== JSON.stringify(newParams[key]));
+  if (changed.length === 0) return existing;
+  const forcedRoots = args.force.length > 0;
+  if (!forcedRoots) {
+    throw new UsageError(
+      `run ${existing.id} was created with a different ${changed.join(', ')}; to rebuild it with the new value, add --force with the task that reads it (e.g. --force SetupTask)`,
+    );
+  }
+  const params = { ...existing.params, ...newParams };
+  if (!args.dryRun) await store.updateRun(existing.id, { params });
+  return { ...existing, params };
+}
+
+function rootsOf<T>(roots: (params: Readonly<Record<string, unknown>>) => T, params: Readonly<Record<string, unknown>>): T {
+  try {
+    return roots(params);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`invalid run parameters: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function readParams(args: BuildArgs): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const pair of args.param) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`--param takes key=value (got '${pair}')`);
+    params[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  if (args.prompt !== undefined && args.promptFile !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
+  let prompt = args.prompt;
+  if (args.promptFile !== undefined) {
+    try {
+      prompt = fs.readFileSync(args.promptFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read --prompt-file ${args.promptFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+  if (prompt !== undefined) {
+    if (prompt.trim() === '') throw new UsageError('the prompt is empty');
+    params.prompt = prompt;
+  }
+  return params;
+}

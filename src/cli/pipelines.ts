@@ -1,0 +1,36 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import fs from 'node:fs';
+import { UsageError } from '../engine/errors.js';
+import type { Pipeline } from '../engine/pipeline.js';
+
+/** The built-in pipeline's name, as stored with a run. Any other value is the path of a user's module. */
+export const PLAN_PIPELINE = 'plan';
+
+/** `plan` (the flagship pipeline) or a JS module whose default or `pipeline` export is a Pipeline. */
+export async function loadPipeline(spec: string): Promise<Pipeline> {
+  if (spec === PLAN_PIPELINE) {
+    // Loaded only when used: a user pipeline does not pay for the plan pipeline's 63 task modules.
+    const builtIn = '../tasks/pipeline.js';
+    const { planPipeline } = (await import(builtIn)) as { planPipeline: Pipeline };
+    return planPipeline;
+  }
+  const file = path.resolve(spec);
+  if (!fs.existsSync(file)) throw new UsageError(`pipeline module ${spec} does not exist`);
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`cannot load pipeline module ${spec}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const candidate = (module.pipeline ?? module.default) as Partial<Pipeline> | undefined;
+  if (typeof candidate?.roots !== 'function' || typeof candidate.name !== 'string') {
+    throw new UsageError(`pipeline module ${spec} must export (as default or 'pipeline') an object { name, roots(params) }`);
+  }
+  return candidate as Pipeline;
+}
+
+/** What a run records as its pipeline: the name of the built-in one, or the absolute path of a module. */
+export function pipelineSpecToStore(spec: string): string {
+  return spec === PLAN_PIPELINE ? spec : path.resolve(spec);
+}

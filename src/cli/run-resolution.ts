@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../engine/errors.js';
+import { readRunMarker, writeRunMarker } from '../engine/run-dir.js';
+import { defaultDbLocation, openStore } from '../store/open.js';
+import type { Durability } from '../store/sqlite-store.js';
+import type { RunRecord, Store } from '../store/store.js';
+
+/** `--db`, else `PLAN_DB`, else `plan.db` beside the run dir. */
+export function dbLocationFor(runDir: string | undefined, db: string | undefined): string {
+  return db ?? process.env.PLAN_DB ?? defaultDbLocation(runDir);
+}
+
+export function checkRunDirPath(runDir: string): string {
+  const absolute = path.resolve(runDir);
+  if (fs.existsSync(absolute) && !fs.statSync(absolute).isDirectory()) {
+    throw new UsageError(`${runDir} is a file, not a run directory`);
+  }
+  return absolute;
+}
+
+export async function openStoreFor(runDir: string | undefined, db: string | undefined, durability?: Durability): Promise<{ store: Store; location: string }> {
+  const location = dbLocationFor(runDir, db);
+  return { store: await openStore(location, { runDir, durability }), location };
+}
+
+/**
+ * The run a run dir belongs to: named by its marker file, or remembered by the database for that path (a
+ * wiped dir). Null when the dir is not a run yet. A marker naming a run this database lacks is an error:
+ * most likely the wrong `--db`.
+ */
+export async function findRun(store: Store, runDir: string): Promise<RunRecord | null> {
+  const marker = readRunMarker(runDir);
+  if (marker !== null) {
+    const run = await store.getRun(marker.runId);
+    if (run === null) {
+      throw new UsageError(`run dir ${runDir} belongs to run ${marker.runId}, which database ${store.location} does not hold (wrong --db?)`);
+    }
+    if (run.runDir !== runDir) await store.updateRun(run.id, { runDir });
+    return { ...run, runDir };
+  }
+  return store.findRunByDir(runDir);
+}
+
+export async function requireRun(store: Store, runDir: string): Promise<RunRecord> {
+  if (!fs.existsSync(runDir) && (await store.findRunByDir(runDir)) === null) throw new UsageError(`run dir ${runDir} does not exist`);
+  const run = await findRun(store, runDir);
+  if (run === null) throw new UsageError(`${runDir} is not a run dir (no run in ${store.location}); start one with plan build ${runDir} --prompt …`);
+  return run;
+}
+
+export function markRunDir(runDir: string, run: RunRecord): void {
+  if (readRunMarker(runDir)?.runId !== run.id) writeRunMarker(runDir, { runId: run.id });
+}

@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { AttemptContext } from './task-context.js';
+import { backoffDelay, raceAbort, sleep, type BackoffPolicy } from './backoff.js';
+import { sha256, type FileHasher } from './hasher.js';
+import { serializeStamp, type Stamp } from './stamp.js';
+import { writeFileAtomic } from './materialize.js';
+import { errorMessage } from './errors.js';
+import { isRetryable, type Task } from './task.js';
+import { testHook } from './test-hooks.js';
+import type { ServiceFactory, TaskContext } from './context.js';
+import type { BuildEvent } from './events.js';
+import type { AttemptRecord, OutputContent, Store } from '../store/store.js';
+
+export type AttemptOutcome =
+  | { kind: 'complete'; attempt: AttemptRecord }
+  | { kind: 'failed'; error: string; unpersistedAttempts: number[] }
+  | { kind: 'cancelled' };
+
+export interface AttemptArgs<S extends object> {
+  task: Task<S>;
+  taskId: string;
+  reason: string;
+  runId: string;
+  runDir: string;
+  store: Store;
+  services: ServiceFactory<S> | undefined;
+  declared: readonly string[];
+  ownerOf: ReadonlyMap<string, string>;
+  /** Files the previous build of this task wrote: extra ones it no longer writes are removed. */
+  previousOutputs: Readonly<Record<string, string>>;
+  /** Earlier attempts that never persisted, whose finished work may be replayed. */
+  replayable: readonly number[];
+  /** The stamp as of now (inputs are final: every dependency has finished). */
+  stamp: () => Stamp;
+  hasher: FileHasher;
+  stopSignal: AbortSignal;
+  isStopping: () => boolean;
+  backoff: BackoffPolicy;
+  emit: (event: BuildEvent) => void;
+}
+
+/**
+ * The life of one task (steps 3–5 of ARCHITECTURE.md), with retries: run it with a buffering ctx, persist
+ * every output and the stamp in one transaction, then write the files atomically and mark it complete.
+ */
+export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promise<AttemptOutcome> {
+  const { task, taskId, store } = args;
+  const unpersisted = [...args.replayable];
+  for (let tryNumber = 1; ; tryNumber++) {
+    if (args.stopSignal.aborted) return { kind: 'cancelled' };
+    const attemptId = await store.startAttempt(args.runId, taskId);
+    args.emit({ type: 'task-started', taskId, attemptId, try: tryNumber, reason: args.reason });
+    const started = Date.now();
+    const ctx = new AttemptContext(task as Task, args.runId, args.runDir, attemptId, args.stopSignal, args.emit);
+    try {
+      const services = args.services?.({
+        runId: args.runId,
+        taskId,
+        attemptId,
+        replayableAttemptIds: [...unpersisted],
+        signal: args.stopSignal,
+        store,
+        emit: args.emit,
+      });
+      const fullCtx = Object.assign(ctx, services ?? {}) as unknown as TaskContext & S;
+      await raceAbort(task.run(fullCtx), args.stopSignal);
+      const outputs = collectOutputs(args, ctx.written);
+      const stamp = serializeStamp(args.stamp());
+      await store.persistAttempt(attemptId, stamp, outputs);
+      args.emit({ type: 'task-persisted', taskId, attemptId });
+      testHook('after-persist', taskId);
+
+      const stats = outputs.map((output) => {
+        writeFileAtomic(args.runDir, output.path, output.bytes);
+        return args.hasher.learn(output.path, output.sha256);
+      });
+      removeDroppedExtras(args, outputs);
+      await store.completeAttempt(attemptId, stats);
+      const shas = Object.fromEntries(outputs.map((o) => [o.path, o.sha256]));
+      const changed = outputs.filter((o) => args.previousOutputs[o.path] !== o.sha256).map((o) => o.path);
+      args.emit({ type: 'task-complete', taskId, attemptId, durationMs: Date.now() - started, changed });
+      return {
+        kind: 'complete',
+        attempt: { id: attemptId, runId: args.runId, taskId, status: 'complete', stamp, outputs: shas, error: null, startedAt: started, finishedAt: Date.now() },
+      };
+    } catch (error) {
+      if (args.stopSignal.aborted) {
+        await store.endAttempt(attemptId, 'cancelled', 'the build was interrupted');
+        args.emit({ type: 'task-cancelled', taskId, attemptId });
+        return { kind: 'cancelled' };
+      }
+      const message = errorMessage(error);
+      await store.endAttempt(attemptId, 'failed', message);
+      unpersisted.push(attemptId);
+      const retry = isRetryable(error) && tryNumber <= task.retries && !args.isStopping();
+      const delay = retry ? backoffDelay(tryNumber, args.backoff) : null;
+      args.emit({ type: 'task-failed', taskId, attemptId, error: message, retryInMs: delay });
+      if (delay === null) return { kind: 'failed', error: message, unpersistedAttempts: unpersisted };
+      try {
+        await sleep(delay, args.stopSignal);
+      } catch {
+        return { kind: 'cancelled' };
+      }
+    }
+  }
+}
+
+/** Every declared output must be written; extra files must not belong to another task. */
+function collectOutputs<S extends object>(args: AttemptArgs<S>, written: ReadonlyMap<string, Buffer>): OutputContent[] {
+  const notWritten = args.declared.filter((filePath) => !written.has(filePath));
+  if (notWritten.length > 0) throw new Error(`did not write its declared output ${notWritten.join(', ')}`);
+  const outputs: OutputContent[] = [];
+  for (const [filePath, bytes] of written) {
+    const owner = args.ownerOf.get(filePath);
+    if (owner !== undefined && owner !== args.taskId) throw new Error(`wrote ${filePath}, which is an output of ${owner}`);
+    outputs.push({ path: filePath, sha256: sha256(bytes), bytes });
+  }
+  return outputs;
+}
+
+/** An extra (per-item) file the previous build wrote and this one did not is no longer part of the run. */
+function removeDroppedExtras<S extends object>(args: AttemptArgs<S>, outputs: readonly OutputContent[]): void {
+  const now = new Set(outputs.map((o) => o.path));
+  for (const filePath of Object.keys(args.previousOutputs)) {
+    if (now.has(filePath)) continue;
+    fs.rmSync(path.join(args.runDir, filePath), { force: true });
+    args.hasher.forget(filePath);
+  }
+}

@@ -1,0 +1,73 @@
+import type { Outputs } from './target.js';
+import type { TaskContext } from './context.js';
+
+export type ParamValue = string | number | boolean | null;
+export type TaskParams = Readonly<Record<string, ParamValue>>;
+
+/**
+ * A unit of work: what it needs (`requires`), what it writes (`output`), and how (`run`).
+ *
+ * The id is `ClassName(key=value,…)` with keys sorted, so the same class and parameters are the same task
+ * wherever they are constructed. Bump `version` when the task's logic or prompt changes: its stamp then
+ * differs and it runs again. `S` is the services the build hands to `run` (e.g. `{ llm }`), merged into ctx.
+ */
+export abstract class Task<S extends object = object, P extends TaskParams = TaskParams> {
+  /** Bumping it makes the task stale. */
+  readonly version: string = '1';
+  /** Named resource pools this task holds while it runs, e.g. `{ gpu: 1 }`. */
+  readonly resources: Readonly<Record<string, number>> = {};
+  /** How many times a retryable failure is retried before the task fails. */
+  readonly retries: number = 2;
+
+  readonly params: P;
+  private cachedId: string | undefined;
+
+  constructor(params?: P) {
+    this.params = Object.freeze({ ...(params ?? {}) }) as P;
+  }
+
+  get id(): string {
+    this.cachedId ??= taskId(this.constructor.name, this.params);
+    return this.cachedId;
+  }
+
+  /** The tasks whose outputs this one reads. */
+  requires(): readonly Task<S>[] {
+    return [];
+  }
+
+  abstract output(): Outputs;
+
+  abstract run(ctx: TaskContext & S): Promise<void>;
+
+  /**
+   * The parameters whose change makes the task stale. All of them by default; a task can leave out a
+   * parameter that does not change what it produces.
+   */
+  stampParams(): TaskParams {
+    return this.params;
+  }
+
+  toString(): string {
+    return this.id;
+  }
+}
+
+export function taskId(className: string, params: TaskParams): string {
+  const keys = Object.keys(params).sort();
+  if (keys.length === 0) return className;
+  return `${className}(${keys.map((k) => `${k}=${formatParam(params[k] ?? null)}`).join(',')})`;
+}
+
+function formatParam(value: ParamValue): string {
+  return typeof value === 'string' && /^[\w.:/@-]*$/.test(value) && value !== '' ? value : JSON.stringify(value);
+}
+
+/** A failure worth trying again (a timeout, a rate limit): the scheduler retries it with backoff. */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+}
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof RetryableError || (typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true);
+}

@@ -1,0 +1,137 @@
+import type { ServiceFactory } from '../engine/context.js';
+import type { Completion, CompletionRequest, LlmClient, LlmServices, TextRequest } from './types.js';
+import { parseModelSpec, type ModelSpec } from './model-spec.js';
+import { answerJsonSchema } from './json-schema.js';
+import { requestHash } from './request-hash.js';
+import { parseJsonAnswer } from './parse-answer.js';
+import { CostBudget } from './budget.js';
+import { LimiterPool } from './limiter.js';
+import { abortableSleep, type Sleep } from './backoff.js';
+import { InteractionRecorder } from './recorder.js';
+import { Replayer } from './replay.js';
+import { tryModel, type CallContext, type CallPlan, type RetryOptions } from './model-tries.js';
+import { CancelledError, ModelsExhaustedError, type FailedAnswer, type ModelFailure } from './errors.js';
+import type { PriceTable } from './pricing.js';
+import type { Provider } from './providers/provider.js';
+import { OfflineProvider } from './providers/offline.js';
+import { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
+
+/**
+ * The LLM client tasks see as `ctx.llm`. Per call: replay an earlier attempt's answer if there is one;
+ * otherwise try each model of the fallback list in order (see model-tries.ts). Providers, rate limiters and
+ * the cost budget are created once per build and shared by every attempt; replay bookkeeping is per attempt.
+ */
+
+export interface LlmOptions {
+  /** Fallback order; the first is asked first. Defaults to `offline`. */
+  models?: readonly (ModelSpec | string)[];
+  /** Concurrent calls per provider (default 4). */
+  concurrency?: number;
+  rpm?: number;
+  tpm?: number;
+  /** `--max-cost` in USD; null or absent means no limit. */
+  maxCostUsd?: number | null;
+  /** What this run already spent before this build (completed interactions in the database). */
+  spentUsd?: number;
+  /** A budget shared with someone else (e.g. the CLI, to report spending); built from the two above if absent. */
+  budget?: CostBudget;
+  prices?: PriceTable;
+  /** Where API keys are read from, at request time (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+  retry?: Partial<RetryOptions>;
+  /** Per-try timeout (default 120 s). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+  sleep?: Sleep;
+  random?: () => number;
+  offlineLatencyMs?: number;
+  outputTokensEstimate?: number;
+}
+
+const DEFAULT_RETRY: RetryOptions = { maxTries: 4, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
+
+export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmServices> {
+  const listed = options.models?.length ? options.models : ['offline'];
+  const specs = listed.map((m) => (typeof m === 'string' ? parseModelSpec(m) : m));
+  const env = options.env ?? process.env;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const providers: Provider[] = specs.map((spec) =>
+    spec.provider === 'offline'
+      ? new OfflineProvider({ latencyMs: options.offlineLatencyMs })
+      : new OpenAiCompatibleProvider(spec, { env, timeoutMs, fetch: options.fetch }),
+  );
+  const limiters = new LimiterPool({
+    concurrency: options.concurrency ?? 4,
+    requestsPerMinute: options.rpm,
+    tokensPerMinute: options.tpm,
+  });
+  const budget = options.budget ?? new CostBudget(options.maxCostUsd ?? null, options.spentUsd ?? 0);
+  const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
+  const secrets = (): (string | undefined)[] => specs.map((s) => (s.apiKeyEnv === null ? undefined : env[s.apiKeyEnv]));
+
+  return (scope) => {
+    const recorder = new InteractionRecorder(scope, secrets);
+    const replayer = new Replayer(scope, recorder);
+    const ctx: CallContext = {
+      recorder,
+      budget,
+      limiters,
+      prices: options.prices ?? {},
+      retry,
+      sleep: options.sleep ?? abortableSleep,
+      random: options.random ?? Math.random,
+      signal: scope.signal,
+      secrets,
+      outputTokensEstimate: options.outputTokensEstimate ?? 1000,
+    };
+
+    async function call<T>(plan: CallPlan<T>): Promise<Completion<T>> {
+      if (scope.signal.aborted) throw new CancelledError('model call cancelled');
+      const replayed = await replayer.replay(plan.requestHash, plan.parse);
+      if (replayed) return replayed;
+      const failures: ModelFailure[] = [];
+      for (const provider of providers) {
+        const outcome = await tryModel(provider, plan, ctx);
+        if ('value' in outcome) return outcome;
+        failures.push(outcome);
+      }
+      throw new ModelsExhaustedError(failures);
+    }
+
+    const llm: LlmClient = {
+      get offline() {
+        return specs[0]?.provider === 'offline';
+      },
+      complete<T>(request: CompletionRequest<T>): Promise<Completion<T>> {
+        const jsonSchema = answerJsonSchema(request.schema);
+        const itemKey = request.itemKey ?? null;
+        const turn = request.turn ?? null;
+        const hash = requestHash({ kind: 'json', messages: request.messages, schemaName: request.schemaName, jsonSchema, itemKey, turn });
+        return call({
+          messages: request.messages,
+          json: { name: request.schemaName, schema: jsonSchema },
+          itemKey,
+          turn,
+          requestHash: hash,
+          maxOutputTokens: request.maxOutputTokens,
+          parse: (text: string, answer: FailedAnswer) => parseJsonAnswer(text, request.schema, answer),
+        });
+      },
+      completeText(request: TextRequest): Promise<Completion<string>> {
+        const itemKey = request.itemKey ?? null;
+        const turn = request.turn ?? null;
+        const hash = requestHash({ kind: 'text', messages: request.messages, schemaName: null, jsonSchema: null, itemKey, turn });
+        return call({
+          messages: request.messages,
+          json: null,
+          itemKey,
+          turn,
+          requestHash: hash,
+          maxOutputTokens: request.maxOutputTokens,
+          parse: (text: string) => text,
+        });
+      },
+    };
+    return { llm };
+  };
+}

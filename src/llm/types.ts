@@ -1,0 +1,53 @@
+import type { ZodType } from 'zod';
+
+/**
+ * The model-call API tasks use through `ctx.llm`. Every call is recorded as an interaction row (pending before
+ * the request, finished after), retried, fallen back and bounded by the LLM layer; tasks never do any of that.
+ */
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface CompletionRequest<T> {
+  messages: ChatMessage[];
+  /** The answer's shape. The provider asks for it (JSON schema) and the answer is validated against it. */
+  schema: ZodType<T>;
+  /** A short name for the schema (letters, digits, underscores), sent as the JSON schema's name. */
+  schemaName: string;
+  /** For per-item tasks: which item this call is for (e.g. 'lever-batch-3'); recorded with the interaction. */
+  itemKey?: string;
+  /** For conversations: the turn number, from 1; recorded with the interaction. */
+  turn?: number;
+  maxOutputTokens?: number;
+}
+
+export interface TextRequest {
+  messages: ChatMessage[];
+  itemKey?: string;
+  turn?: number;
+  maxOutputTokens?: number;
+}
+
+export interface Completion<T> {
+  value: T;
+  /** The raw response text (the JSON as the model wrote it). */
+  text: string;
+  /** The model that answered (after fallback), as a spec such as `openai:gpt-4o-mini` or `offline`. */
+  model: string;
+  interactionId: number;
+  replayed: boolean;
+}
+
+export interface LlmClient {
+  complete<T>(request: CompletionRequest<T>): Promise<Completion<T>>;
+  completeText(request: TextRequest): Promise<Completion<string>>;
+  /** True when the answering model is the deterministic offline one (files it made say so). */
+  readonly offline: boolean;
+}
+
+/** The services the LLM layer merges into a task's ctx. */
+export interface LlmServices {
+  llm: LlmClient;
+}

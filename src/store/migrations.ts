@@ -1,0 +1,105 @@
+/**
+ * Forward-only schema migrations. A migration is never edited once released: add a new one instead.
+ * `schema_version` records each applied version; opening a database applies what is missing, in order,
+ * and refuses a database whose version is newer than this code knows.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'runs, attempts, content versions, model calls, hash cache',
+    sql: `
+      CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        run_dir       TEXT NOT NULL,
+        pipeline      TEXT NOT NULL,
+        params_json   TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        status_reason TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );
+      CREATE INDEX runs_by_dir ON runs (run_dir);
+
+      CREATE TABLE task_attempts (
+        id           INTEGER PRIMARY KEY,
+        run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        task_id      TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('running','persisted','complete','failed','cancelled','abandoned')),
+        stamp_json   TEXT,
+        outputs_json TEXT,
+        error        TEXT,
+        pid          INTEGER,
+        host         TEXT,
+        started_at   INTEGER NOT NULL,
+        persisted_at INTEGER,
+        finished_at  INTEGER
+      );
+      CREATE INDEX attempts_by_task ON task_attempts (run_id, task_id, id);
+      CREATE INDEX attempts_by_status ON task_attempts (run_id, status);
+
+      CREATE TABLE plan_content (
+        id         INTEGER PRIMARY KEY,
+        run_id     TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        path       TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        task_id    TEXT NOT NULL,
+        attempt_id INTEGER REFERENCES task_attempts (id) ON DELETE SET NULL,
+        sha256     TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        encoding   TEXT NOT NULL CHECK (encoding IN ('raw','deflate')),
+        data       BLOB NOT NULL,
+        source     TEXT NOT NULL CHECK (source IN ('task','edit','restore')),
+        created_at INTEGER NOT NULL,
+        UNIQUE (run_id, path, version)
+      );
+
+      CREATE TABLE llm_interactions (
+        id               INTEGER PRIMARY KEY,
+        run_id           TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        task_id          TEXT NOT NULL,
+        attempt_id       INTEGER NOT NULL,
+        item_key         TEXT,
+        turn             INTEGER,
+        request_hash     TEXT NOT NULL,
+        provider         TEXT NOT NULL,
+        requested_model  TEXT NOT NULL,
+        answered_model   TEXT,
+        messages_json    TEXT NOT NULL,
+        response_text    TEXT,
+        parsed_json      TEXT,
+        status           TEXT NOT NULL CHECK (status IN ('pending','completed','failed','cancelled','replayed')),
+        error_class      TEXT,
+        error_message    TEXT,
+        http_status      INTEGER,
+        input_tokens     INTEGER,
+        output_tokens    INTEGER,
+        tokens_estimated INTEGER NOT NULL DEFAULT 0,
+        duration_ms      INTEGER,
+        cost_usd         REAL,
+        price_json       TEXT,
+        started_at       INTEGER NOT NULL,
+        finished_at      INTEGER
+      );
+      CREATE INDEX interactions_by_run ON llm_interactions (run_id, task_id, id);
+      CREATE INDEX interactions_by_attempt ON llm_interactions (attempt_id, request_hash);
+
+      CREATE TABLE file_stats (
+        run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        path     TEXT NOT NULL,
+        size     INTEGER NOT NULL,
+        mtime_ns TEXT NOT NULL,
+        ino      TEXT NOT NULL,
+        sha256   TEXT NOT NULL,
+        PRIMARY KEY (run_id, path)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { openSqliteStore, type Durability } from './sqlite-store.js';
+import { StoreError } from './store-error.js';
+import type { Store } from './store.js';
+
+export const DB_FILE_NAME = 'plan.db';
+
+/**
+ * Where the database lives when neither `--db` nor `PLAN_DB` says: `plan.db` beside the run dir (so
+ * `plan build runs/demo` uses `runs/plan.db` wherever you stand), or `./runs/plan.db` for commands without one.
+ */
+export function defaultDbLocation(runDir?: string): string {
+  return runDir === undefined ? path.resolve('runs', DB_FILE_NAME) : path.join(path.dirname(path.resolve(runDir)), DB_FILE_NAME);
+}
+
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+export interface OpenStoreOptions {
+  durability?: Durability;
+  /** The run dir the command works on: the database must not live inside it. */
+  runDir?: string;
+}
+
+export async function openStore(location: string, options: OpenStoreOptions = {}): Promise<Store> {
+  if (isPostgresUrl(location)) {
+    throw new StoreError('PostgreSQL databases are not supported by this version of plan yet; use a SQLite file path');
+  }
+  const file = path.resolve(location);
+  if (options.runDir !== undefined) {
+    const inside = path.relative(path.resolve(options.runDir), file);
+    if (!inside.startsWith('..') && !path.isAbsolute(inside)) {
+      throw new StoreError(`the database ${file} is inside the run dir ${options.runDir}; it must survive losing the run dir: put it elsewhere`);
+    }
+  }
+  return openSqliteStore(file, { durability: options.durability });
+}

@@ -1,0 +1,484 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import { decodeContent, encodeContent } from './compression.js';
+import { latestSchemaVersion, migrations } from './migrations.js';
+import { StoreError } from './store-error.js';
+import type {
+  AttemptRecord,
+  AttemptStatus,
+  ContentVersion,
+  FileStat,
+  InteractionFinish,
+  InteractionRecord,
+  InteractionStart,
+  InteractionStatus,
+  NewRun,
+  OutputContent,
+  RunChanges,
+  RunRecord,
+  RunSnapshot,
+  RunStatus,
+  Store,
+} from './store.js';
+
+/**
+ * `process`: a committed attempt survives `kill -9` (WAL, synchronous=NORMAL).
+ * `full`: it also survives power loss (every commit is fsynced before its files are written).
+ */
+export type Durability = 'process' | 'full';
+
+export interface SqliteStoreOptions {
+  durability?: Durability;
+  /** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+}
+
+type Row = Record<string, unknown>;
+
+export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+  return new SqliteStore(file, options);
+}
+
+export class SqliteStore implements Store {
+  readonly location: string;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.location = path.resolve(file);
+    fs.mkdirSync(path.dirname(this.location), { recursive: true });
+    try {
+      this.db = new Database(this.location, { timeout: options.busyTimeoutMs ?? 10_000 });
+      this.db.pragma('journal_mode = WAL');
+    } catch (error) {
+      throw StoreError.from(error, `cannot open database ${this.location}`);
+    }
+    this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    try {
+      this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+      const current = (this.db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+      if (current > latestSchemaVersion) {
+        throw new StoreError(
+          `database ${this.location} has schema version ${current}, newer than this plan knows (${latestSchemaVersion}): upgrade plan`,
+        );
+      }
+      const apply = this.db.transaction(() => {
+        for (const migration of migrations) {
+          if (migration.version <= current) continue;
+          this.db.exec(migration.sql);
+          this.db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(migration.version, Date.now());
+        }
+      });
+      apply.immediate();
+    } catch (error) {
+      throw StoreError.from(error, `cannot use database ${this.location}`);
+    }
+  }
+
+  /** Prepared once, reused: the per-task path runs a handful of these. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  private write<T>(work: () => T): T {
+    try {
+      return this.db.transaction(work).immediate();
+    } catch (error) {
+      throw StoreError.from(error, 'database write failed');
+    }
+  }
+
+  // runs
+
+  async createRun(run: NewRun): Promise<RunRecord> {
+    const now = Date.now();
+    const id = newRunId(now);
+    this.write(() =>
+      this.sql(
+        `INSERT INTO runs (id, run_dir, pipeline, params_json, status, status_reason, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'created', NULL, ?, ?)`,
+      ).run(id, run.runDir, run.pipeline, JSON.stringify(run.params), now, now),
+    );
+    return (await this.getRun(id))!;
+  }
+
+  async getRun(runId: string): Promise<RunRecord | null> {
+    const row = this.sql('SELECT * FROM runs WHERE id = ?').get(runId) as Row | undefined;
+    return row ? toRun(row) : null;
+  }
+
+  async findRunByDir(runDir: string): Promise<RunRecord | null> {
+    const row = this.sql('SELECT * FROM runs WHERE run_dir = ? ORDER BY created_at DESC LIMIT 1').get(runDir) as Row | undefined;
+    return row ? toRun(row) : null;
+  }
+
+  async updateRun(runId: string, changes: RunChanges): Promise<void> {
+    this.write(() => {
+      const current = this.sql('SELECT * FROM runs WHERE id = ?').get(runId) as Row | undefined;
+      if (!current) throw new StoreError(`no run with id ${runId}`);
+      this.sql('UPDATE runs SET run_dir = ?, status = ?, status_reason = ?, params_json = ?, updated_at = ? WHERE id = ?').run(
+        changes.runDir ?? current.run_dir,
+        changes.status ?? current.status,
+        changes.statusReason === undefined ? current.status_reason : changes.statusReason,
+        changes.params === undefined ? current.params_json : JSON.stringify(changes.params),
+        Date.now(),
+        runId,
+      );
+    });
+  }
+
+  async listRuns(): Promise<RunRecord[]> {
+    return (this.sql('SELECT * FROM runs ORDER BY created_at, id').all() as Row[]).map(toRun);
+  }
+
+  // attempts and content
+
+  async loadRunSnapshot(runId: string): Promise<RunSnapshot> {
+    const built = new Map<string, AttemptRecord>();
+    const attempts = this.sql(
+      `SELECT * FROM task_attempts WHERE run_id = ? AND status IN ('persisted', 'complete') ORDER BY id`,
+    ).all(runId) as Row[];
+    for (const row of attempts) built.set(row.task_id as string, toAttempt(row));
+    const unmaterialized = [...built.values()].filter((a) => a.status === 'persisted');
+
+    const replayable = new Map<string, number[]>();
+    const unpersisted = this.sql(
+      `SELECT id, task_id FROM task_attempts WHERE run_id = ? AND status IN ('abandoned', 'failed', 'cancelled') ORDER BY id`,
+    ).all(runId) as Row[];
+    for (const row of unpersisted) {
+      const taskId = row.task_id as string;
+      if ((row.id as number) < (built.get(taskId)?.id ?? 0)) continue;
+      replayable.set(taskId, [...(replayable.get(taskId) ?? []), row.id as number]);
+    }
+
+    const latestContent = new Map<string, string>();
+    // SQLite returns the bare columns of the row holding MAX(version).
+    const content = this.sql('SELECT path, sha256, MAX(version) AS version FROM plan_content WHERE run_id = ? GROUP BY path').all(runId) as Row[];
+    for (const row of content) latestContent.set(row.path as string, row.sha256 as string);
+
+    const fileStats = new Map<string, FileStat>();
+    for (const row of this.sql('SELECT * FROM file_stats WHERE run_id = ?').all(runId) as Row[]) {
+      fileStats.set(row.path as string, toFileStat(row));
+    }
+    return { built, unmaterialized, replayable, latestContent, fileStats };
+  }
+
+  async abandonRunningAttempts(runId: string): Promise<number> {
+    return this.write(
+      () =>
+        this.sql(`UPDATE task_attempts SET status = 'abandoned', finished_at = ? WHERE run_id = ? AND status = 'running'`).run(Date.now(), runId)
+          .changes,
+    );
+  }
+
+  async startAttempt(runId: string, taskId: string): Promise<number> {
+    return this.write(
+      () =>
+        this.sql(
+          `INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at) VALUES (?, ?, 'running', ?, ?, ?)`,
+        ).run(runId, taskId, process.pid, hostname(), Date.now()).lastInsertRowid as number,
+    );
+  }
+
+  async persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void> {
+    const now = Date.now();
+    this.write(() => {
+      const attempt = this.sql('SELECT run_id, task_id, status FROM task_attempts WHERE id = ?').get(attemptId) as Row | undefined;
+      if (!attempt) throw new StoreError(`no attempt ${attemptId}`);
+      if (attempt.status !== 'running') throw new StoreError(`attempt ${attemptId} is ${String(attempt.status)}, not running`);
+      const runId = attempt.run_id as string;
+      const taskId = attempt.task_id as string;
+      const outputShas: Record<string, string> = {};
+      for (const output of outputs) {
+        outputShas[output.path] = output.sha256;
+        this.insertContentIfChanged(runId, taskId, attemptId, output.path, output.sha256, output.bytes, 'task', now);
+      }
+      this.sql(`UPDATE task_attempts SET status = 'persisted', stamp_json = ?, outputs_json = ?, persisted_at = ? WHERE id = ?`).run(
+        stamp,
+        JSON.stringify(outputShas),
+        now,
+        attemptId,
+      );
+    });
+  }
+
+  /** A new version only when the bytes differ from the newest one: an identical rebuild is not a new version. */
+  private insertContentIfChanged(
+    runId: string,
+    taskId: string,
+    attemptId: number | null,
+    filePath: string,
+    sha256: string,
+    bytes: Buffer,
+    source: 'task' | 'edit',
+    now: number,
+  ): void {
+    const latest = this.sql('SELECT sha256, version FROM plan_content WHERE run_id = ? AND path = ? ORDER BY version DESC LIMIT 1').get(
+      runId,
+      filePath,
+    ) as Row | undefined;
+    if (latest && latest.sha256 === sha256) return;
+    const { encoding, data } = encodeContent(bytes);
+    this.sql(
+      `INSERT INTO plan_content (run_id, path, version, task_id, attempt_id, sha256, size, encoding, data, source, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(runId, filePath, ((latest?.version as number | undefined) ?? 0) + 1, taskId, attemptId, sha256, bytes.length, encoding, data, source, now);
+  }
+
+  async completeAttempt(attemptId: number, stats: FileStat[]): Promise<void> {
+    this.write(() => {
+      const attempt = this.sql('SELECT run_id FROM task_attempts WHERE id = ?').get(attemptId) as Row | undefined;
+      if (!attempt) throw new StoreError(`no attempt ${attemptId}`);
+      this.sql(`UPDATE task_attempts SET status = 'complete', finished_at = ? WHERE id = ?`).run(Date.now(), attemptId);
+      this.upsertFileStats(attempt.run_id as string, stats);
+    });
+  }
+
+  async endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
+    this.write(() =>
+      this.sql(`UPDATE task_attempts SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`).run(
+        status,
+        error,
+        Date.now(),
+        attemptId,
+      ),
+    );
+  }
+
+  async listAttempts(runId: string, taskId?: string): Promise<AttemptRecord[]> {
+    const rows =
+      taskId === undefined
+        ? this.sql('SELECT * FROM task_attempts WHERE run_id = ? ORDER BY id').all(runId)
+        : this.sql('SELECT * FROM task_attempts WHERE run_id = ? AND task_id = ? ORDER BY id').all(runId, taskId);
+    return (rows as Row[]).map(toAttempt);
+  }
+
+  async recordEdit(runId: string, taskId: string, filePath: string, sha256: string, bytes: Buffer): Promise<void> {
+    this.write(() => this.insertContentIfChanged(runId, taskId, null, filePath, sha256, bytes, 'edit', Date.now()));
+  }
+
+  async readContent(runId: string, filePath: string, version?: number): Promise<Buffer | null> {
+    const row = (
+      version === undefined
+        ? this.sql('SELECT encoding, data FROM plan_content WHERE run_id = ? AND path = ? ORDER BY version DESC LIMIT 1').get(runId, filePath)
+        : this.sql('SELECT encoding, data FROM plan_content WHERE run_id = ? AND path = ? AND version = ?').get(runId, filePath, version)
+    ) as Row | undefined;
+    return row ? decodeContent(row.encoding as string, row.data as Buffer) : null;
+  }
+
+  async readContentBySha(runId: string, filePath: string, sha256: string): Promise<Buffer | null> {
+    const row = this.sql('SELECT encoding, data FROM plan_content WHERE run_id = ? AND path = ? AND sha256 = ? ORDER BY version DESC LIMIT 1').get(
+      runId,
+      filePath,
+      sha256,
+    ) as Row | undefined;
+    return row ? decodeContent(row.encoding as string, row.data as Buffer) : null;
+  }
+
+  async listContentVersions(runId: string, filePath?: string): Promise<ContentVersion[]> {
+    const columns = 'id, run_id, path, version, task_id, attempt_id, sha256, size, source, created_at';
+    const rows =
+      filePath === undefined
+        ? this.sql(`SELECT ${columns} FROM plan_content WHERE run_id = ? ORDER BY path, version`).all(runId)
+        : this.sql(`SELECT ${columns} FROM plan_content WHERE run_id = ? AND path = ? ORDER BY version`).all(runId, filePath);
+    return (rows as Row[]).map(toContentVersion);
+  }
+
+  async saveFileStats(runId: string, stats: FileStat[]): Promise<void> {
+    if (stats.length > 0) this.write(() => this.upsertFileStats(runId, stats));
+  }
+
+  private upsertFileStats(runId: string, stats: FileStat[]): void {
+    const upsert = this.sql(
+      `INSERT INTO file_stats (run_id, path, size, mtime_ns, ino, sha256) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ino = excluded.ino, sha256 = excluded.sha256`,
+    );
+    for (const s of stats) upsert.run(runId, s.path, s.size, s.mtimeNs.toString(), s.ino.toString(), s.sha256);
+  }
+
+  // model calls
+
+  async startInteraction(start: InteractionStart): Promise<number> {
+    return this.write(
+      () =>
+        this.sql(
+          `INSERT INTO llm_interactions (run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model,
+             messages_json, status, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+        ).run(
+          start.runId,
+          start.taskId,
+          start.attemptId,
+          start.itemKey,
+          start.turn,
+          start.requestHash,
+          start.provider,
+          start.requestedModel,
+          JSON.stringify(start.messages),
+          Date.now(),
+        ).lastInsertRowid as number,
+    );
+  }
+
+  async finishInteraction(id: number, finish: InteractionFinish): Promise<void> {
+    this.write(() =>
+      this.sql(
+        `UPDATE llm_interactions SET status = ?, answered_model = ?, response_text = ?, parsed_json = ?, error_class = ?,
+           error_message = ?, http_status = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, duration_ms = ?,
+           cost_usd = ?, price_json = ?, finished_at = ?
+         WHERE id = ?`,
+      ).run(
+        finish.status,
+        finish.answeredModel ?? null,
+        finish.responseText ?? null,
+        finish.parsed === undefined ? null : JSON.stringify(finish.parsed),
+        finish.errorClass ?? null,
+        finish.errorMessage ?? null,
+        finish.httpStatus ?? null,
+        finish.inputTokens ?? null,
+        finish.outputTokens ?? null,
+        finish.tokensEstimated ? 1 : 0,
+        finish.durationMs ?? null,
+        finish.costUsd ?? null,
+        finish.price === undefined ? null : JSON.stringify(finish.price),
+        Date.now(),
+        id,
+      ),
+    );
+  }
+
+  async findReplayableInteractions(attemptIds: number[], requestHash: string): Promise<InteractionRecord[]> {
+    if (attemptIds.length === 0) return [];
+    const placeholders = attemptIds.map(() => '?').join(', ');
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM llm_interactions WHERE attempt_id IN (${placeholders}) AND request_hash = ?
+           AND status = 'completed' ORDER BY id`,
+      )
+      .all(...attemptIds, requestHash) as Row[];
+    return rows.map(toInteraction);
+  }
+
+  async listInteractions(runId: string, filter: { taskId?: string; status?: InteractionStatus } = {}): Promise<InteractionRecord[]> {
+    const where = ['run_id = ?'];
+    const args: unknown[] = [runId];
+    if (filter.taskId !== undefined) {
+      where.push('task_id = ?');
+      args.push(filter.taskId);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
+    return (this.sql(`SELECT * FROM llm_interactions WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as Row[]).map(toInteraction);
+  }
+
+  /** For tests and `plan db` commands: the integrity check's verdict ('ok' when sound). */
+  integrityCheck(): string {
+    return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function newRunId(now: number): string {
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+function toRun(row: Row): RunRecord {
+  return {
+    id: row.id as string,
+    runDir: row.run_dir as string,
+    pipeline: row.pipeline as string,
+    params: JSON.parse(row.params_json as string) as Record<string, unknown>,
+    status: row.status as RunStatus,
+    statusReason: (row.status_reason as string | null) ?? null,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+  };
+}
+
+function toAttempt(row: Row): AttemptRecord {
+  return {
+    id: row.id as number,
+    runId: row.run_id as string,
+    taskId: row.task_id as string,
+    status: row.status as AttemptStatus,
+    stamp: (row.stamp_json as string | null) ?? null,
+    outputs: row.outputs_json ? (JSON.parse(row.outputs_json as string) as Record<string, string>) : null,
+    error: (row.error as string | null) ?? null,
+    startedAt: row.started_at as number,
+    finishedAt: (row.finished_at as number | null) ?? null,
+  };
+}
+
+function toContentVersion(row: Row): ContentVersion {
+  return {
+    id: row.id as number,
+    runId: row.run_id as string,
+    path: row.path as string,
+    taskId: row.task_id as string,
+    attemptId: (row.attempt_id as number | null) ?? null,
+    version: row.version as number,
+    sha256: row.sha256 as string,
+    size: row.size as number,
+    source: row.source as ContentVersion['source'],
+    createdAt: row.created_at as number,
+  };
+}
+
+function toFileStat(row: Row): FileStat {
+  return {
+    path: row.path as string,
+    size: row.size as number,
+    mtimeNs: BigInt(row.mtime_ns as string),
+    ino: BigInt(row.ino as string),
+    sha256: row.sha256 as string,
+  };
+}
+
+function toInteraction(row: Row): InteractionRecord {
+  return {
+    id: row.id as number,
+    runId: row.run_id as string,
+    taskId: row.task_id as string,
+    attemptId: row.attempt_id as number,
+    itemKey: (row.item_key as string | null) ?? null,
+    turn: (row.turn as number | null) ?? null,
+    requestHash: row.request_hash as string,
+    provider: row.provider as string,
+    requestedModel: row.requested_model as string,
+    messages: JSON.parse(row.messages_json as string) as unknown,
+    status: row.status as InteractionStatus,
+    answeredModel: (row.answered_model as string | null) ?? null,
+    responseText: (row.response_text as string | null) ?? null,
+    parsed: row.parsed_json ? (JSON.parse(row.parsed_json as string) as unknown) : null,
+    errorClass: (row.error_class as string | null) ?? null,
+    errorMessage: (row.error_message as string | null) ?? null,
+    httpStatus: (row.http_status as number | null) ?? null,
+    inputTokens: (row.input_tokens as number | null) ?? null,
+    outputTokens: (row.output_tokens as number | null) ?? null,
+    tokensEstimated: row.tokens_estimated === 1,
+    durationMs: (row.duration_ms as number | null) ?? null,
+    costUsd: (row.cost_usd as number | null) ?? null,
+    price: row.price_json ? (JSON.parse(row.price_json as string) as unknown) : null,
+    startedAt: row.started_at as number,
+    finishedAt: (row.finished_at as number | null) ?? null,
+  };
+}

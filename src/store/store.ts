@@ -1,0 +1,200 @@
+/**
+ * The durable record of every run. Async so that a networked database (PostgreSQL) can implement it;
+ * the embedded SQLite implementation answers synchronously under the hood.
+ *
+ * Nothing here knows about plans or models: the engine stores attempts and content, the LLM layer stores
+ * interactions, and both only through this interface.
+ */
+
+export type RunStatus = 'created' | 'running' | 'complete' | 'failed' | 'cancelled' | 'stopped';
+
+export interface RunRecord {
+  id: string;
+  runDir: string;
+  pipeline: string;
+  /** Parameters the run was created with (e.g. the prompt), as plain JSON. */
+  params: Record<string, unknown>;
+  status: RunStatus;
+  statusReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type AttemptStatus = 'running' | 'persisted' | 'complete' | 'failed' | 'cancelled' | 'abandoned';
+
+/** One output file as an attempt produced it. */
+export interface OutputContent {
+  path: string;
+  sha256: string;
+  bytes: Buffer;
+}
+
+export interface AttemptRecord {
+  id: number;
+  runId: string;
+  taskId: string;
+  status: AttemptStatus;
+  /** The stamp (what the task was built from), serialised; null until persisted. */
+  stamp: string | null;
+  /** path → sha256 of every file the attempt wrote; null until persisted. */
+  outputs: Record<string, string> | null;
+  error: string | null;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
+export type ContentSource = 'task' | 'edit' | 'restore';
+
+export interface ContentVersion {
+  id: number;
+  runId: string;
+  path: string;
+  taskId: string;
+  attemptId: number | null;
+  /** 1-based version number of this file within the run. */
+  version: number;
+  sha256: string;
+  size: number;
+  source: ContentSource;
+  createdAt: number;
+}
+
+/** The `(size, mtime_ns, inode) → sha256` cache that lets a no-op build re-hash nothing. */
+export interface FileStat {
+  path: string;
+  size: number;
+  mtimeNs: bigint;
+  ino: bigint;
+  sha256: string;
+}
+
+/** Everything the engine needs to decide a run's tasks, read in one go. */
+export interface RunSnapshot {
+  /** Per task id: the newest attempt that reached `persisted` or `complete`. */
+  built: Map<string, AttemptRecord>;
+  /** Attempts a dead process left `persisted` (files not yet written) — recovered without re-running. */
+  unmaterialized: AttemptRecord[];
+  /**
+   * Per task id: attempts since its newest persisted one that never persisted (abandoned, failed, cancelled),
+   * oldest first. Work they finished (model calls) may be replayed instead of paid for again.
+   */
+  replayable: Map<string, number[]>;
+  /** Per path: sha256 of the newest stored content version. */
+  latestContent: Map<string, string>;
+  fileStats: Map<string, FileStat>;
+}
+
+export type InteractionStatus = 'pending' | 'completed' | 'failed' | 'cancelled' | 'replayed';
+
+/** Fields known when a model call starts. */
+export interface InteractionStart {
+  runId: string;
+  taskId: string;
+  attemptId: number;
+  itemKey: string | null;
+  turn: number | null;
+  requestHash: string;
+  provider: string;
+  requestedModel: string;
+  /** The messages sent (system + user + earlier turns), as JSON. Never contains credentials. */
+  messages: unknown;
+}
+
+/** Fields known when a model call ends, whatever the outcome. */
+export interface InteractionFinish {
+  status: Exclude<InteractionStatus, 'pending'>;
+  answeredModel?: string | null;
+  responseText?: string | null;
+  parsed?: unknown;
+  errorClass?: string | null;
+  errorMessage?: string | null;
+  httpStatus?: number | null;
+  inputTokens?: number | null;
+  outputTokens?: number | null;
+  tokensEstimated?: boolean;
+  durationMs?: number | null;
+  costUsd?: number | null;
+  /** The price used for costUsd (e.g. { inputPerM, outputPerM }), so a figure can be recomputed. */
+  price?: unknown;
+}
+
+export interface InteractionRecord extends InteractionStart {
+  id: number;
+  status: InteractionStatus;
+  answeredModel: string | null;
+  responseText: string | null;
+  parsed: unknown;
+  errorClass: string | null;
+  errorMessage: string | null;
+  httpStatus: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  tokensEstimated: boolean;
+  durationMs: number | null;
+  costUsd: number | null;
+  price: unknown;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
+export interface RunChanges {
+  runDir?: string;
+  status?: RunStatus;
+  statusReason?: string | null;
+  params?: Record<string, unknown>;
+}
+
+export interface NewRun {
+  runDir: string;
+  pipeline: string;
+  params: Record<string, unknown>;
+}
+
+export interface Store {
+  /** What the store is, for messages: a file path or a URL without credentials. */
+  readonly location: string;
+
+  // runs
+  createRun(run: NewRun): Promise<RunRecord>;
+  getRun(runId: string): Promise<RunRecord | null>;
+  findRunByDir(runDir: string): Promise<RunRecord | null>;
+  updateRun(runId: string, changes: RunChanges): Promise<void>;
+  listRuns(): Promise<RunRecord[]>;
+
+  // attempts and content: the engine's durable path
+  loadRunSnapshot(runId: string): Promise<RunSnapshot>;
+  /** Marks attempts a dead process left `running` as `abandoned`; returns how many. */
+  abandonRunningAttempts(runId: string): Promise<number>;
+  startAttempt(runId: string, taskId: string): Promise<number>;
+  /**
+   * ONE transaction: every output's content (a new version where the bytes differ from the newest one) and the
+   * attempt's stamp; the attempt becomes `persisted`. After this returns, the work survives `kill -9`.
+   */
+  persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void>;
+  /** Files are on disk: the attempt becomes `complete` and the hash cache learns their stats. */
+  completeAttempt(attemptId: number, stats: FileStat[]): Promise<void>;
+  endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void>;
+  /** Attempts of one task in a run, oldest first. */
+  listAttempts(runId: string, taskId?: string): Promise<AttemptRecord[]>;
+
+  /** A file changed on disk by someone else: store it as a new version (source `edit`). */
+  recordEdit(runId: string, taskId: string, path: string, sha256: string, bytes: Buffer): Promise<void>;
+  /** Bytes of a file: the newest version, or a given 1-based version. */
+  readContent(runId: string, path: string, version?: number): Promise<Buffer | null>;
+  /** Bytes of the version with this sha256, if stored. */
+  readContentBySha(runId: string, path: string, sha256: string): Promise<Buffer | null>;
+  listContentVersions(runId: string, path?: string): Promise<ContentVersion[]>;
+  saveFileStats(runId: string, stats: FileStat[]): Promise<void>;
+
+  // model calls: written by the LLM layer's recorder
+  startInteraction(start: InteractionStart): Promise<number>;
+  finishInteraction(id: number, finish: InteractionFinish): Promise<void>;
+  /**
+   * Completed interactions of the given attempts whose request hash matches, oldest first: what a re-run of a
+   * task that never reached `persisted` may replay instead of paying again.
+   */
+  findReplayableInteractions(attemptIds: number[], requestHash: string): Promise<InteractionRecord[]>;
+  listInteractions(runId: string, filter?: { taskId?: string; status?: InteractionStatus }): Promise<InteractionRecord[]>;
+
+  close(): Promise<void>;
+}

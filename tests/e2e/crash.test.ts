@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collect, diamondPipeline, jsonEvents, runPlan, snapshotDir, spawnPlan, startedTasks, tempDir, waitForOutput } from '../support/cli.js';
+
+// Crash tests really kill a child `plan build` with SIGKILL, then check that the next build completes the run,
+// that no task whose attempt reached `persisted` runs again, and that the files equal an uninterrupted build's.
+
+let cwd: string;
+let reference: Record<string, string>;
+
+beforeEach(async () => {
+  cwd = tempDir('plan-crash-');
+  const refCwd = tempDir('plan-ref-');
+  const ref = await runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline], { cwd: refCwd });
+  expect(ref.exit).toBe(0);
+  reference = snapshotDir(path.join(refCwd, 'runs', 'demo'));
+  fs.rmSync(refCwd, { recursive: true, force: true });
+});
+afterEach(() => {
+  fs.rmSync(cwd, { recursive: true, force: true });
+});
+
+const runDir = (): string => path.join(cwd, 'runs', 'demo');
+
+function attemptStatuses(): { task_id: string; status: string }[] {
+  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT task_id, status FROM task_attempts ORDER BY id').all() as { task_id: string; status: string }[];
+  } finally {
+    db.close();
+  }
+}
+
+describe('kill -9', () => {
+  it('mid-run: the next build abandons the running attempt, re-runs only unpersisted tasks, and matches', async () => {
+    const child = spawnPlan(['build', 'runs/demo', '--pipeline', diamondPipeline, '--json', '-j', '1'], {
+      cwd,
+      env: { FIXTURE_SLOW_MS: '300' },
+    });
+    const done = collect(child);
+    // Kill while the third task runs: two have persisted by then.
+    await waitForOutput(child, (out) => startedTasks(out).length === 3);
+    child.kill('SIGKILL');
+    const killed = await done;
+    expect(killed.signal).toBe('SIGKILL');
+    const persistedBefore = jsonEvents(killed.stdout)
+      .filter((e) => e.type === 'task-persisted')
+      .map((e) => e.taskId as string);
+    expect(persistedBefore).toHaveLength(2);
+    expect(attemptStatuses().filter((a) => a.status === 'running')).toHaveLength(1);
+
+    const resumed = await runPlan(['build', 'runs/demo', '--json'], { cwd });
+    expect(resumed.exit).toBe(0);
+    const rerun = startedTasks(resumed.stdout);
+    expect(rerun).toHaveLength(3);
+    for (const taskId of persistedBefore) expect(rerun).not.toContain(taskId);
+    expect(snapshotDir(runDir())).toEqual(reference);
+    const statuses = attemptStatuses();
+    expect(statuses.filter((a) => a.status === 'running')).toEqual([]);
+    expect(statuses.filter((a) => a.status === 'abandoned')).toHaveLength(1);
+    expect(fs.readdirSync(runDir(), { recursive: true }).filter((f) => String(f).includes('.plan-tmp-'))).toEqual([]);
+  });
+
+  it('between persist and materialize: the next build writes the files from the database without re-running', async () => {
+    const killed = await runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline, '--json', '-j', '1'], {
+      cwd,
+      env: { PLAN_TEST_HOOK: 'kill-after-persist:Shout' },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(fs.existsSync(path.join(runDir(), 'shout.txt'))).toBe(false);
+    expect(attemptStatuses().find((a) => a.task_id === 'Shout')?.status).toBe('persisted');
+
+    const resumed = await runPlan(['build', 'runs/demo', '--json'], { cwd });
+    expect(resumed.exit).toBe(0);
+    const events = jsonEvents(resumed.stdout);
+    expect(events.find((e) => e.type === 'task-recovered')).toMatchObject({ taskId: 'Shout', files: ['shout.txt', 'shout.json'] });
+    const rerun = startedTasks(resumed.stdout);
+    expect(rerun).not.toContain('Shout');
+    expect(snapshotDir(runDir())).toEqual(reference);
+    expect(attemptStatuses().find((a) => a.task_id === 'Shout')?.status).toBe('complete');
+  });
+});
