@@ -29,6 +29,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Settles with `work`, or rejects with the signal's reason as soon as it aborts (the work is left behind). */
 export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  // Work left behind may still fail later (e.g. writing after the abort): that is expected, not unhandled.
+  work.catch(() => undefined);
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);

@@ -1,4 +1,4 @@
-import { explainStampChange, parseStamp, type Stamp } from './stamp.js';
+import { explainStampChange, parseStamp, serializeStamp, type Stamp } from './stamp.js';
 import type { FileState } from './hasher.js';
 import type { TaskState } from './events.js';
 import type { AttemptRecord } from '../store/store.js';
@@ -45,6 +45,8 @@ export function decideTaskState(input: DecisionInput): Decision {
     const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
     return { ...decision('missing', `output ${missing[0]} is missing${more}`), missing };
   }
+  // The common case (a no-op) is one string comparison; the reason is worked out only when they differ.
+  if (serializeStamp(input.stamp) === input.built.stamp) return decision('fresh', 'up to date');
   const change = explainStampChange(parseStamp(input.built.stamp), input.stamp);
   if (change !== null) return decision('stale', change);
   return decision('fresh', 'up to date');

@@ -1,5 +1,4 @@
 import { DirectedGraph } from 'graphology';
-import { topologicalSort } from 'graphology-dag';
 import { GraphError } from './errors.js';
 import { checkTargetPath, outputList, type FileTarget } from './target.js';
 import type { Task } from './task.js';
@@ -24,7 +23,6 @@ export interface TaskGraph<S extends object = object> {
  */
 export function planGraph<S extends object>(roots: readonly Task<S>[]): TaskGraph<S> {
   const problems: string[] = [];
-  const graph = new DirectedGraph({ allowSelfLoops: true });
   const tasks = new Map<string, Task<S>>();
   const requires = new Map<string, string[]>();
   const outputs = new Map<string, string[]>();
@@ -52,24 +50,58 @@ export function planGraph<S extends object>(roots: readonly Task<S>[]): TaskGrap
     stack.pop();
     visiting.delete(id);
     tasks.set(id, frame.task);
-    graph.addNode(id);
     requires.set(id, uniqueIds(frame.deps));
     outputs.set(id, declareOutputs(frame.task, ownerOf, problems));
   }
 
   const dependents = new Map<string, string[]>();
   for (const id of tasks.keys()) dependents.set(id, []);
-  for (const [id, deps] of requires) {
-    for (const dep of deps) {
-      graph.mergeEdge(dep, id);
-      dependents.get(dep)!.push(id);
-    }
-  }
+  for (const [id, deps] of requires) for (const dep of deps) dependents.get(dep)!.push(id);
 
-  for (const cycle of findCycles(requires)) problems.push(`cycle: ${cycle.join(' → ')}`);
+  const order = topologicalOrder(requires, dependents);
+  // Only a graph with a cycle leaves tasks out of the order: then find each cycle's path for the message.
+  if (order.length < tasks.size) for (const cycle of findCycles(requires)) problems.push(`cycle: ${cycle.join(' → ')}`);
   if (problems.length > 0) throw new GraphError(problems);
 
-  return { graph, tasks, order: topologicalSort(graph), requires, dependents, outputs, ownerOf };
+  let graph: DirectedGraph | undefined;
+  return {
+    // Built on demand (exports, graph algorithms): planning a 100k-task build does not pay for it.
+    get graph(): DirectedGraph {
+      graph ??= toGraphology(order, requires);
+      return graph;
+    },
+    tasks,
+    order,
+    requires,
+    dependents,
+    outputs,
+    ownerOf,
+  };
+}
+
+/** Kahn's algorithm; ties keep insertion order (dependencies first, as `requires()` named them). */
+function topologicalOrder(requires: ReadonlyMap<string, readonly string[]>, dependents: ReadonlyMap<string, readonly string[]>): string[] {
+  const remaining = new Map<string, number>();
+  const order: string[] = [];
+  for (const [id, deps] of requires) {
+    remaining.set(id, deps.length);
+    if (deps.length === 0) order.push(id);
+  }
+  for (let i = 0; i < order.length; i++) {
+    for (const dependent of dependents.get(order[i]!)!) {
+      const left = remaining.get(dependent)! - 1;
+      remaining.set(dependent, left);
+      if (left === 0) order.push(dependent);
+    }
+  }
+  return order;
+}
+
+function toGraphology(order: readonly string[], requires: ReadonlyMap<string, readonly string[]>): DirectedGraph {
+  const graph = new DirectedGraph();
+  for (const id of order) graph.addNode(id);
+  for (const id of order) for (const dep of requires.get(id)!) graph.mergeEdge(dep, id);
+  return graph;
 }
 
 function callRequires<S extends object>(task: Task<S>, problems: string[]): Task<S>[] {

@@ -12,12 +12,14 @@ export type TaskParams = Readonly<Record<string, ParamValue>>;
  * differs and it runs again. `S` is the services the build hands to `run` (e.g. `{ llm }`), merged into ctx.
  */
 export abstract class Task<S extends object = object, P extends TaskParams = TaskParams> {
-  /** Bumping it makes the task stale. */
-  readonly version: string = '1';
-  /** Named resource pools this task holds while it runs, e.g. `{ gpu: 1 }`. */
-  readonly resources: Readonly<Record<string, number>> = {};
-  /** How many times a retryable failure is retried before the task fails. */
-  readonly retries: number = 2;
+  // Declared, not initialised: the defaults live on the prototype (below), so a subclass may override them
+  // with a field (`version = '2'`) or a getter alike. An instance field here would shadow a subclass getter.
+  /** Bumping it makes the task stale. Default '1'. */
+  declare readonly version: string;
+  /** Named resource pools this task holds while it runs, e.g. `{ gpu: 1 }`. Default none. */
+  declare readonly resources: Readonly<Record<string, number>>;
+  /** How many times a retryable failure is retried before the task fails. Default 2. */
+  declare readonly retries: number;
 
   readonly params: P;
   private cachedId: string | undefined;
@@ -53,14 +55,26 @@ export abstract class Task<S extends object = object, P extends TaskParams = Tas
   }
 }
 
+Object.defineProperties(Task.prototype, {
+  version: { value: '1', writable: true, configurable: true },
+  resources: { value: Object.freeze({}), writable: true, configurable: true },
+  retries: { value: 2, writable: true, configurable: true },
+});
+
 export function taskId(className: string, params: TaskParams): string {
-  const keys = Object.keys(params).sort();
+  const keys = Object.keys(params);
   if (keys.length === 0) return className;
-  return `${className}(${keys.map((k) => `${k}=${formatParam(params[k] ?? null)}`).join(',')})`;
+  if (keys.length > 1) keys.sort();
+  let id = `${className}(`;
+  for (let i = 0; i < keys.length; i++) id += `${i > 0 ? ',' : ''}${keys[i]}=${formatParam(params[keys[i]!] ?? null)}`;
+  return `${id})`;
 }
 
+const PLAIN_PARAM = /^[\w.:/@-]+$/;
+
 function formatParam(value: ParamValue): string {
-  return typeof value === 'string' && /^[\w.:/@-]*$/.test(value) && value !== '' ? value : JSON.stringify(value);
+  if (typeof value === 'number') return String(value);
+  return typeof value === 'string' && PLAIN_PARAM.test(value) ? value : JSON.stringify(value);
 }
 
 /** A failure worth trying again (a timeout, a rate limit): the scheduler retries it with backoff. */

@@ -81,4 +81,22 @@ describe('kill -9', () => {
     expect(snapshotDir(runDir())).toEqual(reference);
     expect(attemptStatuses().find((a) => a.task_id === 'Shout')?.status).toBe('complete');
   });
+
+  it('SIGINT stops the build: running tasks are cancelled, exit 130, and the next build finishes the run', async () => {
+    const child = spawnPlan(['build', 'runs/demo', '--pipeline', diamondPipeline, '--json'], { cwd, env: { FIXTURE_SLOW_MS: '10000' } });
+    const done = collect(child);
+    await waitForOutput(child, (out) => out.includes('"task-started"'));
+    const sent = Date.now();
+    child.kill('SIGINT');
+    const interrupted = await done;
+    expect(interrupted.exit).toBe(130);
+    expect(Date.now() - sent).toBeLessThan(2_000);
+    expect(jsonEvents(interrupted.stdout).find((e) => e.type === 'build-finished')).toMatchObject({ status: 'cancelled' });
+    expect(attemptStatuses()).toEqual([{ task_id: 'Seed(seed=one)', status: 'cancelled' }]);
+    expect(fs.existsSync(path.join(runDir(), '.plan-lock'))).toBe(false);
+
+    const resumed = await runPlan(['build', 'runs/demo'], { cwd });
+    expect(resumed.exit).toBe(0);
+    expect(snapshotDir(runDir())).toEqual(reference);
+  });
 });
