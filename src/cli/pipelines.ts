@@ -11,9 +11,8 @@ export const PLAN_PIPELINE = 'plan';
 export async function loadPipeline(spec: string): Promise<Pipeline> {
   if (spec === PLAN_PIPELINE) {
     // Loaded only when used: a user pipeline does not pay for the plan pipeline's 63 task modules.
-    const builtIn = '../tasks/pipeline.js';
-    const { planPipeline } = (await import(builtIn)) as { planPipeline: Pipeline };
-    return planPipeline;
+    const { planPipeline } = await import('../tasks/pipeline.js');
+    return planPipeline as unknown as Pipeline;
   }
   const file = path.resolve(spec);
   if (!fs.existsSync(file)) throw new UsageError(`pipeline module ${spec} does not exist`);

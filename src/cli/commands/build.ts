@@ -8,6 +8,8 @@ import { createProgressView, progressModeFor, summaryLine } from '../progress.js
 import { abortOnSignals } from '../signals.js';
 import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.js';
 import { checkRunDirPath, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
+import { resolveLlmSettings, type LlmSettings } from '../llm-settings.js';
+import { CostBudget, createLlmServices } from '../../llm/index.js';
 import type { Durability } from '../../store/sqlite-store.js';
 import type { RunRecord, Store } from '../../store/store.js';
 
@@ -25,6 +27,11 @@ interface BuildArgs {
   promptFile?: string;
   param: string[];
   durability: Durability;
+  model?: string[];
+  speed?: string;
+  maxCost?: number;
+  llmConcurrency?: number;
+  config?: string;
 }
 
 export function buildCommand(yargs: Argv): Argv {
@@ -45,7 +52,12 @@ export function buildCommand(yargs: Argv): Argv {
         .option('prompt', { type: 'string', describe: 'the prompt of a new run' })
         .option('prompt-file', { type: 'string', describe: 'read the prompt of a new run from a file' })
         .option('param', { type: 'string', array: true, default: [], describe: 'a run parameter key=value (repeatable)' })
-        .option('durability', { choices: ['process', 'full'] as const, default: 'process' as const, describe: 'process: commits survive kill -9; full: also power loss' }),
+        .option('durability', { choices: ['process', 'full'] as const, default: 'process' as const, describe: 'process: commits survive kill -9; full: also power loss' })
+        .option('model', { type: 'string', array: true, describe: 'model spec, repeatable for fallback order: offline (default), openai:M, openrouter:M, ollama:M, openai-compatible:M@URL' })
+        .option('speed', { type: 'string', describe: 'fast (capped items and turns, for drafts) or full (default for new runs)' })
+        .option('max-cost', { type: 'number', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' })
+        .option('llm-concurrency', { type: 'number', describe: 'model calls at once per provider (default 4)' })
+        .option('config', { type: 'string', describe: `config file (default ./${'plan.config.json'} when present)` }),
     async (argv) => {
       process.exitCode = await runBuild(argv as unknown as BuildArgs);
     },
@@ -55,10 +67,12 @@ export function buildCommand(yargs: Argv): Argv {
 async function runBuild(args: BuildArgs): Promise<number> {
   if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new UsageError(`-j must be a whole number ≥ 1 (got ${args.jobs})`);
   const runDir = checkRunDirPath(args.runDir);
-  const newParams = readParams(args);
+  const llm = resolveLlmSettings(args);
+  const newParams = readParams(args, llm);
   const { store } = await openStoreFor(runDir, args.db, args.durability);
   try {
     const run = await openOrCreateRun(store, runDir, args, newParams);
+    const budget = new CostBudget(llm.maxCostUsd, args.dryRun || run.id === NEW_RUN ? 0 : await spentSoFar(store, run.id));
     const pipeline = await loadPipeline(run.pipeline);
     const roots = rootsOf(pipeline.roots.bind(pipeline), run.params);
 
@@ -81,7 +95,14 @@ async function runBuild(args: BuildArgs): Promise<number> {
         restore: args.restore,
         signal: controller.signal,
         events,
+        services: createLlmServices(llmOptions(llm, budget)),
       });
+      if (budget.exhausted && !args.dryRun) {
+        await store.updateRun(run.id, { status: 'stopped', statusReason: 'budget' });
+        process.stderr.write(
+          `plan: stopped: budget of $${llm.maxCostUsd} reached ($${budget.spentUsd.toFixed(4)} spent); resume with a higher --max-cost\n`,
+        );
+      }
       if (args.dryRun && !args.json) {
         for (const [taskId, decision] of result.decisions) process.stdout.write(`${decision.state.padEnd(8)} ${taskId}  ${decision.reason}\n`);
       }
@@ -104,10 +125,10 @@ async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, ne
     if (pipeline === PLAN_PIPELINE && typeof newParams.prompt !== 'string') {
       throw new UsageError(`${args.runDir} is not a run yet: give --prompt "…" or --prompt-file F to start one`);
     }
-    const params = { startTime: new Date().toISOString(), ...newParams };
+    const params = { startTime: new Date().toISOString(), ...(pipeline === PLAN_PIPELINE ? { speed: 'full' } : {}), ...newParams };
     // Validate before anything is stored: a bad parameter must not leave a half-made run behind.
     rootsOf((await loadPipeline(pipeline)).roots, params);
-    if (args.dryRun) return { id: '(new run)', runDir, pipeline, params, status: 'created', statusReason: null, createdAt: Date.now(), updatedAt: Date.now() };
+    if (args.dryRun) return { id: NEW_RUN, runDir, pipeline, params, status: 'created', statusReason: null, createdAt: Date.now(), updatedAt: Date.now() };
     return store.createRun({ runDir, pipeline, params });
   }
   if (pipelineSpec !== undefined && pipelineSpec !== existing.pipeline) {
@@ -115,11 +136,10 @@ async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, ne
   }
   const changed = Object.keys(newParams).filter((key) => JSON.stringify(existing.params[key]) !== JSON.stringify(newParams[key]));
   if (changed.length === 0) return existing;
-  const forcedRoots = args.force.length > 0;
-  if (!forcedRoots) {
-    throw new UsageError(
-      `run ${existing.id} was created with a different ${changed.join(', ')}; to rebuild it with the new value, add --force with the task that reads it (e.g. --force SetupTask)`,
-    );
+  // A new prompt makes a different plan: say so rather than silently rebuilding everything. Other parameters
+  // (e.g. --speed) are part of the tasks' stamps: changing them simply makes those tasks stale.
+  if (changed.includes('prompt') && args.force.length === 0) {
+    throw new UsageError(`run ${existing.id} was created with a different prompt; to rebuild it with this one add --force SetupTask`);
   }
   const params = { ...existing.params, ...newParams };
   if (!args.dryRun) await store.updateRun(existing.id, { params });
@@ -135,8 +155,29 @@ function rootsOf<T>(roots: (params: Readonly<Record<string, unknown>>) => T, par
   }
 }
 
-function readParams(args: BuildArgs): Record<string, unknown> {
+const NEW_RUN = '(new run)';
+
+/** What this run already paid for, so `--max-cost` covers the whole run, not only this build. */
+async function spentSoFar(store: Store, runId: string): Promise<number> {
+  const interactions = await store.listInteractions(runId);
+  return interactions.reduce((sum, i) => sum + (i.status === 'completed' || i.status === 'failed' ? (i.costUsd ?? 0) : 0), 0);
+}
+
+function llmOptions(llm: LlmSettings, budget: CostBudget) {
+  return {
+    models: llm.models,
+    concurrency: llm.llmConcurrency,
+    rpm: llm.requestsPerMinute,
+    tpm: llm.tokensPerMinute,
+    budget,
+    prices: llm.prices,
+    timeoutMs: llm.timeoutMs,
+  };
+}
+
+function readParams(args: BuildArgs, llm: LlmSettings): Record<string, unknown> {
   const params: Record<string, unknown> = {};
+  if (llm.speed !== undefined) params.speed = llm.speed;
   for (const pair of args.param) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new UsageError(`--param takes key=value (got '${pair}')`);

@@ -1,0 +1,29 @@
+import type { Pipeline } from '../engine/pipeline.js';
+import type { LlmServices } from '../llm/types.js';
+import { FullPlanPipeline } from './catalog.js';
+import type { PlanConfig, Speed } from './plan-task.js';
+
+/**
+ * The plan's parameters as a run stores them: `prompt` (required), `speed` ('full' by default, or 'fast')
+ * and `startTime` (required ISO timestamp, fixed when the run is created so rebuilds agree on dates).
+ */
+export function planConfigFrom(params: Readonly<Record<string, unknown>>): PlanConfig {
+  const { prompt, speed = 'full', startTime } = params;
+  if (typeof prompt !== 'string' || prompt.trim() === '') {
+    throw new Error('The plan pipeline needs a prompt: the text describing what to plan (e.g. --prompt "A plan for …").');
+  }
+  if (speed !== 'full' && speed !== 'fast') {
+    throw new Error(`The plan pipeline's speed must be 'full' or 'fast', not ${JSON.stringify(speed)}.`);
+  }
+  if (typeof startTime !== 'string' || Number.isNaN(Date.parse(startTime))) {
+    throw new Error(`The plan pipeline needs startTime, an ISO timestamp such as 2026-03-12T10:02:18Z (got ${JSON.stringify(startTime)}).`);
+  }
+  return { prompt, speed: speed as Speed, startTime };
+}
+
+export const planPipeline: Pipeline<LlmServices> = {
+  name: 'plan',
+  roots: (params) => [new FullPlanPipeline(planConfigFrom(params))],
+};
+
+export default planPipeline;

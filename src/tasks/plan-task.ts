@@ -1,0 +1,72 @@
+import { Task, type TaskParams } from '../engine/task.js';
+import type { FileTarget } from '../engine/target.js';
+import type { TaskContext } from '../engine/context.js';
+import type { LlmServices } from '../llm/types.js';
+
+export type Speed = 'fast' | 'full';
+
+/** What one plan run is built from. One instance of every plan task per run, so it is not part of task ids. */
+export interface PlanConfig {
+  readonly prompt: string;
+  readonly speed: Speed;
+  /** ISO timestamp of when the plan was started; the schedule starts on its date. */
+  readonly startTime: string;
+}
+
+/** What a plan task sees while it runs: the engine's context with the LLM services merged in. */
+export type PlanContext = TaskContext & LlmServices;
+
+export type PlanTaskClass = new (config: PlanConfig) => PlanTask;
+
+/**
+ * Base of every task of the plan pipeline. The id is the class name (no params); what makes a task stale
+ * besides its inputs is declared by `stampParams()`: the speed for tasks whose fast mode differs.
+ */
+export abstract class PlanTask extends Task<LlmServices> {
+  /** True for tasks that cap items or turns in fast mode (their output depends on the speed). */
+  readonly usesSpeed: boolean = false;
+
+  constructor(readonly config: PlanConfig) {
+    super();
+  }
+
+  abstract override output(): Record<string, FileTarget>;
+
+  abstract override run(ctx: PlanContext): Promise<void>;
+
+  override requires(): readonly PlanTask[] {
+    return [];
+  }
+
+  override stampParams(): TaskParams {
+    return this.usesSpeed ? { speed: this.config.speed } : {};
+  }
+
+  /** The required tasks, built with this run's config. */
+  protected need(...classes: PlanTaskClass[]): PlanTask[] {
+    return classes.map((TaskClass) => new TaskClass(this.config));
+  }
+
+  /** One required task, typed, to read its outputs: `this.dep(PlanTypeTask).output().raw`. */
+  protected dep<C extends PlanTaskClass>(TaskClass: C): InstanceType<C> {
+    return new TaskClass(this.config) as InstanceType<C>;
+  }
+
+  /**
+   * The files later prompts read from this task: its markdown, else its text or clean JSON, else its raw
+   * JSON (of which only the response is read).
+   */
+  docTargets(): FileTarget[] {
+    const targets = Object.values(this.output());
+    const pick = (test: (p: string) => boolean): FileTarget[] => targets.filter((t) => test(t.path));
+    for (const test of [
+      (p: string) => p.endsWith('.md'),
+      (p: string) => p.endsWith('.txt'),
+      (p: string) => p.endsWith('.json') && !p.endsWith('_raw.json'),
+    ]) {
+      const found = pick(test);
+      if (found.length > 0) return found;
+    }
+    return pick((p) => p.endsWith('_raw.json'));
+  }
+}

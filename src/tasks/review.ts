@@ -1,0 +1,258 @@
+import { z } from 'zod';
+import { file } from '../engine/target.js';
+import { PlanTask, type PlanContext, type PlanTaskClass } from './plan-task.js';
+import { CTX_DOCS, PreProjectAssessmentTask, RelatedResourcesTask } from './assessment.js';
+import { DataCollectionTask, MarkdownWithDocumentsToCreateAndFindTask } from './documents.js';
+import { ConsolidateGovernanceTask } from './governance.js';
+import { ConvertPitchToMarkdownTask } from './pitch.js';
+import { SetupTask } from './setup.js';
+import { ExpertReviewTask, SWOTAnalysisTask } from './swot-experts.js';
+import { TeamMarkdownTask } from './team.js';
+import { WBSProjectLevel1AndLevel2AndLevel3Task } from './wbs.js';
+import { capTurns } from './support/caps.js';
+import { converse } from './support/conversation.js';
+import { readDocs } from './support/docs.js';
+import { markdownToHtml, htmlPage } from './support/html.js';
+import { bullets, doc, field, section, table } from './support/markdown.js';
+import { OneCallTask } from './support/one-call.js';
+import { writeOutputs } from './support/outputs.js';
+import { Transcript } from './support/transcript.js';
+
+/** The documents the final reviews read: the ctx docs and most documents of the plan. */
+export const REVIEW_INPUTS: readonly PlanTaskClass[] = [
+  SetupTask, ...CTX_DOCS, PreProjectAssessmentTask, ConsolidateGovernanceTask, RelatedResourcesTask, TeamMarkdownTask, SWOTAnalysisTask,
+  ExpertReviewTask, DataCollectionTask, MarkdownWithDocumentsToCreateAndFindTask, ConvertPitchToMarkdownTask, WBSProjectLevel1AndLevel2AndLevel3Task,
+];
+
+/** A conversation-style review task: the plan's documents go in the system prompt, each turn asks one thing. */
+abstract class PlanConversationTask extends PlanTask {
+  override readonly usesSpeed: boolean = true;
+  protected async converseOverPlan<T>(ctx: PlanContext, role: string, turns: readonly string[], schema: z.ZodType<T>, name: string, fastTurns: number) {
+    const transcript = new Transcript(ctx.llm);
+    const kept = capTurns(turns, this.config.speed, fastTurns);
+    const answers = await converse(transcript, { system: `${role}\n\n${await readDocs(ctx, this.requires())}`, turns: kept, schema, name });
+    return { transcript, answers };
+  }
+}
+
+const REVIEW_QUESTIONS: readonly { title: string; question: string }[] = [
+  { title: 'Critical Issues', question: 'Name the three most critical or urgent issues in this plan. For each, quantify its significance (cost, risk, time) and say what to do about it.' },
+  { title: 'Implementation Consequences', question: 'Name three significant consequences, positive or negative, of carrying out this plan, each with a quantified impact and a recommendation.' },
+  { title: 'Recommended Actions', question: 'Name the three most important actions the plan calls for, with their expected quantified effect, their priority and how to start on them.' },
+  { title: 'Showstopper Risks', question: 'Name three showstopper risks not yet addressed: for each its quantified impact, its likelihood, how it interacts with other risks, a mitigation and a contingency.' },
+  { title: 'Critical Assumptions', question: 'Name three assumptions that must hold for the plan to succeed, the quantified damage if each is wrong, and how to validate it early.' },
+  { title: 'Key Performance Indicators', question: 'Propose three KPIs for the long-term success of the project, with target values, how they are measured and what to do when they are missed.' },
+  { title: 'Report Objectives', question: 'In three bullet points: what this plan document is for, who it is for, and which decisions it should inform.' },
+  { title: 'Data Quality Concerns', question: 'Name three areas where the plan’s data is uncertain or incomplete, why each matters, and how to get better data.' },
+  { title: 'Stakeholder Feedback', question: 'Name three pieces of stakeholder feedback or clarification needed before this plan is final, why each matters and whom to ask.' },
+  { title: 'Changed Assumptions', question: 'Name three assumptions that may already be outdated or need re-checking, how a change would affect cost or schedule, and how to re-check them.' },
+  { title: 'Budget Clarifications', question: 'Name three budget questions that must be answered before committing money, their financial impact and how to resolve them.' },
+  { title: 'Role Definitions', question: 'Name three roles or responsibilities that must be defined more clearly, the risk of leaving them vague, and how to define them.' },
+  { title: 'Timeline Dependencies', question: 'Name three sequencing risks or dependencies in the timeline, the delay each could cause, and how to de-risk it.' },
+  { title: 'Financial Strategy', question: 'Name three long-term financial questions (funding, operating cost, revenue, exit) the plan leaves open, and their impact.' },
+  { title: 'Motivation Factors', question: 'Name three factors that keep the team and stakeholders motivated through the project, what happens if they fade, and how to protect them.' },
+  { title: 'Automation Opportunities', question: 'Name three places where work in this plan could be automated or streamlined, with the quantified saving.' },
+];
+
+const reviewAnswerSchema = z.object({ bullet_points: z.array(z.string()).min(1).max(5) });
+
+/** A critical review of the whole plan: one growing conversation over a fixed list of questions. */
+export class ReviewPlanTask extends PlanConversationTask {
+  override requires() {
+    return this.need(...REVIEW_INPUTS);
+  }
+  override output() {
+    return { raw: file('024-1-review_plan_raw.json'), md: file('024-2-review_plan.md') };
+  }
+  override async run(ctx: PlanContext): Promise<void> {
+    const { transcript, answers } = await this.converseOverPlan(ctx,
+      'You are a demanding reviewer of project plans. Answer each question about the plan below in at most five concise bullet points, with numbers wherever you can. Do not repeat earlier answers.',
+      REVIEW_QUESTIONS.map((q) => q.question), reviewAnswerSchema, 'review_plan', 3);
+    const list = answers.map((a, i) => ({ ...REVIEW_QUESTIONS[i]!, answers: a.bullet_points }));
+    writeOutputs(ctx, this.output(), {
+      raw: transcript.toJson({ question_answers_list: list }),
+      md: doc(...list.map((qa) => section(2, qa.title, `_${qa.question}_`, bullets(qa.answers)))),
+    });
+  }
+}
+
+const summarySchema = z.object({
+  focus_and_context: z.string(),
+  purpose_and_goals: z.string(),
+  key_deliverables_and_outcomes: z.array(z.string()).min(1).max(6),
+  timeline_and_budget: z.string(),
+  risks_and_mitigations: z.string(),
+  audience_tailoring: z.string().describe('Who this summary is for and how it is pitched to them.'),
+  action_orientation: z.string().describe('The immediate next steps, with owners and dates.'),
+  overall_takeaway: z.string(),
+  feedback: z.array(z.string()).min(1).max(5).describe('How the plan itself could be made stronger.'),
+});
+type Summary = z.infer<typeof summarySchema>;
+
+/** The executive summary for decision makers. */
+export class ExecutiveSummaryTask extends OneCallTask<Summary> {
+  override requires() {
+    return this.need(...REVIEW_INPUTS, ReviewPlanTask);
+  }
+  override output() {
+    return { raw: file('025-1-executive_summary_raw.json'), md: file('025-2-executive_summary.md') };
+  }
+  protected readonly schemaName = 'executive_summary';
+  protected readonly schema = summarySchema;
+  protected readonly system = `Write the executive summary of this plan for the senior people who decide on it and have five minutes. Lead with the context and the goal, then deliverables, timeline and budget, the main risks and what mitigates them, and the decisions and next steps you ask for. Use the review's findings. Be concrete and brief.`;
+  protected render(v: Summary) {
+    return {
+      md: doc(
+        section(2, 'Focus and Context', v.focus_and_context), section(2, 'Purpose and Goals', v.purpose_and_goals),
+        section(2, 'Key Deliverables and Outcomes', bullets(v.key_deliverables_and_outcomes)), section(2, 'Timeline and Budget', v.timeline_and_budget),
+        section(2, 'Risks and Mitigations', v.risks_and_mitigations), section(2, 'Audience Tailoring', v.audience_tailoring),
+        section(2, 'Action Orientation', v.action_orientation), section(2, 'Overall Takeaway', v.overall_takeaway),
+        section(2, 'Feedback', bullets(v.feedback)),
+      ),
+    };
+  }
+}
+
+const qaSchema = z.object({ question_answer_pairs: z.array(z.object({ question: z.string(), answer: z.string() })).min(2).max(6) });
+
+/** Questions a non-expert would ask about the plan, answered (two calls). */
+export class QuestionsAndAnswersTask extends PlanConversationTask {
+  override readonly usesSpeed = false;
+  override requires() {
+    return this.need(...REVIEW_INPUTS, ReviewPlanTask, ExecutiveSummaryTask);
+  }
+  override output() {
+    return { raw: file('027-1-questions_and_answers_raw.json'), md: file('027-2-questions_and_answers.md'), html: file('027-3-questions_and_answers.html') };
+  }
+  override async run(ctx: PlanContext): Promise<void> {
+    const { transcript, answers } = await this.converseOverPlan(ctx,
+      'You explain a project plan to an intelligent reader who is not an expert in its field. Ask the questions such a reader would ask and answer them plainly, using the plan’s own facts.',
+      ['Ask and answer the questions a newcomer needs to understand the plan: its key terms, concepts and choices.',
+        'Now ask and answer the questions about its risks, ethics and the parts most likely to be misunderstood. Do not repeat earlier questions.'],
+      qaSchema, 'questions_and_answers', 2);
+    const pairs = answers.flatMap((a) => a.question_answer_pairs);
+    const md = doc(...pairs.map((p, i) => section(2, `${i + 1}. ${p.question}`, p.answer)));
+    writeOutputs(ctx, this.output(), {
+      raw: transcript.toJson({ question_answer_pairs: pairs }),
+      md,
+      html: htmlPage({ title: 'Questions & Answers', body: `<h1>Questions &amp; Answers</h1>\n${markdownToHtml(md)}` }),
+    });
+  }
+}
+
+const premortemSchema = z.object({
+  assumptions_to_kill: z
+    .array(z.object({ statement: z.string(), test_now: z.string().describe('A cheap test to run this month.'), falsifier: z.string().describe('The result that proves it wrong.') }))
+    .max(3),
+  failure_modes: z
+    .array(
+      z.object({
+        title: z.string().describe('A memorable name for how the project died.'),
+        archetype: z.enum(['Process/Financial', 'Technical/Logistical', 'Market/Human']),
+        root_cause_assumption: z.string(),
+        story: z.string().describe('How the failure unfolded, step by step.'),
+        early_warning_signs: z.array(z.string()).min(1).max(4),
+        tripwires: z.array(z.string()).min(1).max(4).describe('Measurable thresholds that trigger the response.'),
+        response_playbook: z.array(z.string()).min(1).max(4),
+        stop_rule: z.string().describe('The condition under which the project should be stopped.'),
+      }),
+    )
+    .min(1)
+    .max(3),
+});
+type Premortem = z.infer<typeof premortemSchema>;
+
+const PREMORTEM_TURNS = [
+  'It is one year from now and the project has failed. Name the assumptions that killed it, each with a test to run now, and describe the first failure modes.',
+  'Describe further failure modes of a different archetype than the ones above.',
+  'Describe the last failure modes: the ones nobody on the team wants to talk about.',
+];
+
+/** How the project could fail, with tripwires and playbooks (one three-turn conversation; one turn in fast mode). */
+export class PremortemTask extends PlanConversationTask {
+  override requires() {
+    return this.need(...REVIEW_INPUTS, ReviewPlanTask, ExecutiveSummaryTask, QuestionsAndAnswersTask);
+  }
+  override output() {
+    return { raw: file('028-1-premortem_raw.json'), md: file('028-2-premortem.md') };
+  }
+  override async run(ctx: PlanContext): Promise<void> {
+    const { transcript, answers } = await this.converseOverPlan(ctx,
+      'You run a premortem: imagine the project has failed, and work out why, so the team can prevent it. Be specific to this plan and give measurable tripwires.',
+      PREMORTEM_TURNS, premortemSchema, 'premortem', 1);
+    const assumptions = answers.flatMap((a) => a.assumptions_to_kill);
+    const modes = answers.flatMap((a) => a.failure_modes);
+    const response: Premortem = { assumptions_to_kill: assumptions, failure_modes: modes };
+    writeOutputs(ctx, this.output(), {
+      raw: transcript.toJson(response),
+      md: doc(
+        section(2, 'Assumptions to Kill', table(['#', 'Assumption', 'Test now', 'Falsifier'], assumptions.map((a, i) => [`A${i + 1}`, a.statement, a.test_now, a.falsifier]))),
+        section(2, 'Failure Modes', ...modes.map((m, i) =>
+          section(3, `${i + 1}. ${m.title}`, field('Archetype', m.archetype), field('Root cause', m.root_cause_assumption), m.story,
+            section(4, 'Early warning signs', bullets(m.early_warning_signs)), section(4, 'Tripwires', bullets(m.tripwires)),
+            section(4, 'Response playbook', bullets(m.response_playbook)), field('Stop rule', m.stop_rule)))),
+      ),
+    });
+  }
+}
+
+const CHECKLIST: readonly { title: string; question: string }[] = [
+  ['Violates Known Physics', 'Does success need a breakthrough in fundamental science?'],
+  ['No Real-World Proof', 'Does success depend on something never proven at this scale or in this domain?'],
+  ['Buzzwords', 'Does the plan lean on buzzwords without saying how they create value?'],
+  ['Underestimating Risks', 'Does the plan underestimate risks or ignore how they cascade?'],
+  ['Timeline Issues', 'Is the timeline unrealistic, or missing critical steps?'],
+  ['Money Issues', 'Is the funding uncertain, or not committed when it is needed?'],
+  ['Budget Too Low', 'Is the budget too low for the scope, compared with similar projects?'],
+  ['Overly Optimistic Projections', 'Are the projections (users, revenue, savings) unrealistically optimistic?'],
+  ['Lacks Technical Depth', 'Does the plan skip the technical detail needed to believe it can be built?'],
+  ['Assertions Without Evidence', 'Does the plan state facts it gives no evidence for?'],
+  ['Unclear Deliverables', 'Are the deliverables vague or impossible to verify?'],
+  ['Gold Plating', 'Does the plan add features or scope that the goal does not need?'],
+  ['Staffing Fit & Rationale', 'Are the roles and skills right for the work, and justified?'],
+  ['Legal Minefield', 'Does the plan face legal or regulatory obstacles it does not address?'],
+  ['Lacks Operational Sustainability', 'Can the result be operated and paid for after the project ends?'],
+  ['Infeasible Constraints', 'Do constraints (site, permits, physics, supply) make the plan infeasible?'],
+  ['External Dependencies', 'Does success hinge on outside parties the plan does not control?'],
+  ['Stakeholder Misalignment', 'Do key stakeholders want conflicting things?'],
+  ['No Adaptive Framework', 'Does the plan lack a way to adapt when things change?'],
+  ['Uncategorized Red Flags', 'Is there any other red flag the items above did not catch?'],
+].map(([title, question]) => ({ title: title!, question: question! }));
+
+const auditSchema = z.object({
+  level: z.enum(['High', 'Medium', 'Low']),
+  justification: z.string().describe('Why this level, citing the plan.'),
+  mitigation: z.string().describe('Who does what by when; "None" if the level is Low.'),
+});
+type AuditAnswer = z.infer<typeof auditSchema>;
+const LEVEL_LABEL: Record<AuditAnswer['level'], string> = { High: '🛑 High', Medium: '⚠️ Medium', Low: '✅ Low' };
+
+/** A red-flag checklist: twenty items answered in order, each answer seen by the next (three in fast mode). */
+export class SelfAuditTask extends PlanConversationTask {
+  override requires() {
+    return this.need(...REVIEW_INPUTS, ReviewPlanTask, ExecutiveSummaryTask, QuestionsAndAnswersTask, PremortemTask);
+  }
+  override output() {
+    return { raw: file('029-1-self_audit_raw.json'), md: file('029-2-self_audit.md') };
+  }
+  override async run(ctx: PlanContext): Promise<void> {
+    const { transcript, answers } = await this.converseOverPlan(ctx,
+      'You audit a project plan against a checklist of red flags. For each item rate the plan High (an existential blocker without credible mitigation), Medium (a material risk with a plausible path) or Low (minor or controlled), justify it from the plan, and give a mitigation. Stay consistent with your earlier answers.',
+      CHECKLIST.map((c, i) => `Checklist item ${i + 1}: ${c.title}. ${c.question}`), auditSchema, 'self_audit', 3);
+    const items = answers.map((a, i) => ({ ...CHECKLIST[i]!, ...a }));
+    const count = (level: AuditAnswer['level']) => items.filter((i) => i.level === level).length;
+    writeOutputs(ctx, this.output(), {
+      raw: transcript.toJson({ checklist: items }),
+      md: doc(
+        section(3, 'Summary', table(['Level', 'Count', 'Explanation'], [
+          [LEVEL_LABEL.High, count('High'), 'Existential blocker without credible mitigation.'],
+          [LEVEL_LABEL.Medium, count('Medium'), 'Material risk with plausible path.'],
+          [LEVEL_LABEL.Low, count('Low'), 'Minor/controlled risk.'],
+        ])),
+        section(2, 'Checklist', ...items.map((item, i) =>
+          section(2, `${i + 1}. ${item.title}`, `_${item.question}_`, field('Level', LEVEL_LABEL[item.level]),
+            field('Justification', item.justification), field('Mitigation', item.mitigation)))),
+      ),
+    });
+  }
+}
