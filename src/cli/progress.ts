@@ -37,12 +37,20 @@ function liveView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) =>
     const names = [...running];
     const shown = names.slice(0, 2).join(', ') + (names.length > 2 ? ` (+${names.length - 2})` : '');
     const text = `[${done}/${total}] ${running.size} running${shown ? `: ${shown}` : ''} · ${failed} failed · ${formatDuration(Date.now() - started)}`;
-    const width = err.columns ?? 100;
+    const width = err.columns || 100;
     err.write(`\r\u001b[2K${text.length > width - 1 ? `${text.slice(0, width - 2)}…` : text}`);
+  };
+  // Redraw at most every 50 ms: a 10,000-task build must not spend its time repainting one line.
+  let pending: NodeJS.Timeout | undefined;
+  const scheduleDraw = (): void => {
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      draw();
+    }, 50);
   };
   const print = (line: string): void => {
     err.write(`\r\u001b[2K${line}\n`);
-    draw();
+    scheduleDraw();
   };
   return (event) => {
     switch (event.type) {
@@ -73,12 +81,13 @@ function liveView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) =>
         break;
       case 'build-finished':
         if (timer) clearInterval(timer);
+        if (pending) clearTimeout(pending);
         err.write('\r\u001b[2K');
         return;
     }
     const line = describeEvent(event, style, true);
     if (line !== null) print(line);
-    else draw();
+    else scheduleDraw();
   };
 }
 

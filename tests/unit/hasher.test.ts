@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileHasher, sha256 } from '../../src/engine/hasher.js';
+import type { FileStat } from '../../src/store/store.js';
+import { tempDir } from '../support/cli.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = tempDir('plan-hasher-');
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('FileHasher', () => {
+  it('hashes a file once; with the stat cache a no-op reads nothing, a changed stat re-hashes', () => {
+    fs.writeFileSync(path.join(dir, 'a.txt'), 'alpha');
+    const cache = new Map<string, FileStat>();
+    const first = new FileHasher(dir, cache);
+    expect(first.state('a.txt')).toEqual({ kind: 'file', sha256: sha256('alpha') });
+    expect(first.takeNewStats().map((s) => s.path)).toEqual(['a.txt']);
+
+    // A second build with the same cache: the stat matches, so nothing is re-hashed.
+    const second = new FileHasher(dir, cache);
+    expect(second.state('a.txt')).toEqual({ kind: 'file', sha256: sha256('alpha') });
+    expect(second.takeNewStats()).toEqual([]);
+
+    // Same content, new mtime (touch): re-hashed, same sha.
+    const later = new Date(Date.now() + 5_000);
+    fs.utimesSync(path.join(dir, 'a.txt'), later, later);
+    const third = new FileHasher(dir, cache);
+    expect(third.state('a.txt')).toEqual({ kind: 'file', sha256: sha256('alpha') });
+    expect(third.takeNewStats()).toHaveLength(1);
+
+    fs.writeFileSync(path.join(dir, 'a.txt'), 'beta!');
+    expect(new FileHasher(dir, cache).state('a.txt')).toEqual({ kind: 'file', sha256: sha256('beta!') });
+  });
+
+  it('reports missing files, directories and symlinks that lead out of the run dir', () => {
+    const hasher = new FileHasher(dir, new Map());
+    expect(hasher.state('none.txt')).toEqual({ kind: 'missing' });
+    fs.mkdirSync(path.join(dir, 'folder'));
+    expect(hasher.state('folder')).toEqual({ kind: 'invalid', problem: 'is a directory, not a file' });
+    const outside = tempDir('plan-outside-');
+    fs.writeFileSync(path.join(outside, 'secret.txt'), 'x');
+    fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(dir, 'link.txt'));
+    expect(hasher.state('link.txt')).toMatchObject({ kind: 'invalid', problem: expect.stringContaining('symlink leading out of the run directory') });
+    fs.writeFileSync(path.join(dir, 'inside.txt'), 'in');
+    fs.symlinkSync(path.join(dir, 'inside.txt'), path.join(dir, 'ok-link.txt'));
+    expect(hasher.state('ok-link.txt')).toEqual({ kind: 'file', sha256: sha256('in') });
+    fs.rmSync(outside, { recursive: true, force: true });
+  });
+});
