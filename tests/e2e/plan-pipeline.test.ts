@@ -70,6 +70,33 @@ describe.each(['fast', 'full'] as const)('the plan pipeline on the offline model
   });
 });
 
+describe('changing what a run was made from', () => {
+  it('a different prompt is refused unless SetupTask is forced; --speed changes rebuild only the tasks that use it', async () => {
+    const first = await runPlan(['build', 'runs/demo', '--prompt', PROMPT, '--speed', 'fast'], { cwd });
+    expect(first.exit, first.stderr).toBe(0);
+    const setupBefore = fs.readFileSync(path.join(runDir(), '001-2-plan.txt'), 'utf8');
+
+    const refused = await runPlan(['build', 'runs/demo', '--prompt', 'Something else entirely'], { cwd });
+    expect(refused.exit).toBe(2);
+    expect(refused.stderr.trim()).toMatch(/^plan: run .* was created with a different prompt; to rebuild it with this one add --force SetupTask$/);
+    expect(fs.readFileSync(path.join(runDir(), '001-2-plan.txt'), 'utf8')).toBe(setupBefore);
+
+    const slower = await runPlan(['build', 'runs/demo', '--speed', 'full', '--json'], { cwd });
+    expect(slower.exit, slower.stderr).toBe(0);
+    const rerun = startedTasks(slower.stdout);
+    expect(rerun).toContain('PremiseAttackTask');
+    expect(rerun).not.toContain('SetupTask');
+    expect(rerun.length).toBeLessThan(63);
+    const reason = jsonEvents(slower.stdout).find((e) => e.type === 'task-decided' && e.taskId === 'PremiseAttackTask')?.reason;
+    expect(reason).toBe('parameter speed changed ("fast" → "full")');
+
+    const forced = await runPlan(['build', 'runs/demo', '--prompt', 'Something else entirely', '--force', 'SetupTask', '--json'], { cwd });
+    expect(forced.exit, forced.stderr).toBe(0);
+    expect(startedTasks(forced.stdout)).toHaveLength(62);
+    expect(fs.readFileSync(path.join(runDir(), '001-2-plan.txt'), 'utf8')).toContain('Something else entirely');
+  });
+});
+
 describe('the plan pipeline against an OpenAI-compatible server', () => {
   it('killed during WBS level 3, resumes replaying the calls that had completed, and equals an uninterrupted build', async () => {
     server = await startFakeOpenAiServer({ handler: (request) => ({ kind: 'delay', ms: 40, then: offlineLikeAnswer(request) }) });
