@@ -2,6 +2,17 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { buildCommand } from './commands/build.js';
 import { statusCommand } from './commands/status.js';
+import { explainCommand } from './commands/explain.js';
+import { restoreCommand } from './commands/restore.js';
+import { listCommand } from './commands/list.js';
+import { showCommand } from './commands/show.js';
+import { catCommand } from './commands/cat.js';
+import { historyCommand } from './commands/history.js';
+import { llmCommand } from './commands/llm.js';
+import { costsCommand } from './commands/costs.js';
+import { graphCommand } from './commands/graph.js';
+import { cleanCommand } from './commands/clean.js';
+import { dbCommand } from './commands/db.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { errorMessage } from '../engine/errors.js';
 
@@ -22,6 +33,17 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     });
   cli = buildCommand(cli);
   cli = statusCommand(cli);
+  cli = explainCommand(cli);
+  cli = restoreCommand(cli);
+  cli = listCommand(cli);
+  cli = showCommand(cli);
+  cli = catCommand(cli);
+  cli = historyCommand(cli);
+  cli = llmCommand(cli);
+  cli = costsCommand(cli);
+  cli = graphCommand(cli);
+  cli = cleanCommand(cli);
+  cli = dbCommand(cli);
   try {
     await cli.parseAsync();
     return (process.exitCode as number | undefined) ?? ExitCode.ok;

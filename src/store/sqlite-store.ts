@@ -38,6 +38,15 @@ export interface SqliteStoreOptions {
 
 type Row = Record<string, unknown>;
 
+/** `PLAN_DB_BUSY_TIMEOUT_MS` (whole ms ≥ 0), else 10 s: how long a write waits for another process's lock. */
+function busyTimeoutFromEnv(): number {
+  const text = process.env.PLAN_DB_BUSY_TIMEOUT_MS;
+  if (text === undefined || text.trim() === '') return 10_000;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 0) throw new StoreError(`PLAN_DB_BUSY_TIMEOUT_MS must be a whole number of milliseconds ≥ 0 (got '${text}')`);
+  return ms;
+}
+
 export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
   return new SqliteStore(file, options);
 }
@@ -51,7 +60,7 @@ export class SqliteStore implements Store {
     this.location = path.resolve(file);
     fs.mkdirSync(path.dirname(this.location), { recursive: true });
     try {
-      this.db = new Database(this.location, { timeout: options.busyTimeoutMs ?? 10_000 });
+      this.db = new Database(this.location, { timeout: options.busyTimeoutMs ?? busyTimeoutFromEnv() });
       this.db.pragma('journal_mode = WAL');
     } catch (error) {
       throw StoreError.from(error, `cannot open database ${this.location}`);
@@ -97,7 +106,7 @@ export class SqliteStore implements Store {
     try {
       return this.db.transaction(work).immediate();
     } catch (error) {
-      throw StoreError.from(error, 'database write failed');
+      throw StoreError.from(error, `cannot write to database ${this.location}`);
     }
   }
 
@@ -391,6 +400,149 @@ export class SqliteStore implements Store {
     return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
   }
 
+  // inspection queries: read views and housekeeping for `plan list/show/llm/costs/clean/db`; never on the build path
+
+  async queryRuns(query: RunQuery): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.statuses !== undefined && query.statuses.length > 0) {
+      where.push(`status IN (${query.statuses.map(() => '?').join(', ')})`);
+      args.push(...query.statuses);
+    }
+    if (query.createdSince !== undefined) {
+      where.push('created_at >= ?');
+      args.push(query.createdSince);
+    }
+    if (query.updatedBefore !== undefined) {
+      where.push('updated_at < ?');
+      args.push(query.updatedBefore);
+    }
+    if (query.promptContains !== undefined) {
+      where.push(`instr(lower(COALESCE(json_extract(params_json, '$.prompt'), '')), lower(?)) > 0`);
+      args.push(query.promptContains);
+    }
+    let text = `SELECT * FROM runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC`;
+    if (query.latest !== undefined) {
+      text += ' LIMIT ?';
+      args.push(query.latest);
+    }
+    return (this.sql(text).all(...args) as Row[]).map(toRun);
+  }
+
+  async runTotals(runId: string): Promise<RunTotals> {
+    const attempts = this.sql(
+      `SELECT COUNT(*) AS attempts, MIN(started_at) AS first, MAX(COALESCE(finished_at, persisted_at, started_at)) AS last,
+         COUNT(DISTINCT CASE WHEN status IN ('persisted', 'complete') THEN task_id END) AS built
+       FROM task_attempts WHERE run_id = ?`,
+    ).get(runId) as Row;
+    const failed = this.sql(
+      `SELECT COUNT(*) AS n FROM task_attempts a
+       WHERE a.run_id = ? AND a.status IN ('failed', 'cancelled', 'abandoned')
+         AND a.id = (SELECT MAX(b.id) FROM task_attempts b WHERE b.run_id = a.run_id AND b.task_id = a.task_id)`,
+    ).get(runId) as Row;
+    const content = this.sql('SELECT COUNT(DISTINCT path) AS files, COUNT(*) AS versions FROM plan_content WHERE run_id = ?').get(runId) as Row;
+    const calls = this.sql(
+      `SELECT COUNT(*) AS calls, COALESCE(SUM(status = 'failed'), 0) AS failed, COALESCE(SUM(input_tokens), 0) AS input,
+         COALESCE(SUM(output_tokens), 0) AS output, COALESCE(SUM(cost_usd), 0) AS cost, MAX(COALESCE(finished_at, started_at)) AS last
+       FROM llm_interactions WHERE run_id = ?`,
+    ).get(runId) as Row;
+    const models = this.sql(
+      `SELECT answered_model AS model, COUNT(*) AS n FROM llm_interactions WHERE run_id = ? AND answered_model IS NOT NULL
+       GROUP BY answered_model ORDER BY n DESC, answered_model`,
+    ).all(runId) as Row[];
+    const ends = [attempts.last, calls.last].filter((t): t is number => typeof t === 'number');
+    return {
+      runId,
+      tasksBuilt: attempts.built as number,
+      tasksFailed: failed.n as number,
+      attempts: attempts.attempts as number,
+      files: content.files as number,
+      versions: content.versions as number,
+      calls: calls.calls as number,
+      failedCalls: calls.failed as number,
+      inputTokens: calls.input as number,
+      outputTokens: calls.output as number,
+      costUsd: calls.cost as number,
+      models: models.map((row) => row.model as string),
+      firstActivityAt: (attempts.first as number | null) ?? null,
+      lastActivityAt: ends.length > 0 ? Math.max(...ends) : null,
+    };
+  }
+
+  async summarizeSpend(by: SpendGrouping, query: SpendQuery = {}): Promise<SpendRow[]> {
+    // The grouping picks one of these fixed expressions; no caller text reaches the SQL.
+    const keys: Record<SpendGrouping, string> = {
+      run: 'run_id',
+      task: 'task_id',
+      model: 'COALESCE(answered_model, requested_model)',
+      day: `strftime('%Y-%m-%d', started_at / 1000, 'unixepoch')`,
+    };
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.runId !== undefined) {
+      where.push('run_id = ?');
+      args.push(query.runId);
+    }
+    if (query.since !== undefined) {
+      where.push('started_at >= ?');
+      args.push(query.since);
+    }
+    const rows = this.sql(
+      `SELECT ${keys[by]} AS key, COUNT(*) AS calls, COALESCE(SUM(status = 'failed'), 0) AS failed,
+         COALESCE(SUM(input_tokens), 0) AS input, COALESCE(SUM(output_tokens), 0) AS output,
+         COALESCE(SUM(cost_usd), 0) AS cost, COALESCE(SUM(duration_ms), 0) AS duration
+       FROM llm_interactions${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+       GROUP BY key ORDER BY key`,
+    ).all(...args) as Row[];
+    return rows.map((row) => ({
+      key: row.key as string,
+      calls: row.calls as number,
+      failedCalls: row.failed as number,
+      inputTokens: row.input as number,
+      outputTokens: row.output as number,
+      costUsd: row.cost as number,
+      durationMs: row.duration as number,
+    }));
+  }
+
+  async listInteractionSummaries(runId: string, filter: { status?: InteractionStatus } = {}): Promise<InteractionSummary[]> {
+    const columns = `id, run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model, status, answered_model,
+      error_class, error_message, http_status, input_tokens, output_tokens, tokens_estimated, duration_ms, cost_usd, price_json,
+      started_at, finished_at, '[]' AS messages_json`;
+    const rows =
+      filter.status === undefined
+        ? this.sql(`SELECT ${columns} FROM llm_interactions WHERE run_id = ? ORDER BY id`).all(runId)
+        : this.sql(`SELECT ${columns} FROM llm_interactions WHERE run_id = ? AND status = ? ORDER BY id`).all(runId, filter.status);
+    return (rows as Row[]).map((row) => {
+      const { messages: _messages, responseText: _response, parsed: _parsed, ...summary } = toInteraction(row);
+      return summary;
+    });
+  }
+
+  async getInteraction(id: number): Promise<InteractionRecord | null> {
+    const row = this.sql('SELECT * FROM llm_interactions WHERE id = ?').get(id) as Row | undefined;
+    return row ? toInteraction(row) : null;
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    // Children first, explicitly: correct whether or not the connection enforces the foreign keys' cascades.
+    this.write(() => {
+      for (const table of ['llm_interactions', 'file_stats', 'plan_content', 'task_attempts'] as const) {
+        this.sql(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
+      }
+      this.sql('DELETE FROM runs WHERE id = ?').run(runId);
+    });
+  }
+
+  async vacuum(): Promise<void> {
+    try {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (error) {
+      throw StoreError.from(error, `cannot vacuum database ${this.location}`);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -482,3 +634,12 @@ function toInteraction(row: Row): InteractionRecord {
     finishedAt: (row.finished_at as number | null) ?? null,
   };
 }
+
+// inspection queries: types used by the section of the same name in SqliteStore
+
+type RunQuery = import('./store.js').RunQuery;
+type RunTotals = import('./store.js').RunTotals;
+type SpendGrouping = import('./store.js').SpendGrouping;
+type SpendQuery = import('./store.js').SpendQuery;
+type SpendRow = import('./store.js').SpendRow;
+type InteractionSummary = import('./store.js').InteractionSummary;

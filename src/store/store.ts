@@ -196,5 +196,78 @@ export interface Store {
   findReplayableInteractions(attemptIds: number[], requestHash: string): Promise<InteractionRecord[]>;
   listInteractions(runId: string, filter?: { taskId?: string; status?: InteractionStatus }): Promise<InteractionRecord[]>;
 
+  // inspection queries: read views and housekeeping for `plan list/show/llm/costs/clean/db`; never on the build path
+
+  /** Runs matching every given condition, newest first. */
+  queryRuns(query: RunQuery): Promise<RunRecord[]>;
+  /** What one run holds and has spent, from its attempts, contents and interactions. */
+  runTotals(runId: string): Promise<RunTotals>;
+  /** Model calls added up per run, task, model or UTC day, ordered by key. */
+  summarizeSpend(by: SpendGrouping, query?: SpendQuery): Promise<SpendRow[]>;
+  /** A run's interactions without their (large) messages and responses, oldest first. */
+  listInteractionSummaries(runId: string, filter?: { status?: InteractionStatus }): Promise<InteractionSummary[]>;
+  getInteraction(id: number): Promise<InteractionRecord | null>;
+  /** Deletes a run and every row that belongs to it (attempts, contents, interactions, hash cache), in one transaction. */
+  deleteRun(runId: string): Promise<void>;
+  /** Gives the space of deleted rows back to the file system. */
+  vacuum(): Promise<void>;
+
   close(): Promise<void>;
 }
+
+// inspection queries
+
+export interface RunQuery {
+  statuses?: readonly RunStatus[];
+  /** Created at or after (epoch ms). */
+  createdSince?: number;
+  /** Last updated before (epoch ms). */
+  updatedBefore?: number;
+  /** Case-insensitive substring of the run's `prompt` parameter. */
+  promptContains?: string;
+  /** Only the newest N runs. */
+  latest?: number;
+}
+
+export interface RunTotals {
+  runId: string;
+  /** Tasks with an attempt that reached `persisted` or `complete`. */
+  tasksBuilt: number;
+  /** Tasks whose newest attempt failed, was cancelled or abandoned. */
+  tasksFailed: number;
+  attempts: number;
+  /** Distinct files stored, and all their versions. */
+  files: number;
+  versions: number;
+  calls: number;
+  failedCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** Models that answered, most calls first. */
+  models: string[];
+  /** First attempt started and last attempt or call ended (epoch ms); null for a run that never ran. */
+  firstActivityAt: number | null;
+  lastActivityAt: number | null;
+}
+
+export type SpendGrouping = 'run' | 'task' | 'model' | 'day';
+
+export interface SpendQuery {
+  runId?: string;
+  /** Calls started at or after (epoch ms). */
+  since?: number;
+}
+
+export interface SpendRow {
+  /** The run id, task id, model (the one that answered, else the one asked) or UTC day `YYYY-MM-DD`. */
+  key: string;
+  calls: number;
+  failedCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  durationMs: number;
+}
+
+export type InteractionSummary = Omit<InteractionRecord, 'messages' | 'responseText' | 'parsed'>;

@@ -1,0 +1,164 @@
+import fs from 'node:fs';
+import readline from 'node:readline';
+import type { Argv } from 'yargs';
+import { acquireRunDirLock } from '../../engine/lock.js';
+import { readRunMarker } from '../../engine/run-dir.js';
+import { LockedError, UsageError } from '../../engine/errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { plural, styleFor } from '../output.js';
+import { formatTime, isoTime, printJson } from '../format.js';
+import { parseDuration } from '../duration.js';
+import { renderTable } from '../table.js';
+import { openDatabase } from '../run-lookup.js';
+import { dbLocationFor } from '../run-resolution.js';
+import { RUN_STATUSES } from '../run-facts.js';
+import type { RunRecord, RunStatus, Store } from '../../store/store.js';
+
+interface CleanArgs {
+  olderThan?: string;
+  status: RunStatus[];
+  dryRun: boolean;
+  yes: boolean;
+  dirs: boolean;
+  db?: string;
+  json: boolean;
+}
+
+/** What happened to one run: deleted, or left alone and why. */
+interface CleanedRun {
+  id: string;
+  runDir: string;
+  status: RunStatus;
+  updatedAt: string | null;
+  deleted: boolean;
+  dirDeleted: boolean;
+  /** Why the run or its dir was left alone (a build holds it; the dir belongs to another run). */
+  note: string | null;
+}
+
+export function cleanCommand(yargs: Argv): Argv {
+  return yargs.command(
+    'clean',
+    'delete old or failed runs from the database (and, with --dirs, their run dirs)',
+    (y) =>
+      y
+        .option('older-than', { type: 'string', describe: 'runs not touched for this long: 90d, 12h, 2w' })
+        .option('status', { type: 'string', array: true, choices: RUN_STATUSES, default: [] as RunStatus[], describe: 'runs with this status (repeatable)' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be deleted; delete nothing' })
+        .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
+        .option('dirs', { type: 'boolean', default: false, describe: 'also delete the run dirs (only those whose marker names the run)' })
+        .option('db', { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' })
+        .option('json', { type: 'boolean', default: false }),
+    async (argv) => {
+      process.exitCode = await runClean(argv as unknown as CleanArgs);
+    },
+  );
+}
+
+async function runClean(args: CleanArgs): Promise<number> {
+  if (args.olderThan === undefined && args.status.length === 0) {
+    throw new UsageError('say which runs to delete: --older-than 90d and/or --status failed');
+  }
+  const updatedBefore = args.olderThan === undefined ? undefined : Date.now() - parseDuration(args.olderThan, '--older-than');
+  const opened = await openDatabase(args.db);
+  if (opened === null) throw new UsageError(`no database at ${dbLocationFor(undefined, args.db)} (give --db)`);
+  const { store } = opened;
+  try {
+    const runs = (await store.queryRuns({ statuses: args.status, updatedBefore })).reverse();
+    const style = styleFor(process.stdout);
+    if (runs.length === 0) {
+      if (args.json) printJson({ db: opened.location, dryRun: args.dryRun, deleted: 0, dirsDeleted: 0, runs: [] });
+      else process.stdout.write('no runs match: nothing to delete\n');
+      return ExitCode.ok;
+    }
+    if (args.dryRun) {
+      const planned = runs.map((run) => outcome(run, false, false, args.dirs ? dirNote(run) : null));
+      if (args.json) printJson({ db: opened.location, dryRun: true, deleted: 0, dirsDeleted: 0, runs: planned });
+      else {
+        process.stdout.write(`would delete ${plural(runs.length, 'run')}${args.dirs ? ' and their run dirs' : ''} (dry run, nothing deleted):\n`);
+        process.stdout.write(table(runs, style));
+      }
+      return ExitCode.ok;
+    }
+    if (!args.yes && !(await confirm(runs, args.dirs, table(runs, style)))) {
+      process.stdout.write('nothing deleted\n');
+      return ExitCode.ok;
+    }
+    const results: CleanedRun[] = [];
+    for (const run of runs) results.push(await deleteOne(store, run, args.dirs));
+    const deleted = results.filter((r) => r.deleted).length;
+    const dirsDeleted = results.filter((r) => r.dirDeleted).length;
+    if (args.json) printJson({ db: opened.location, dryRun: false, deleted, dirsDeleted, runs: results });
+    else {
+      for (const r of results.filter((r) => r.note !== null)) process.stdout.write(style.yellow(`${r.id}: ${r.note}\n`));
+      process.stdout.write(`deleted ${plural(deleted, 'run')}${args.dirs ? `, ${plural(dirsDeleted, 'run dir')}` : ''}\n`);
+    }
+    return ExitCode.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Deletes one run. A run dir is deleted only when its marker names this run, and never while a build holds
+ * it: the lock is taken first, so a build cannot start in between.
+ */
+async function deleteOne(store: Store, run: RunRecord, withDir: boolean): Promise<CleanedRun> {
+  const exists = fs.existsSync(run.runDir);
+  let lock: ReturnType<typeof acquireRunDirLock> | null = null;
+  if (exists && readRunMarker(run.runDir)?.runId === run.id) {
+    try {
+      lock = acquireRunDirLock(run.runDir);
+    } catch (error) {
+      if (error instanceof LockedError) return outcome(run, false, false, 'a build holds its run dir: left alone');
+      throw error;
+    }
+  }
+  try {
+    await store.deleteRun(run.id);
+    if (!withDir || !exists) return outcome(run, true, false, null);
+    const note = dirNote(run);
+    if (note !== null) return outcome(run, true, false, note);
+    fs.rmSync(run.runDir, { recursive: true, force: true });
+    lock = null;
+    return outcome(run, true, true, null);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** Why a run dir would not be deleted with its run, or null when it would. */
+function dirNote(run: RunRecord): string | null {
+  if (!fs.existsSync(run.runDir)) return null;
+  const marker = readRunMarker(run.runDir);
+  if (marker === null) return `run dir ${run.runDir} has no run marker: left in place`;
+  if (marker.runId !== run.id) return `run dir ${run.runDir} now belongs to run ${marker.runId}: left in place`;
+  return null;
+}
+
+function outcome(run: RunRecord, deleted: boolean, dirDeleted: boolean, note: string | null): CleanedRun {
+  return { id: run.id, runDir: run.runDir, status: run.status, updatedAt: isoTime(run.updatedAt), deleted, dirDeleted, note };
+}
+
+function table(runs: readonly RunRecord[], style: ReturnType<typeof styleFor>): string {
+  return renderTable(
+    [{ header: 'RUN' }, { header: 'STATUS' }, { header: 'UPDATED' }, { header: 'DIR' }],
+    runs.map((r) => [r.id, r.status, formatTime(r.updatedAt), r.runDir]),
+    style,
+  );
+}
+
+/** Asks on the terminal; with no terminal to ask on, refuses (a script must say --yes). */
+async function confirm(runs: readonly RunRecord[], dirs: boolean, listing: string): Promise<boolean> {
+  if (process.stdin.isTTY !== true) {
+    throw new UsageError(`refusing to delete ${plural(runs.length, 'run')} without confirmation: no terminal to ask on; add --yes (or --dry-run to look first)`);
+  }
+  process.stdout.write(listing);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(`delete ${plural(runs.length, 'run')}${dirs ? ' and their run dirs' : ''}? [y/N] `, resolve));
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,93 @@
+import type { Argv } from 'yargs';
+import { ExitCode } from '../exit-codes.js';
+import { formatDuration, styleFor } from '../output.js';
+import { formatCount, formatUsd, isoTime, printJson } from '../format.js';
+import { parseSince } from '../duration.js';
+import { renderTable } from '../table.js';
+import { openDatabase } from '../run-lookup.js';
+import { dbLocationFor } from '../run-resolution.js';
+import type { SpendGrouping, SpendRow } from '../../store/store.js';
+
+const GROUPINGS: readonly SpendGrouping[] = ['run', 'task', 'model', 'day'];
+
+interface CostsArgs {
+  by: SpendGrouping;
+  since?: string;
+  db?: string;
+  json: boolean;
+}
+
+export function costsCommand(yargs: Argv): Argv {
+  return yargs.command(
+    'costs',
+    'spend on model calls from the database, per run, task, model or day',
+    (y) =>
+      y
+        .option('by', { type: 'string', choices: GROUPINGS, default: 'run' as SpendGrouping, describe: 'one row per run, task, model or day (UTC)' })
+        .option('since', { type: 'string', describe: 'only calls since: a duration back (7d, 12h) or a date (2025-01-31)' })
+        .option('db', { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' })
+        .option('json', { type: 'boolean', default: false }),
+    async (argv) => {
+      process.exitCode = await runCosts(argv as unknown as CostsArgs);
+    },
+  );
+}
+
+async function runCosts(args: CostsArgs): Promise<number> {
+  const since = args.since === undefined ? undefined : parseSince(args.since, '--since');
+  const opened = await openDatabase(args.db);
+  let rows: SpendRow[] = [];
+  if (opened !== null) {
+    try {
+      rows = await opened.store.summarizeSpend(args.by, { since });
+    } finally {
+      await opened.store.close();
+    }
+  }
+  // Runs and days read best in time order; tasks and models by what they cost.
+  if (args.by === 'task' || args.by === 'model') rows.sort((a, b) => b.costUsd - a.costUsd || b.calls - a.calls || a.key.localeCompare(b.key));
+  const total: Omit<SpendRow, 'key'> = { calls: 0, failedCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, durationMs: 0 };
+  for (const row of rows) {
+    total.calls += row.calls;
+    total.failedCalls += row.failedCalls;
+    total.inputTokens += row.inputTokens;
+    total.outputTokens += row.outputTokens;
+    total.costUsd += row.costUsd;
+    total.durationMs += row.durationMs;
+  }
+
+  if (args.json) {
+    printJson({ db: opened?.location ?? dbLocationFor(undefined, args.db), by: args.by, since: isoTime(since), rows, total });
+    return ExitCode.ok;
+  }
+  if (rows.length === 0) {
+    process.stdout.write(opened === null ? `no model calls (no database at ${dbLocationFor(undefined, args.db)})\n` : 'no model calls match\n');
+    return ExitCode.ok;
+  }
+  const style = styleFor(process.stdout);
+  const cells = (key: string, r: Omit<SpendRow, 'key'>): string[] => [
+    key,
+    String(r.calls),
+    String(r.failedCalls),
+    formatCount(r.inputTokens),
+    formatCount(r.outputTokens),
+    formatDuration(r.durationMs),
+    formatUsd(r.costUsd),
+  ];
+  process.stdout.write(
+    renderTable(
+      [
+        { header: args.by.toUpperCase() + (args.by === 'day' ? ' (UTC)' : '') },
+        { header: 'CALLS', align: 'right' },
+        { header: 'FAILED', align: 'right' },
+        { header: 'IN TOKENS', align: 'right' },
+        { header: 'OUT TOKENS', align: 'right' },
+        { header: 'MODEL TIME', align: 'right' },
+        { header: 'COST', align: 'right' },
+      ],
+      [...rows.map((r) => cells(r.key, r)), cells('total', total)],
+      style,
+    ),
+  );
+  return ExitCode.ok;
+}

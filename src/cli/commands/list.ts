@@ -1,0 +1,144 @@
+import type { Argv } from 'yargs';
+import { UsageError } from '../../engine/errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { formatDuration, styleFor } from '../output.js';
+import { formatTime, formatUsd, isoTime, printJson, truncate } from '../format.js';
+import { parseSince } from '../duration.js';
+import { renderTable } from '../table.js';
+import { openDatabase } from '../run-lookup.js';
+import { loadRunGraph } from '../run-graph.js';
+import { dbLocationFor } from '../run-resolution.js';
+import { RUN_STATUSES, promptOf, runDurationMs } from '../run-facts.js';
+import type { RunRecord, RunStatus, RunTotals } from '../../store/store.js';
+
+interface ListArgs {
+  status: RunStatus[];
+  since?: string;
+  promptContains?: string;
+  latest?: number;
+  db?: string;
+  json: boolean;
+}
+
+export function listCommand(yargs: Argv): Argv {
+  return yargs.command(
+    'list',
+    'runs in the database, newest first: status, progress, cost, duration, model',
+    (y) =>
+      y
+        .option('status', { type: 'string', array: true, choices: RUN_STATUSES, default: [] as RunStatus[], describe: 'only runs with this status (repeatable)' })
+        .option('since', { type: 'string', describe: 'only runs created since: a duration back (7d, 12h) or a date (2025-01-31)' })
+        .option('prompt-contains', { type: 'string', describe: "only runs whose prompt contains this text (any case)" })
+        .option('latest', { type: 'number', describe: 'only the newest N runs' })
+        .option('db', { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' })
+        .option('json', { type: 'boolean', default: false }),
+    async (argv) => {
+      process.exitCode = await runList(argv as unknown as ListArgs);
+    },
+  );
+}
+
+export interface RunListing {
+  id: string;
+  runDir: string;
+  pipeline: string;
+  status: RunStatus;
+  statusReason: string | null;
+  prompt: string | null;
+  createdAt: string | null;
+  updatedAt: string | null;
+  tasks: { built: number; failed: number; total: number | null };
+  attempts: number;
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  models: string[];
+  durationMs: number | null;
+}
+
+async function runList(args: ListArgs): Promise<number> {
+  if (args.latest !== undefined && (!Number.isInteger(args.latest) || args.latest < 1)) {
+    throw new UsageError(`--latest takes a whole number ≥ 1 (got ${args.latest})`);
+  }
+  const createdSince = args.since === undefined ? undefined : parseSince(args.since, '--since');
+  const opened = await openDatabase(args.db);
+  const runs: RunListing[] = [];
+  if (opened !== null) {
+    try {
+      const found = await opened.store.queryRuns({ statuses: args.status, createdSince, promptContains: args.promptContains, latest: args.latest });
+      for (const run of found) runs.push(listing(run, await opened.store.runTotals(run.id), await taskTotal(run)));
+    } finally {
+      await opened.store.close();
+    }
+  }
+  const db = opened?.location ?? dbLocationFor(undefined, args.db);
+  if (args.json) {
+    printJson({ db, runs });
+    return ExitCode.ok;
+  }
+  if (runs.length === 0) {
+    process.stdout.write(opened === null ? `no runs (no database at ${db})\n` : 'no runs match\n');
+    return ExitCode.ok;
+  }
+  const style = styleFor(process.stdout);
+  const rows = runs.map((r) => [
+    r.id,
+    r.status,
+    `${r.tasks.built}/${r.tasks.total ?? '?'}`,
+    String(r.calls),
+    formatUsd(r.costUsd),
+    r.durationMs === null ? '-' : formatDuration(r.durationMs),
+    r.models[0] ?? '-',
+    r.createdAt === null ? '-' : formatTime(Date.parse(r.createdAt)),
+    r.prompt === null ? r.runDir : truncate(r.prompt, 40),
+  ]);
+  process.stdout.write(
+    renderTable(
+      [
+        { header: 'RUN' },
+        { header: 'STATUS' },
+        { header: 'TASKS', align: 'right' },
+        { header: 'CALLS', align: 'right' },
+        { header: 'COST', align: 'right' },
+        { header: 'DURATION', align: 'right' },
+        { header: 'MODEL' },
+        { header: 'CREATED' },
+        { header: 'PROMPT / DIR' },
+      ],
+      rows,
+      style,
+    ),
+  );
+  return ExitCode.ok;
+}
+
+function listing(run: RunRecord, totals: RunTotals, total: number | null): RunListing {
+  return {
+    id: run.id,
+    runDir: run.runDir,
+    pipeline: run.pipeline,
+    status: run.status,
+    statusReason: run.statusReason,
+    prompt: promptOf(run),
+    createdAt: isoTime(run.createdAt),
+    updatedAt: isoTime(run.updatedAt),
+    tasks: { built: totals.tasksBuilt, failed: totals.tasksFailed, total },
+    attempts: totals.attempts,
+    calls: totals.calls,
+    inputTokens: totals.inputTokens,
+    outputTokens: totals.outputTokens,
+    costUsd: totals.costUsd,
+    models: totals.models,
+    durationMs: runDurationMs(totals),
+  };
+}
+
+/** How many tasks the run has, from its pipeline's graph; null when the pipeline cannot be loaded any more. */
+async function taskTotal(run: RunRecord): Promise<number | null> {
+  try {
+    return (await loadRunGraph(run)).graph.order.length;
+  } catch {
+    return null;
+  }
+}
