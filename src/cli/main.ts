@@ -13,6 +13,8 @@ import { costsCommand } from './commands/costs.js';
 import { graphCommand } from './commands/graph.js';
 import { cleanCommand } from './commands/clean.js';
 import { dbCommand } from './commands/db.js';
+import { watchCommand } from './commands/watch.js';
+import { cancelCommand } from './commands/cancel.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { errorMessage } from '../engine/errors.js';
 
@@ -44,6 +46,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
   cli = graphCommand(cli);
   cli = cleanCommand(cli);
   cli = dbCommand(cli);
+  cli = watchCommand(cli);
+  cli = cancelCommand(cli);
   try {
     await cli.parseAsync();
     return (process.exitCode as number | undefined) ?? ExitCode.ok;

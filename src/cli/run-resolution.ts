@@ -19,6 +19,23 @@ export function checkRunDirPath(runDir: string): string {
   return absolute;
 }
 
+/**
+ * A build writes into its run dir (marker, lock, outputs): say so before anything is stored when it cannot —
+ * a read-only mount or missing permission — rather than failing half-way with a bare EROFS. For a dir that does
+ * not exist yet, the nearest folder that does must be writable.
+ */
+export function checkRunDirWritable(shown: string, runDir: string): void {
+  let probe = runDir;
+  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
+  try {
+    fs.accessSync(probe, fs.constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const where = probe === runDir ? `run dir ${shown}` : `${probe} (where run dir ${shown} would be made)`;
+    throw new UsageError(`${where} is not writable (${code === 'EROFS' ? 'EROFS: read-only file system' : code})`);
+  }
+}
+
 export async function openStoreFor(runDir: string | undefined, db: string | undefined, durability?: Durability): Promise<{ store: Store; location: string }> {
   const location = dbLocationFor(runDir, db);
   return { store: await openStore(location, { runDir, durability }), location };

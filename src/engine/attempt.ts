@@ -4,7 +4,7 @@ import { AttemptContext } from './task-context.js';
 import { backoffDelay, raceAbort, sleep, type BackoffPolicy } from './backoff.js';
 import { sha256, type FileHasher } from './hasher.js';
 import { serializeStamp, type Stamp } from './stamp.js';
-import { writeFileAtomic } from './materialize.js';
+import { folderEscape, writeFileAtomic } from './materialize.js';
 import { errorMessage } from './errors.js';
 import { isRetryable, type Task } from './task.js';
 import { testHook } from './test-hooks.js';
@@ -114,6 +114,9 @@ function collectOutputs<S extends object>(args: AttemptArgs<S>, written: Readonl
   for (const [filePath, bytes] of written) {
     const owner = args.ownerOf.get(filePath);
     if (owner !== undefined && owner !== args.taskId) throw new Error(`wrote ${filePath}, which is an output of ${owner}`);
+    // Refused before persisting: a file that cannot be written inside the run dir must not get a row either.
+    const escape = folderEscape(args.runDir, filePath);
+    if (escape !== null) throw new Error(`cannot write ${filePath}: ${escape}`);
     outputs.push({ path: filePath, sha256: sha256(bytes), bytes });
   }
   return outputs;

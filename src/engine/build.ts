@@ -126,7 +126,7 @@ class Builder<S extends object> {
       if (!this.options.dryRun) await this.recover();
       else this.loadSnapshot(await this.store.loadRunSnapshot(runId));
       this.emit({ type: 'build-started', runId, runDir: this.runDir, tasks: this.graph.order.length, at: started });
-      if (!this.options.dryRun) await this.store.updateRun(runId, { status: 'running', statusReason: null, runDir: this.runDir });
+      if (!this.options.dryRun) await this.store.updateRun(runId, { status: 'running', statusReason: null, runDir: this.runDir, cancelRequested: false });
       if (this.options.signal?.aborted) this.stop('interrupted');
 
       if (this.options.dryRun) this.decideAllDry();
@@ -430,6 +430,14 @@ class Builder<S extends object> {
 
 function runStatusOf(status: BuildStatus): 'complete' | 'failed' | 'cancelled' {
   return status === 'success' ? 'complete' : status;
+}
+
+/**
+ * The checks `build` makes before it touches anything (every graph problem, unknown `--force` names), for a
+ * caller that must not store anything — e.g. create a run — for a build that would be refused.
+ */
+export function checkBuildable<S extends object>(roots: readonly Task<S>[], force: readonly string[] = []): void {
+  resolveForced(planGraph(roots), force);
 }
 
 /** `--force` names: task ids or class names. Unknown ones are a usage error listing what exists. */

@@ -80,7 +80,8 @@ function unreadableForLong(lockPath: string): boolean {
   }
 }
 
-function isAlive(holder: LockHolder): boolean {
+/** Whether the process holding a lock still runs (a holder on another host is assumed alive: it cannot be checked). */
+export function isAlive(holder: LockHolder): boolean {
   if (holder.host !== hostname()) return true;
   try {
     process.kill(holder.pid, 0);

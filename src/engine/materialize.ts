@@ -12,6 +12,8 @@ export const TEMP_PREFIX = '.plan-tmp-';
 export function writeFileAtomic(runDir: string, relativePath: string, bytes: Uint8Array): void {
   const target = path.join(runDir, relativePath);
   const dir = path.dirname(target);
+  const escape = folderEscape(runDir, relativePath);
+  if (escape !== null) throw new Error(`cannot write ${relativePath}: ${escape}`);
   fs.mkdirSync(dir, { recursive: true });
   const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
@@ -39,4 +41,37 @@ export function removeTempFiles(runDir: string): number {
     }
   }
   return removed;
+}
+
+/**
+ * Why writing `relativePath` would land outside the run dir — a folder on its way is a symlink leading out (or
+ * dangling) — or null. The deepest folder that exists decides: folders made below it by mkdir are real ones.
+ * Files at the top of the run dir cost nothing; the lexical checks (`..`, absolute) are the graph's.
+ */
+export function folderEscape(runDir: string, relativePath: string): string | null {
+  const folder = path.posix.dirname(relativePath);
+  if (folder === '.') return null;
+  const root = path.resolve(runDir);
+  let probe = path.join(root, folder);
+  while (probe !== root && !exists(probe)) probe = path.dirname(probe);
+  if (probe === root) return null;
+  const shown = path.relative(root, probe);
+  let real: string;
+  try {
+    real = fs.realpathSync(probe);
+  } catch {
+    return `folder '${shown}' is a dangling symlink`;
+  }
+  const inside = path.relative(fs.realpathSync(root), real);
+  const outside = inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside);
+  return outside ? `folder '${shown}' leads out of the run directory (to ${real})` : null;
+}
+
+function exists(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -100,6 +100,16 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    description: 'cancel requests from other processes; compressed model-call messages',
+    sql: `
+      ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;
+      -- The messages of a call repeat most of the plan built so far: stored deflated, they take a fraction.
+      -- messages_json stays for rows written before this version (new rows leave it empty).
+      ALTER TABLE llm_interactions ADD COLUMN messages_z BLOB;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { decodeContent, encodeContent } from './compression.js';
 import { latestSchemaVersion, migrations } from './migrations.js';
 import { StoreError } from './store-error.js';
@@ -138,11 +139,15 @@ export class SqliteStore implements Store {
     this.write(() => {
       const current = this.sql('SELECT * FROM runs WHERE id = ?').get(runId) as Row | undefined;
       if (!current) throw new StoreError(`no run with id ${runId}`);
-      this.sql('UPDATE runs SET run_dir = ?, status = ?, status_reason = ?, params_json = ?, updated_at = ? WHERE id = ?').run(
+      const cancelRequestedAt = changes.cancelRequested === undefined ? current.cancel_requested_at : changes.cancelRequested ? Date.now() : null;
+      this.sql(
+        'UPDATE runs SET run_dir = ?, status = ?, status_reason = ?, params_json = ?, cancel_requested_at = ?, updated_at = ? WHERE id = ?',
+      ).run(
         changes.runDir ?? current.run_dir,
         changes.status ?? current.status,
         changes.statusReason === undefined ? current.status_reason : changes.statusReason,
         changes.params === undefined ? current.params_json : JSON.stringify(changes.params),
+        cancelRequestedAt,
         Date.now(),
         runId,
       );
@@ -325,8 +330,8 @@ export class SqliteStore implements Store {
       () =>
         this.sql(
           `INSERT INTO llm_interactions (run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model,
-             messages_json, status, started_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+             messages_json, messages_z, status, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, 'pending', ?)`,
         ).run(
           start.runId,
           start.taskId,
@@ -336,7 +341,7 @@ export class SqliteStore implements Store {
           start.requestHash,
           start.provider,
           start.requestedModel,
-          JSON.stringify(start.messages),
+          deflateRawSync(JSON.stringify(start.messages)),
           Date.now(),
         ).lastInsertRowid as number,
     );
@@ -561,6 +566,7 @@ function toRun(row: Row): RunRecord {
     params: JSON.parse(row.params_json as string) as Record<string, unknown>,
     status: row.status as RunStatus,
     statusReason: (row.status_reason as string | null) ?? null,
+    cancelRequestedAt: (row.cancel_requested_at as number | null) ?? null,
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
   };
@@ -616,7 +622,7 @@ function toInteraction(row: Row): InteractionRecord {
     requestHash: row.request_hash as string,
     provider: row.provider as string,
     requestedModel: row.requested_model as string,
-    messages: JSON.parse(row.messages_json as string) as unknown,
+    messages: JSON.parse(row.messages_z ? inflateRawSync(row.messages_z as Buffer).toString('utf8') : (row.messages_json as string)) as unknown,
     status: row.status as InteractionStatus,
     answeredModel: (row.answered_model as string | null) ?? null,
     responseText: (row.response_text as string | null) ?? null,

@@ -16,6 +16,8 @@ export interface RunRecord {
   params: Record<string, unknown>;
   status: RunStatus;
   statusReason: string | null;
+  /** When `plan cancel` asked the build of this run to stop; cleared when a build starts. */
+  cancelRequestedAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -142,6 +144,8 @@ export interface RunChanges {
   status?: RunStatus;
   statusReason?: string | null;
   params?: Record<string, unknown>;
+  /** true: ask the running build to stop (`plan cancel`); false: clear the request. */
+  cancelRequested?: boolean;
 }
 
 export interface NewRun {

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
 import { StoreError } from '../../src/store/store-error.js';
-import { latestSchemaVersion } from '../../src/store/migrations.js';
+import { latestSchemaVersion, migrations } from '../../src/store/migrations.js';
 import { tempDir } from '../support/cli.js';
 
 let dir: string;
@@ -27,7 +27,8 @@ describe('SqliteStore', () => {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
     const mode = db.pragma('journal_mode', { simple: true });
     db.close();
-    expect(versions).toEqual([{ version: latestSchemaVersion }]);
+    expect(versions).toEqual(migrations.map((m) => ({ version: m.version })));
+    expect(latestSchemaVersion).toBe(migrations.length);
     expect(tables).toEqual(['file_stats', 'llm_interactions', 'plan_content', 'runs', 'schema_version', 'task_attempts']);
     expect(mode).toBe('wal');
   });
@@ -117,7 +118,48 @@ describe('SqliteStore', () => {
   });
 });
 
+describe('model-call messages', () => {
+  it('are stored compressed and read back whole', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const attemptId = await store.startAttempt(run.id, 'T');
+    const context = 'The plan so far. '.repeat(2_000);
+    const messages = [
+      { role: 'system', content: 'You plan.' },
+      { role: 'user', content: context },
+    ];
+    const id = await store.startInteraction({
+      runId: run.id, taskId: 'T', attemptId, itemKey: null, turn: null, requestHash: 'h', provider: 'offline', requestedModel: 'offline', messages,
+    });
+    const db = new Database(path.join(dir, 'plan.db'), { readonly: true });
+    const row = db.prepare('SELECT messages_json, length(messages_z) AS z FROM llm_interactions WHERE id = ?').get(id) as { messages_json: string; z: number };
+    db.close();
+    expect(row.messages_json).toBe('');
+    expect(row.z).toBeLessThan(context.length / 20);
+    expect((await store.listInteractions(run.id))[0]?.messages).toEqual(messages);
+  });
+});
+
 describe('opening a database', () => {
+  it('upgrades a database of schema version 1, keeping what it holds', async () => {
+    const file = path.join(dir, 'v1.db');
+    const v1 = new Database(file);
+    v1.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    v1.exec(migrations[0]!.sql);
+    v1.prepare('INSERT INTO schema_version VALUES (1, 0)').run();
+    v1.prepare("INSERT INTO runs VALUES ('r1', '/old/run', 'plan', '{}', 'complete', NULL, 1, 2)").run();
+    v1.prepare(
+      "INSERT INTO llm_interactions (run_id, task_id, attempt_id, request_hash, provider, requested_model, messages_json, status, started_at) VALUES ('r1', 'T', 1, 'h', 'offline', 'offline', '[{\"role\":\"user\",\"content\":\"old\"}]', 'completed', 1)",
+    ).run();
+    v1.close();
+    const upgraded = await openSqliteStore(file);
+    expect(await upgraded.getRun('r1')).toMatchObject({ runDir: '/old/run', status: 'complete', cancelRequestedAt: null });
+    expect((await upgraded.listInteractions('r1'))[0]?.messages).toEqual([{ role: 'user', content: 'old' }]);
+    await upgraded.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare('SELECT version FROM schema_version ORDER BY version').all()).toEqual(migrations.map((m) => ({ version: m.version })));
+    check.close();
+  });
+
   it('refuses a file that is not a database, with a clear message, and leaves it untouched', async () => {
     const file = path.join(dir, 'corrupt.db');
     const garbage = Buffer.from('this is not a database at all, just text '.repeat(200));

@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
-import { build } from '../../engine/build.js';
+import { build, checkBuildable } from '../../engine/build.js';
 import { EventBus } from '../../engine/events.js';
-import { UsageError } from '../../engine/errors.js';
+import { UsageError, errorMessage } from '../../engine/errors.js';
+import { StoreError } from '../../store/store-error.js';
 import { ExitCode } from '../exit-codes.js';
 import { createProgressView, progressModeFor, summaryLine } from '../progress.js';
 import { abortOnSignals } from '../signals.js';
+import { stopOnCancelRequest } from '../cancel-watch.js';
 import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.js';
-import { checkRunDirPath, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
+import { checkRunDirPath, checkRunDirWritable, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
 import { resolveLlmSettings, type LlmSettings } from '../llm-settings.js';
 import { CostBudget, createLlmServices } from '../../llm/index.js';
 import type { Durability } from '../../store/sqlite-store.js';
@@ -69,7 +71,8 @@ async function runBuild(args: BuildArgs): Promise<number> {
   const runDir = checkRunDirPath(args.runDir);
   const llm = resolveLlmSettings(args);
   const newParams = readParams(args, llm);
-  const { store } = await openStoreFor(runDir, args.db, args.durability);
+  if (!args.dryRun) checkRunDirWritable(args.runDir, runDir);
+  const { store, location } = await openStoreFor(runDir, args.db, args.durability);
   try {
     const run = await openOrCreateRun(store, runDir, args, newParams);
     const budget = new CostBudget(llm.maxCostUsd, args.dryRun || run.id === NEW_RUN ? 0 : await spentSoFar(store, run.id));
@@ -81,6 +84,7 @@ async function runBuild(args: BuildArgs): Promise<number> {
     events.on(createProgressView(mode, process.stdout, process.stderr));
     const controller = new AbortController();
     const removeSignals = abortOnSignals(controller);
+    const stopPolling = args.dryRun ? () => undefined : stopOnCancelRequest(store, run.id, controller);
     try {
       if (!args.dryRun) markRunDir(runDir, run);
       const result = await build({
@@ -110,10 +114,22 @@ async function runBuild(args: BuildArgs): Promise<number> {
       return result.status === 'success' ? ExitCode.ok : result.status === 'cancelled' ? ExitCode.interrupted : ExitCode.taskFailed;
     } finally {
       removeSignals();
+      stopPolling();
     }
+  } catch (error) {
+    // A damaged page the open could not see, found when the build read it: say which database, not only SQLite's words.
+    if (isCorruption(error)) {
+      throw new StoreError(`database ${location} is corrupt (${errorMessage(error)}): restore it from a backup, or point --db elsewhere`, 'SQLITE_CORRUPT');
+    }
+    throw error;
   } finally {
     await store.close();
   }
+}
+
+function isCorruption(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return !(error instanceof StoreError) && typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
 }
 
 /** The run this dir belongs to, or a new one when the dir is not a run yet and parameters say what to build. */
@@ -126,9 +142,10 @@ async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, ne
       throw new UsageError(`${args.runDir} is not a run yet: give --prompt "…" or --prompt-file F to start one`);
     }
     const params = { startTime: new Date().toISOString(), ...(pipeline === PLAN_PIPELINE ? { speed: 'full' } : {}), ...newParams };
-    // Validate before anything is stored: a bad parameter must not leave a half-made run behind.
-    rootsOf((await loadPipeline(pipeline)).roots, params);
-    if (args.dryRun) return { id: NEW_RUN, runDir, pipeline, params, status: 'created', statusReason: null, createdAt: Date.now(), updatedAt: Date.now() };
+    // Validate before anything is stored: a bad parameter, a graph problem or an unknown --force name must not
+    // leave a half-made run behind.
+    checkBuildable(rootsOf((await loadPipeline(pipeline)).roots, params), args.force);
+    if (args.dryRun) return { id: NEW_RUN, runDir, pipeline, params, status: 'created', statusReason: null, cancelRequestedAt: null, createdAt: Date.now(), updatedAt: Date.now() };
     return store.createRun({ runDir, pipeline, params });
   }
   if (pipelineSpec !== undefined && pipelineSpec !== existing.pipeline) {
@@ -142,6 +159,7 @@ async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, ne
     throw new UsageError(`run ${existing.id} was created with a different prompt; to rebuild it with this one add --force SetupTask`);
   }
   const params = { ...existing.params, ...newParams };
+  checkBuildable(rootsOf((await loadPipeline(existing.pipeline)).roots, params), args.force);
   if (!args.dryRun) await store.updateRun(existing.id, { params });
   return { ...existing, params };
 }
@@ -156,6 +174,16 @@ function rootsOf<T>(roots: (params: Readonly<Record<string, unknown>>) => T, par
 }
 
 const NEW_RUN = '(new run)';
+
+/**
+ * A prompt describes a project; it is sent with nearly every model call, next to the plan built so far. 64 KiB
+ * (~16k tokens) is far above any real description and still leaves room in a 128k-token context.
+ */
+export const MAX_PROMPT_BYTES = 64 * 1024;
+
+function formatKiB(bytes: number): string {
+  return `${Math.ceil(bytes / 1024)} KiB`;
+}
 
 /** What this run already paid for, so `--max-cost` covers the whole run, not only this build. */
 async function spentSoFar(store: Store, runId: string): Promise<number> {
@@ -194,6 +222,12 @@ function readParams(args: BuildArgs, llm: LlmSettings): Record<string, unknown> 
   }
   if (prompt !== undefined) {
     if (prompt.trim() === '') throw new UsageError('the prompt is empty');
+    const bytes = Buffer.byteLength(prompt, 'utf8');
+    if (bytes > MAX_PROMPT_BYTES) {
+      throw new UsageError(
+        `the prompt is ${formatKiB(bytes)}, over the limit of ${formatKiB(MAX_PROMPT_BYTES)}: it goes into every model call; describe the project and leave documents out`,
+      );
+    }
     params.prompt = prompt;
   }
   return params;

@@ -1,0 +1,72 @@
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { LOCK_FILE, isAlive, readHolder } from '../../engine/lock.js';
+import { ExitCode } from '../exit-codes.js';
+import { openRunDir } from '../run-lookup.js';
+import { formatDuration } from '../output.js';
+
+interface CancelArgs {
+  runDir: string;
+  db?: string;
+  wait: number;
+  json: boolean;
+}
+
+export function cancelCommand(yargs: Argv): Argv {
+  return yargs.command(
+    'cancel <run-dir>',
+    'ask the build running on a run (in another process, on any machine sharing the database) to stop',
+    (y) =>
+      y
+        .positional('run-dir', { type: 'string', demandOption: true })
+        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('wait', { type: 'number', default: 30, describe: 'seconds to wait for the build to stop (0: do not wait)' })
+        .option('json', { type: 'boolean', default: false }),
+    async (argv) => {
+      process.exitCode = await runCancel(argv as unknown as CancelArgs);
+    },
+  );
+}
+
+type Outcome = 'not-running' | 'requested' | 'stopped' | 'still-running';
+
+async function runCancel(args: CancelArgs): Promise<number> {
+  const { store, run, runDir } = await openRunDir(args.runDir, args.db);
+  const started = Date.now();
+  let outcome: Outcome;
+  try {
+    const holder = readHolder(path.join(runDir, LOCK_FILE));
+    // A run left 'running' by a build that was killed has no live lock holder: there is nothing to stop.
+    if (run.status !== 'running' || holder === null || !isAlive(holder)) {
+      outcome = 'not-running';
+    } else {
+      await store.updateRun(run.id, { cancelRequested: true });
+      outcome = args.wait > 0 ? await waitForStop(async () => (await store.getRun(run.id))?.status, args.wait * 1_000) : 'requested';
+    }
+    const report = { runId: run.id, outcome, holder, waitedMs: Date.now() - started };
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+    } else {
+      const by = holder ? ` (pid ${holder.pid} on ${holder.host})` : '';
+      const lines: Record<Outcome, string> = {
+        'not-running': `no build of run ${run.id} is running (last status ${run.status}); nothing to cancel`,
+        requested: `asked the build of run ${run.id}${by} to stop`,
+        stopped: `the build of run ${run.id}${by} stopped after ${formatDuration(report.waitedMs)}; resume it with plan build ${args.runDir}`,
+        'still-running': `asked the build of run ${run.id}${by} to stop, but it is still running after ${args.wait}s`,
+      };
+      process.stdout.write(`${lines[outcome]}\n`);
+    }
+    return outcome === 'still-running' ? ExitCode.taskFailed : ExitCode.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+async function waitForStop(status: () => Promise<string | undefined>, timeoutMs: number): Promise<Outcome> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await status()) !== 'running') return 'stopped';
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return 'still-running';
+}
