@@ -20,6 +20,11 @@ import { errorMessage } from '../engine/errors.js';
 
 /** Runs the CLI; resolves to the exit code (also set on process.exitCode). */
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+  // `plan … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   let cli = yargs(argv)
     .scriptName('plan')
     .usage('$0 <command> [options]')

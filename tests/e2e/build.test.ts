@@ -196,20 +196,7 @@ describe('plan build', () => {
     expect(fs.existsSync(path.join(runDir(), '.plan-lock'))).toBe(false);
   });
 
-  it('bad input: a run dir that is a file, a new run without parameters, -j 0 → one-line errors, exit 2', async () => {
-    fs.writeFileSync(path.join(cwd, 'afile'), 'x');
-    const file = await runPlan(['build', 'afile'], { cwd });
-    expect(file.exit).toBe(2);
-    expect(file.stderr.trim()).toBe('plan: afile is a file, not a run directory');
-    const noPrompt = await runPlan(['build', 'runs/new'], { cwd });
-    expect(noPrompt.exit).toBe(2);
-    expect(noPrompt.stderr.trim()).toMatch(/^plan: runs\/new is not a run yet: give --prompt/);
-    const zero = await runPlan(['build', 'runs/demo', '-j', '0', '--pipeline', diamondPipeline], { cwd });
-    expect(zero.exit).toBe(2);
-    expect(zero.stderr.trim().split('\n')).toHaveLength(1);
-    const noCommand = await runPlan([], { cwd });
-    expect(noCommand.exit).toBe(2);
-  });
+  // Bad input (a run dir that is a file, a new run without a prompt, -j 0, no command …): tests/e2e/bad-input.test.ts.
 });
 
 describe('plan status', () => {

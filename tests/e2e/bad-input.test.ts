@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diamondPipeline, runPlan, tempDir, type CliResult } from '../support/cli.js';
+
+// Bad input is refused before anything is stored: one line on stderr starting `plan: `, exit 2, and the
+// database and every run dir byte-identical afterwards. The runs/ folder holds a finished diamond run
+// (runs/demo) and its database, so "nothing changed" is checked against a real store, for an existing run and
+// for a new one.
+
+let cwd: string;
+beforeAll(async () => {
+  cwd = tempDir('plan-bad-input-');
+  const built = await runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline, '--param', 'seed=one'], { cwd });
+  expect(built.exit, built.stderr).toBe(0);
+});
+afterAll(() => {
+  fs.rmSync(cwd, { recursive: true, force: true });
+});
+
+const PROMPT = 'Open a small sourdough bakery in Copenhagen within a year';
+
+/**
+ * sha256 of every file under runs/ (the database included), and the row count of every table. SQLite's `-shm`
+ * index and an empty `-wal` come and go with connections (this one's too) and hold no data: left out.
+ */
+function storedState(): { files: Record<string, string>; rows: Record<string, number> } {
+  const runs = path.join(cwd, 'runs');
+  const files: Record<string, string> = {};
+  for (const entry of fs.readdirSync(runs, { recursive: true, withFileTypes: true })) {
+    const full = path.join(entry.parentPath, entry.name);
+    if (entry.name.endsWith('.db-shm') || (entry.name.endsWith('.db-wal') && fs.statSync(full).size === 0)) continue;
+    files[path.relative(runs, full)] = entry.isFile() ? createHash('sha256').update(fs.readFileSync(full)).digest('hex') : entry.isDirectory() ? 'dir' : 'other';
+  }
+  const db = new Database(path.join(runs, 'plan.db'), { readonly: true });
+  try {
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    const rows = Object.fromEntries(tables.map((t) => [t, (db.prepare(`SELECT COUNT(*) AS n FROM "${t}"`).get() as { n: number }).n]));
+    return { files, rows };
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs `plan …` and checks the bad-input contract: exit 2, one `plan: ` line, nothing stored changed. */
+async function refused(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const before = storedState();
+  const result: CliResult = await runPlan(args, { cwd, env });
+  const lines = result.stderr.trim().split('\n');
+  expect({ exit: result.exit, lines: lines.length }, result.stderr).toEqual({ exit: 2, lines: 1 });
+  expect(lines[0]).toMatch(/^plan: \S/);
+  expect(result.stdout).toBe('');
+  expect(storedState()).toEqual(before);
+  return lines[0]!;
+}
+
+const diamond = (runDir: string, ...extra: string[]): string[] => ['build', runDir, '--pipeline', diamondPipeline, '--param', 'seed=one', ...extra];
+
+describe('bad input: one line, exit 2, nothing stored changed', () => {
+  it('a new run dir without --prompt (the built-in pipeline needs one)', async () => {
+    expect(await refused(['build', 'runs/new'])).toBe('plan: runs/new is not a run yet: give --prompt "…" or --prompt-file F to start one');
+    expect(fs.existsSync(path.join(cwd, 'runs', 'new'))).toBe(false);
+  });
+
+  it('no command at all', async () => {
+    expect(await refused([])).toBe('plan: name a command (plan --help lists them)');
+  });
+
+  it('a run dir path that is a file', async () => {
+    fs.writeFileSync(path.join(cwd, 'runs', 'afile'), 'not a dir');
+    expect(await refused(['build', 'runs/afile', '--prompt', PROMPT])).toBe('plan: runs/afile is a file, not a run directory');
+    expect(await refused(['status', 'runs/afile'])).toMatch(/^plan: /);
+  });
+
+  it('an empty prompt, a whitespace-only prompt, an empty prompt file', async () => {
+    expect(await refused(['build', 'runs/new', '--prompt', ''])).toBe('plan: the prompt is empty');
+    expect(await refused(['build', 'runs/new', '--prompt', ' \n\t  '])).toBe('plan: the prompt is empty');
+    fs.writeFileSync(path.join(cwd, 'empty.txt'), '\n\n');
+    expect(await refused(['build', 'runs/new', '--prompt-file', 'empty.txt'])).toBe('plan: the prompt is empty');
+  });
+
+  it('a 1 MB prompt is refused with the limit named; a prompt of exactly 64 KiB is accepted', async () => {
+    fs.writeFileSync(path.join(cwd, 'huge.txt'), `${PROMPT} `.repeat(Math.ceil(1_048_576 / (PROMPT.length + 1))).slice(0, 1_048_576));
+    expect(await refused(['build', 'runs/new', '--prompt-file', 'huge.txt'])).toMatch(/^plan: the prompt is 1024 KiB, over the limit of 64 KiB/);
+    // Through argv too (Linux caps one argument at 128 KiB, so 100 kB shows it).
+    expect(await refused(['build', 'runs/new', '--prompt', 'x'.repeat(100_000)])).toMatch(/^plan: the prompt is 98 KiB, over the limit of 64 KiB/);
+
+    fs.writeFileSync(path.join(cwd, 'limit.txt'), 'y'.repeat(64 * 1024));
+    const before = storedState();
+    const atLimit = await runPlan(['build', 'runs/new', '--prompt-file', 'limit.txt', '--dry-run'], { cwd });
+    expect(atLimit.exit, atLimit.stderr).toBe(0);
+    expect(atLimit.stderr).toContain('dry run: 63 tasks would run');
+    expect(storedState()).toEqual(before);
+  });
+
+  it('an unknown task in --force, for an existing run and for a new one (no run is created for it)', async () => {
+    expect(await refused(['build', 'runs/demo', '--force', 'Nope'])).toBe("plan: unknown task 'Nope' (see 'plan status' for the task names)");
+    expect(await refused(diamond('runs/other', '--force', 'Upper', '--force', 'Nope'))).toBe(
+      "plan: unknown task 'Nope' (see 'plan status' for the task names)",
+    );
+    expect(fs.existsSync(path.join(cwd, 'runs', 'other'))).toBe(false);
+  });
+
+  it('an unknown or malformed model spec', async () => {
+    expect(await refused(['build', 'runs/demo', '--model', 'acme:thing'])).toContain('acme:thing');
+    expect(await refused(['build', 'runs/new', '--prompt', PROMPT, '--model', 'openai-compatible:m'])).toContain('openai-compatible:m');
+  });
+
+  it('a malformed config file, and a --config file that does not exist', async () => {
+    fs.writeFileSync(path.join(cwd, 'plan.config.json'), '{ "models": [ "offline", ');
+    try {
+      expect(await refused(['build', 'runs/demo'])).toMatch(/^plan: config file .*plan\.config\.json is not valid JSON/);
+      fs.writeFileSync(path.join(cwd, 'plan.config.json'), '["offline"]');
+      expect(await refused(['build', 'runs/demo'])).toMatch(/^plan: config file .*plan\.config\.json must hold a JSON object$/);
+    } finally {
+      fs.rmSync(path.join(cwd, 'plan.config.json'));
+    }
+    expect(await refused(['build', 'runs/demo', '--config', 'nowhere.json'])).toBe('plan: cannot read config file nowhere.json: ENOENT');
+  });
+
+  it('-j that is zero, negative, fractional or not a number', async () => {
+    expect(await refused(['build', 'runs/demo', '-j', '0'])).toBe('plan: -j must be a whole number ≥ 1 (got 0)');
+    expect(await refused(['build', 'runs/demo', '-j', '-1'])).toBe('plan: -j must be a whole number ≥ 1 (got -1)');
+    expect(await refused(['build', 'runs/demo', '-j', '1.5'])).toBe('plan: -j must be a whole number ≥ 1 (got 1.5)');
+    expect(await refused(['build', 'runs/demo', '--jobs=many'])).toBe('plan: -j must be a whole number ≥ 1 (got NaN)');
+  });
+
+  it('a --prompt-file that cannot be read: missing, or a directory', async () => {
+    expect(await refused(['build', 'runs/new', '--prompt-file', 'missing.txt'])).toBe('plan: cannot read --prompt-file missing.txt: ENOENT');
+    fs.mkdirSync(path.join(cwd, 'adir'), { recursive: true });
+    expect(await refused(['build', 'runs/new', '--prompt-file', 'adir'])).toBe('plan: cannot read --prompt-file adir: EISDIR');
+  });
+
+  it('a custom pipeline with a cycle: refused for a new run (no run row, no marker) and for an existing one', async () => {
+    const cycle = { FIXTURE_CYCLE: '1' };
+    expect(await refused(diamond('runs/cyclic'), cycle)).toBe('plan: cycle: Join → Loop → Join');
+    expect(fs.existsSync(path.join(cwd, 'runs', 'cyclic'))).toBe(false);
+    expect(await refused(['build', 'runs/demo'], cycle)).toBe('plan: cycle: Join → Loop → Join');
+  });
+
+  it('a custom pipeline with an output path escaping the run dir: refused, nothing written outside', async () => {
+    const escape = { FIXTURE_ESCAPE: '1' };
+    expect(await refused(diamond('runs/escaping'), escape)).toBe("plan: Bang: output '../escaped.txt' escapes the run directory");
+    expect(await refused(['build', 'runs/demo'], escape)).toBe("plan: Bang: output '../escaped.txt' escapes the run directory");
+    expect(fs.existsSync(path.join(cwd, 'runs', 'escaped.txt'))).toBe(false);
+  });
+});

@@ -1,0 +1,430 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import Database from 'better-sqlite3';
+import { startFakeOpenAiServer, type FakeRequest } from './fake-openai-server.js';
+import { offlineLikeAnswer } from './fake-model.js';
+
+/**
+ * The crash campaign: the whole plan pipeline against the fake model server (small seeded latencies), killed
+ * with SIGKILL at seeded random moments and resumed, again and again. Each round starts a new run, kills it
+ * 1–`maxKillsPerRound` times, lets the next build finish, and then checks every invariant of ARCHITECTURE.md's
+ * crash promise against an uninterrupted build of the same prompt and start time:
+ *
+ * - every file equals the uninterrupted build's, byte for byte (same set of files);
+ * - every file in the run dir (engine `.plan-*` files aside) has a newest `plan_content` row with its sha256;
+ * - no attempt is left `running`;
+ * - no model call that had completed was asked again: per request (keyed by the hash of the messages the
+ *   server received), the run holds exactly as many `completed` rows as the uninterrupted build needed
+ *   answers, and no request reached the server once that many answers had been recorded `completed`.
+ *   A call cut by the kill before its row was marked `completed` may be asked again, and is counted;
+ * - `PRAGMA integrity_check` is ok; no `.plan-tmp-*` file is left.
+ *
+ * Runs from vitest (tests/e2e/crash-campaign.test.ts, the short version) and from plain node
+ * (bench/crash-campaign.js compiles this file with tsc, for the long version).
+ */
+
+export interface CampaignOptions {
+  /** Keep going until at least this many builds were killed. */
+  kills: number;
+  seed?: number;
+  speed?: 'fast' | 'full';
+  /** Most kills in one round before a build is let finish (each round draws 1..this). */
+  maxKillsPerRound?: number;
+  /** Latency of each fake model answer, drawn per request from [min, max] ms. */
+  latencyMs?: readonly [number, number];
+  /** The CLI launcher (default: bin/plan.js of this checkout, found from the working dir). */
+  planBin?: string;
+  /** Where the runs go (a temp dir by default); removed at the end unless `keep`. */
+  workDir?: string;
+  keep?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface CampaignResult {
+  kills: number;
+  resumes: number;
+  rounds: number;
+  violations: string[];
+  durationMs: number;
+  /** Model requests the server saw during the rounds, and how many of them re-asked a call cut by a kill. */
+  requests: number;
+  reaskedCutCalls: number;
+  /** Answers served from the database instead of the model, over all rounds. */
+  replayed: number;
+  /** Tasks whose persisted files a resume wrote from the database (killed between persist and complete). */
+  recovered: number;
+  abandoned: number;
+  /** What the killed build had printed last, per kill: where in a task's life the kills landed. */
+  killedAfter: Record<string, number>;
+  summary: string;
+  /** Where the rounds ran; kept (with the failing rounds' run dirs) when there were violations. */
+  workDir: string;
+}
+
+export const CAMPAIGN_PROMPT = 'Open a small sourdough bakery in Copenhagen within a year';
+export const CAMPAIGN_START_TIME = '2026-03-01T09:00:00.000Z';
+
+interface Build {
+  exit: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** mulberry32: small, seedable, good enough to pick kill moments and latencies. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** The key a model request is counted under: the messages, as the server received them and as the row stores them. */
+export function messagesKey(messages: unknown): string {
+  return sha256(JSON.stringify(messages));
+}
+
+export async function runCrashCampaign(options: CampaignOptions): Promise<CampaignResult> {
+  const started = Date.now();
+  const seed = options.seed ?? 1;
+  const speed = options.speed ?? 'fast';
+  const maxKillsPerRound = options.maxKillsPerRound ?? 3;
+  const [minLatency, maxLatency] = options.latencyMs ?? [2, 40];
+  const planBin = options.planBin ?? path.resolve('bin', 'plan.js');
+  const log = options.log ?? (() => {});
+  const random = seededRandom(seed);
+  const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'plan-crash-campaign-'));
+  fs.mkdirSync(workDir, { recursive: true });
+
+  // Latency per request from the seed and the request itself, so a request waits the same whatever the order.
+  const server = await startFakeOpenAiServer({
+    handler: (request: FakeRequest) => {
+      const draw = seededRandom(seed ^ parseInt(sha256(request.rawBody).slice(0, 8), 16))();
+      return { kind: 'delay', ms: Math.round(minLatency + draw * (maxLatency - minLatency)), then: offlineLikeAnswer(request) };
+    },
+  });
+  const model = `--model=openai-compatible:fake-model@${server.url}`;
+  const args = ['build', 'runs/demo', '--prompt', CAMPAIGN_PROMPT, '--speed', speed, `--param=startTime=${CAMPAIGN_START_TIME}`, model, '--json'];
+
+  const result: CampaignResult = {
+    kills: 0,
+    resumes: 0,
+    rounds: 0,
+    violations: [],
+    durationMs: 0,
+    requests: 0,
+    reaskedCutCalls: 0,
+    replayed: 0,
+    recovered: 0,
+    abandoned: 0,
+    killedAfter: {},
+    summary: '',
+    workDir,
+  };
+  try {
+    // The uninterrupted build: the files to match, and how many answers each distinct request needs.
+    const referenceDir = path.join(workDir, 'reference');
+    fs.mkdirSync(referenceDir, { recursive: true });
+    const reference = await runToEnd(spawnBuild(planBin, args, referenceDir));
+    if (reference.exit !== 0) throw new Error(`the uninterrupted build failed (exit ${reference.exit}):\n${reference.stderr}`);
+    const expected = readTree(path.join(referenceDir, 'runs', 'demo'));
+    const needed = countByKey(server.requests.map((r) => r.body.messages));
+    const referenceEvents = reference.stdout.split('\n').length;
+    const taskIds = [...new Set(eventsOf(reference.stdout).filter((e) => e.type === 'task-started').map((e) => String(e.taskId)))];
+    log(`reference: ${expected.size} files, ${server.requests.length} model requests, ${referenceEvents} events in ${Date.now() - started} ms`);
+
+    while (result.kills < options.kills) {
+      result.rounds++;
+      const round = result.rounds;
+      const cwd = path.join(workDir, `round-${round}`);
+      fs.mkdirSync(cwd, { recursive: true });
+      const firstRequest = server.requests.length;
+      const killsWanted = 1 + Math.floor(random() * maxKillsPerRound);
+      let killsThisRound = 0;
+      let final: Build | null = null;
+      const built = new Set<string>();
+      for (let build = 0; final === null; build++) {
+        if (build > 0) result.resumes++;
+        if (killsThisRound >= killsWanted) {
+          final = await runToEnd(spawnBuild(planBin, args, cwd));
+          break;
+        }
+        // Now and then the kill lands in the one window a signal from outside can hardly hit: a task's attempt
+        // is persisted and its files are not written yet (the engine's test hook kills itself right there).
+        const unbuilt = taskIds.filter((id) => !built.has(id));
+        const hookTask = random() < 0.15 && unbuilt.length > 0 ? unbuilt[Math.floor(random() * unbuilt.length)] : undefined;
+        const child = spawnBuild(planBin, args, cwd, hookTask === undefined ? undefined : `kill-after-persist:${hookTask}`);
+        const outcome = hookTask === undefined ? await killAtRandomMoment(child, random, referenceEvents) : await runUntilHook(child);
+        for (const id of finishedTasks(outcome.stdout)) built.add(id);
+        if (hookTask !== undefined) built.add(hookTask);
+        if (outcome.signal === 'SIGKILL') {
+          killsThisRound++;
+          result.kills++;
+          result.killedAfter[outcome.lastEvent] = (result.killedAfter[outcome.lastEvent] ?? 0) + 1;
+        } else {
+          final = outcome; // it finished before the kill landed
+        }
+        result.recovered += countEvents(outcome.stdout, 'task-recovered');
+      }
+      result.recovered += countEvents(final.stdout, 'task-recovered');
+      const roundRequests = server.requests.slice(firstRequest);
+      const violations = checkInvariants({ cwd, final, expected, needed, requests: roundRequests });
+      const stats = roundStats(cwd);
+      result.requests += roundRequests.length;
+      result.replayed += stats.replayed;
+      result.abandoned += stats.abandoned;
+      result.reaskedCutCalls += roundRequests.length - stats.completed;
+      for (const v of violations) result.violations.push(`round ${round}: ${v}`);
+      log(
+        `round ${round}: ${killsThisRound} kill(s), ${roundRequests.length} requests, ${stats.replayed} replayed, ` +
+          `${stats.abandoned} abandoned attempts, ${violations.length} violation(s) · total kills ${result.kills}`,
+      );
+      for (const v of violations) log(`  VIOLATION ${v}`);
+      if (violations.length === 0 && !options.keep) fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  } finally {
+    await server.close();
+    if (!options.keep && result.violations.length === 0) fs.rmSync(workDir, { recursive: true, force: true });
+  }
+  result.durationMs = Date.now() - started;
+  const where = Object.entries(result.killedAfter)
+    .sort((a, b) => b[1] - a[1])
+    .map(([event, n]) => `${event}×${n}`)
+    .join(', ');
+  result.summary =
+    `crash campaign (seed ${seed}, --speed ${speed}): kills=${result.kills} resumes=${result.resumes} rounds=${result.rounds} ` +
+    `violations=${result.violations.length} · ${result.requests} model requests, ${result.reaskedCutCalls} re-asked cut calls, ` +
+    `${result.replayed} replayed, ${result.recovered} tasks recovered, ${result.abandoned} attempts abandoned · ` +
+    `${(result.durationMs / 1000).toFixed(1)} s · killed after: ${where}`;
+  return result;
+}
+
+function spawnBuild(planBin: string, args: string[], cwd: string, hook?: string): ChildProcess {
+  return spawn(process.execPath, [planBin, ...args], {
+    cwd,
+    env: { ...process.env, NO_COLOR: '1', CI: '1', PLAN_DB: undefined, PLAN_TEST_HOOK: hook },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function runToEnd(child: ChildProcess): Promise<Build> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exit, signal) => resolve({ exit, signal, stdout, stderr }));
+  });
+}
+
+/**
+ * Kills the build at a random moment: mostly after a random number of its events (so kills spread over the
+ * whole build, wherever the time goes), sometimes after a random time from the start (so some land during
+ * start-up and recovery); then a few more random milliseconds, so the kill falls between two events.
+ */
+async function killAtRandomMoment(child: ChildProcess, random: () => number, referenceEvents: number): Promise<Build & { lastEvent: string }> {
+  const done = runToEnd(child);
+  const byTime = random() < 0.25;
+  const afterEvents = 1 + Math.floor(random() * referenceEvents * 0.95);
+  const afterMs = Math.floor(random() * 1500);
+  const jitterMs = Math.floor(random() * 15);
+  let lines = 0;
+  let fired = false;
+  const fire = (): void => {
+    if (fired) return;
+    fired = true;
+    setTimeout(() => child.kill('SIGKILL'), jitterMs);
+  };
+  if (byTime) setTimeout(fire, afterMs);
+  else {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      for (const byte of chunk) if (byte === 10) lines++;
+      if (lines >= afterEvents) fire();
+    });
+  }
+  const build = await done;
+  const events = build.stdout.split('\n').filter((line) => line.startsWith('{'));
+  let lastEvent = 'start-up';
+  const last = events[events.length - 1];
+  if (last !== undefined) {
+    try {
+      lastEvent = (JSON.parse(last) as { type: string }).type;
+    } catch {
+      lastEvent = 'partial line';
+    }
+  }
+  return { ...build, lastEvent };
+}
+
+async function runUntilHook(child: ChildProcess): Promise<Build & { lastEvent: string }> {
+  const build = await runToEnd(child);
+  return { ...build, lastEvent: 'task-persisted (hook)' };
+}
+
+function eventsOf(stdout: string): { type: string; taskId?: unknown }[] {
+  const events: { type: string; taskId?: unknown }[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      events.push(JSON.parse(line) as { type: string });
+    } catch {
+      // the line the kill cut short
+    }
+  }
+  return events;
+}
+
+/** Tasks this build completed or recovered (their files are written: a hook on them would never fire). */
+function finishedTasks(stdout: string): string[] {
+  return eventsOf(stdout)
+    .filter((e) => e.type === 'task-complete' || e.type === 'task-recovered' || (e.type === 'task-decided' && (e as { state?: unknown }).state === 'fresh'))
+    .map((e) => String(e.taskId));
+}
+
+function countEvents(stdout: string, type: string): number {
+  return stdout.split('\n').filter((line) => line.includes(`"type":"${type}"`)).length;
+}
+
+function countByKey(messages: unknown[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of messages) {
+    const key = messagesKey(m);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Every file of a dir as bytes, engine files (`.plan-*`) aside. */
+export function readTree(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.name.startsWith('.plan-')) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    files.set(path.relative(dir, full), fs.readFileSync(full));
+  }
+  return files;
+}
+
+interface InvariantInput {
+  cwd: string;
+  final: Build;
+  expected: ReadonlyMap<string, Buffer>;
+  /** Answers the uninterrupted build needed, per request key. */
+  needed: ReadonlyMap<string, number>;
+  /** What the server received during this round, in arrival order. */
+  requests: readonly FakeRequest[];
+}
+
+/** The invariants after a resume-to-completion; returns what is wrong (nothing, when all hold). */
+export function checkInvariants(input: InvariantInput): string[] {
+  const violations: string[] = [];
+  const runDir = path.join(input.cwd, 'runs', 'demo');
+  if (input.final.exit !== 0) violations.push(`the resume-to-completion build exited ${input.final.exit}: ${input.final.stderr.trim().split('\n').pop()}`);
+
+  // 1. The files equal the uninterrupted build's, byte for byte.
+  const actual = readTree(runDir);
+  for (const [file, bytes] of input.expected) {
+    const got = actual.get(file);
+    if (got === undefined) violations.push(`${file} is missing`);
+    else if (!got.equals(bytes)) violations.push(`${file} differs from the uninterrupted build`);
+  }
+  for (const file of actual.keys()) if (!input.expected.has(file)) violations.push(`${file} is not in the uninterrupted build`);
+
+  // 6. No temp file is left.
+  for (const entry of fs.readdirSync(runDir, { recursive: true, withFileTypes: true })) {
+    if (entry.name.startsWith('.plan-tmp-')) violations.push(`temp file ${entry.name} was left`);
+  }
+
+  const db = new Database(path.join(input.cwd, 'runs', 'plan.db'), { readonly: true });
+  try {
+    // 5. The database file is sound.
+    const integrity = db.pragma('integrity_check', { simple: true });
+    if (integrity !== 'ok') violations.push(`integrity_check: ${String(integrity)}`);
+
+    // 2. Every file has a newest content row with its sha256.
+    const newest = new Map(
+      (
+        db
+          .prepare('SELECT path, sha256 FROM plan_content c WHERE version = (SELECT MAX(version) FROM plan_content WHERE run_id = c.run_id AND path = c.path)')
+          .all() as { path: string; sha256: string }[]
+      ).map((row) => [row.path, row.sha256]),
+    );
+    for (const [file, bytes] of actual) {
+      const stored = newest.get(file);
+      if (stored === undefined) violations.push(`${file} has no plan_content row`);
+      else if (stored !== sha256(bytes)) violations.push(`${file}: its newest plan_content row has another sha256`);
+    }
+
+    // 3. No attempt is left running.
+    const running = db.prepare("SELECT task_id FROM task_attempts WHERE status = 'running'").all() as { task_id: string }[];
+    for (const row of running) violations.push(`an attempt of ${row.task_id} is left running`);
+
+    // 4. No completed model call was asked again.
+    const rows = db.prepare('SELECT * FROM llm_interactions').all() as {
+      status: string;
+      messages_json: string;
+      /** Deflated messages (schema version 2 on); messages_json is empty then. */
+      messages_z?: Buffer | null;
+      finished_at: number | null;
+    }[];
+    const completedAt = new Map<string, number[]>();
+    const asked = new Map<string, number>();
+    for (const row of rows) {
+      const key = messagesKey(JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json));
+      if (row.status !== 'replayed') asked.set(key, (asked.get(key) ?? 0) + 1);
+      if (row.status === 'completed') completedAt.set(key, [...(completedAt.get(key) ?? []), row.finished_at ?? 0]);
+    }
+    for (const [key, need] of input.needed) {
+      const completed = completedAt.get(key)?.length ?? 0;
+      if (completed > need) violations.push(`request ${key.slice(0, 12)} was answered ${completed} times; the build needs ${need}`);
+      if (completed < need) violations.push(`request ${key.slice(0, 12)} has ${completed} completed rows; the build needs ${need}`);
+    }
+    const serverCounts = new Map<string, number>();
+    for (const request of input.requests) {
+      const key = messagesKey(request.body.messages);
+      serverCounts.set(key, (serverCounts.get(key) ?? 0) + 1);
+      const need = input.needed.get(key);
+      if (need === undefined) {
+        violations.push(`the server got request ${key.slice(0, 12)}, which the uninterrupted build never made`);
+        continue;
+      }
+      const answeredBefore = (completedAt.get(key) ?? []).filter((at) => at < request.receivedAt).length;
+      if (answeredBefore >= need) {
+        violations.push(`request ${key.slice(0, 12)} reached the server after its ${need} answer(s) had been recorded completed`);
+      }
+    }
+    // Bookkeeping: every request the server saw has its row (inserted before sending), every completed row a request.
+    for (const [key, count] of serverCounts) {
+      if (count > (asked.get(key) ?? 0)) violations.push(`request ${key.slice(0, 12)} reached the server ${count} times but has ${asked.get(key) ?? 0} rows`);
+      if (count < (completedAt.get(key)?.length ?? 0)) violations.push(`request ${key.slice(0, 12)} has more completed rows than requests`);
+    }
+  } finally {
+    db.close();
+  }
+  return violations;
+}
+
+function roundStats(cwd: string): { replayed: number; completed: number; abandoned: number } {
+  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
+  try {
+    const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+    return {
+      replayed: count("SELECT COUNT(*) AS n FROM llm_interactions WHERE status = 'replayed'"),
+      completed: count("SELECT COUNT(*) AS n FROM llm_interactions WHERE status = 'completed'"),
+      abandoned: count("SELECT COUNT(*) AS n FROM task_attempts WHERE status = 'abandoned'"),
+    };
+  } finally {
+    db.close();
+  }
+}
