@@ -33,6 +33,8 @@ export interface BuildOptions<S extends object> {
   dryRun?: boolean;
   /** Task ids or class names to rebuild, with everything downstream of them. */
   force?: readonly string[];
+  /** Task ids or class names: build only what they need (they and their dependencies), not the whole graph. */
+  until?: readonly string[];
   /** Write missing outputs back from the database instead of regenerating them. */
   restore?: boolean;
   /** Aborting it stops the build: no new task starts, running ones are cancelled. */
@@ -56,7 +58,7 @@ type Progress = 'waiting' | 'queued' | 'running' | 'done' | 'failed' | 'blocked'
  * run the ones that are missing or stale, DB-first.
  */
 export async function build<S extends object>(options: BuildOptions<S>): Promise<BuildResult> {
-  const graph = planGraph(options.roots);
+  const graph = selectGraph(options.roots, options.until ?? []);
   const forced = resolveForced(graph, options.force ?? []);
   const runDir = path.resolve(options.runDir);
   if (!options.dryRun) fs.mkdirSync(runDir, { recursive: true });
@@ -436,12 +438,19 @@ function runStatusOf(status: BuildStatus): 'complete' | 'failed' | 'cancelled' {
  * The checks `build` makes before it touches anything (every graph problem, unknown `--force` names), for a
  * caller that must not store anything — e.g. create a run — for a build that would be refused.
  */
-export function checkBuildable<S extends object>(roots: readonly Task<S>[], force: readonly string[] = []): void {
-  resolveForced(planGraph(roots), force);
+export function checkBuildable<S extends object>(roots: readonly Task<S>[], force: readonly string[] = [], until: readonly string[] = []): void {
+  resolveForced(selectGraph(roots, until), force);
 }
 
-/** `--force` names: task ids or class names. Unknown ones are a usage error listing what exists. */
-function resolveForced<S extends object>(graph: TaskGraph<S>, names: readonly string[]): Set<string> {
+/** The whole graph, or with `until` only the named tasks and what they need. */
+function selectGraph<S extends object>(roots: readonly Task<S>[], until: readonly string[]): TaskGraph<S> {
+  const graph = planGraph(roots);
+  if (until.length === 0) return graph;
+  return planGraph([...resolveNames(graph, until)].map((id) => graph.tasks.get(id)!));
+}
+
+/** Task ids or class names → the ids they name. Unknown ones are a usage error. */
+function resolveNames<S extends object>(graph: TaskGraph<S>, names: readonly string[]): Set<string> {
   const matched = new Set<string>();
   const unknown: string[] = [];
   for (const name of names) {
@@ -450,6 +459,12 @@ function resolveForced<S extends object>(graph: TaskGraph<S>, names: readonly st
     hits.forEach((id) => matched.add(id));
   }
   if (unknown.length > 0) throw new UsageError(`unknown task ${unknown.map((n) => `'${n}'`).join(', ')} (see 'plan status' for the task names)`);
+  return matched;
+}
+
+/** `--force` names, with everything downstream of them. */
+function resolveForced<S extends object>(graph: TaskGraph<S>, names: readonly string[]): Set<string> {
+  const matched = resolveNames(graph, names);
   // Everything downstream of a forced task is forced too.
   const queue = [...matched];
   while (queue.length > 0) {

@@ -19,6 +19,7 @@ import type {
   NewRun,
   OutputContent,
   RunChanges,
+  TaskCallHistory,
   RunRecord,
   RunSnapshot,
   RunStatus,
@@ -546,6 +547,24 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw StoreError.from(error, `cannot vacuum database ${this.location}`);
     }
+  }
+
+  async taskCallHistory(filter: { pipeline?: string; speed?: string } = {}): Promise<TaskCallHistory[]> {
+    // Only calls of attempts that persisted: an abandoned attempt's calls are replayed by the next one, and
+    // counting both would count them twice.
+    const rows = this.sql(
+      `SELECT i.task_id AS taskId, COUNT(DISTINCT i.run_id) AS runs, COUNT(*) AS calls,
+              COALESCE(SUM(i.input_tokens), 0) AS inputTokens, COALESCE(SUM(i.output_tokens), 0) AS outputTokens
+         FROM llm_interactions i
+         JOIN task_attempts a ON a.id = i.attempt_id AND a.status IN ('persisted', 'complete')
+         JOIN runs r ON r.id = i.run_id
+        WHERE i.status IN ('completed', 'replayed')
+          AND (@pipeline IS NULL OR r.pipeline = @pipeline)
+          AND (@speed IS NULL OR json_extract(r.params_json, '$.speed') = @speed)
+        GROUP BY i.task_id
+        ORDER BY i.task_id`,
+    ).all({ pipeline: filter.pipeline ?? null, speed: filter.speed ?? null }) as TaskCallHistory[];
+    return rows;
   }
 
   async close(): Promise<void> {

@@ -215,6 +215,11 @@ export interface Store {
   deleteRun(runId: string): Promise<void>;
   /** Gives the space of deleted rows back to the file system. */
   vacuum(): Promise<void>;
+  /**
+   * Per task id, the model calls of its successful attempts in earlier runs (of a pipeline, at a speed): what
+   * `plan build --dry-run` bases its call and cost estimate on.
+   */
+  taskCallHistory(filter?: { pipeline?: string; speed?: string }): Promise<TaskCallHistory[]>;
 
   close(): Promise<void>;
 }
@@ -275,3 +280,12 @@ export interface SpendRow {
 }
 
 export type InteractionSummary = Omit<InteractionRecord, 'messages' | 'responseText' | 'parsed'>;
+
+export interface TaskCallHistory {
+  taskId: string;
+  /** Runs in which the task was built with model calls. */
+  runs: number;
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+}

@@ -2,6 +2,7 @@ import type { Pipeline } from '../engine/pipeline.js';
 import type { LlmServices } from '../llm/types.js';
 import { FullPlanPipeline } from './catalog.js';
 import type { PlanConfig, Speed } from './plan-task.js';
+import { typicalModelCalls } from './typical-calls.js';
 
 /**
  * The plan's parameters as a run stores them: `prompt` (required), `speed` ('full' by default, or 'fast')
@@ -21,9 +22,11 @@ export function planConfigFrom(params: Readonly<Record<string, unknown>>): PlanC
   return { prompt, speed: speed as Speed, startTime };
 }
 
-export const planPipeline: Pipeline<LlmServices> = {
+export const planPipeline: Pipeline<LlmServices> & { typicalModelCalls(taskId: string, params: Readonly<Record<string, unknown>>): number } = {
   name: 'plan',
   roots: (params) => [new FullPlanPipeline(planConfigFrom(params))],
+  /** For `plan build --dry-run`'s estimate when no earlier run is on record. */
+  typicalModelCalls: (taskId, params) => typicalModelCalls(taskId, params.speed === 'fast' ? 'fast' : 'full'),
 };
 
 export default planPipeline;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { build, checkBuildable } from '../../engine/build.js';
 import { EventBus } from '../../engine/events.js';
@@ -8,6 +9,8 @@ import { ExitCode } from '../exit-codes.js';
 import { createProgressView, progressModeFor, summaryLine } from '../progress.js';
 import { abortOnSignals } from '../signals.js';
 import { stopOnCancelRequest } from '../cancel-watch.js';
+import { describeEstimate, estimateModelCalls } from '../estimate.js';
+import { summarizeRun, writeSummary } from '../run-summary.js';
 import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.js';
 import { checkRunDirPath, checkRunDirWritable, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
 import { resolveLlmSettings, type LlmSettings } from '../llm-settings.js';
@@ -34,6 +37,9 @@ interface BuildArgs {
   maxCost?: number;
   llmConcurrency?: number;
   config?: string;
+  from: string[];
+  until: string[];
+  summarize?: string;
 }
 
 export function buildCommand(yargs: Argv): Argv {
@@ -59,7 +65,10 @@ export function buildCommand(yargs: Argv): Argv {
         .option('speed', { type: 'string', describe: 'fast (capped items and turns, for drafts) or full (default for new runs)' })
         .option('max-cost', { type: 'number', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' })
         .option('llm-concurrency', { type: 'number', describe: 'model calls at once per provider (default 4)' })
-        .option('config', { type: 'string', describe: `config file (default ./${'plan.config.json'} when present)` }),
+        .option('config', { type: 'string', describe: `config file (default ./${'plan.config.json'} when present)` })
+        .option('from', { type: 'string', array: true, default: [], describe: 'rebuild this task and everything downstream of it' })
+        .option('until', { type: 'string', array: true, default: [], describe: 'build only what this task needs (it and its dependencies)' })
+        .option('summarize', { type: 'string', describe: 'write a JSON summary of the run (tasks, states, timings, calls, tokens, cost) to this file' }),
     async (argv) => {
       process.exitCode = await runBuild(argv as unknown as BuildArgs);
     },
@@ -68,6 +77,11 @@ export function buildCommand(yargs: Argv): Argv {
 
 async function runBuild(args: BuildArgs): Promise<number> {
   if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new UsageError(`-j must be a whole number ≥ 1 (got ${args.jobs})`);
+  // --from is --force of one task: it and everything downstream are rebuilt.
+  args.force = [...args.force, ...args.from];
+  if (args.summarize !== undefined && path.resolve(args.summarize).startsWith(path.resolve(args.runDir) + path.sep)) {
+    throw new UsageError('--summarize must write outside the run dir: every file in a run dir is a task output');
+  }
   const runDir = checkRunDirPath(args.runDir);
   const llm = resolveLlmSettings(args);
   const newParams = readParams(args, llm);
@@ -96,6 +110,7 @@ async function runBuild(args: BuildArgs): Promise<number> {
         keepGoing: args.keepGoing,
         dryRun: args.dryRun,
         force: args.force,
+        until: args.until,
         restore: args.restore,
         signal: controller.signal,
         events,
@@ -107,9 +122,16 @@ async function runBuild(args: BuildArgs): Promise<number> {
           `plan: stopped: budget of $${llm.maxCostUsd} reached ($${budget.spentUsd.toFixed(4)} spent); resume with a higher --max-cost\n`,
         );
       }
-      if (args.dryRun && !args.json) {
-        for (const [taskId, decision] of result.decisions) process.stdout.write(`${decision.state.padEnd(8)} ${taskId}  ${decision.reason}\n`);
+      if (args.dryRun) {
+        const toRun = [...result.decisions].filter(([, d]) => d.state !== 'fresh').map(([id]) => id);
+        const estimate = await estimateModelCalls(store, pipeline, run, toRun, llm.models[0]!, llm.prices);
+        if (args.json) process.stdout.write(`${JSON.stringify({ type: 'estimate', ...estimate })}\n`);
+        else {
+          for (const [taskId, decision] of result.decisions) process.stdout.write(`${decision.state.padEnd(8)} ${taskId}  ${decision.reason}\n`);
+          process.stdout.write(`${describeEstimate(estimate)}\n`);
+        }
       }
+      if (args.summarize !== undefined && !args.dryRun) writeSummary(args.summarize, await summarizeRun(store, run.id, runDir, result));
       if (!args.json) process.stderr.write(`${summaryLine(result.status, result.summary, args.dryRun)}\n`);
       return result.status === 'success' ? ExitCode.ok : result.status === 'cancelled' ? ExitCode.interrupted : ExitCode.taskFailed;
     } finally {
@@ -144,7 +166,7 @@ async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, ne
     const params = { startTime: new Date().toISOString(), ...(pipeline === PLAN_PIPELINE ? { speed: 'full' } : {}), ...newParams };
     // Validate before anything is stored: a bad parameter, a graph problem or an unknown --force name must not
     // leave a half-made run behind.
-    checkBuildable(rootsOf((await loadPipeline(pipeline)).roots, params), args.force);
+    checkBuildable(rootsOf((await loadPipeline(pipeline)).roots, params), args.force, args.until);
     if (args.dryRun) return { id: NEW_RUN, runDir, pipeline, params, status: 'created', statusReason: null, cancelRequestedAt: null, createdAt: Date.now(), updatedAt: Date.now() };
     return store.createRun({ runDir, pipeline, params });
   }
@@ -159,7 +181,7 @@ async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, ne
     throw new UsageError(`run ${existing.id} was created with a different prompt; to rebuild it with this one add --force SetupTask`);
   }
   const params = { ...existing.params, ...newParams };
-  checkBuildable(rootsOf((await loadPipeline(existing.pipeline)).roots, params), args.force);
+  checkBuildable(rootsOf((await loadPipeline(existing.pipeline)).roots, params), args.force, args.until);
   if (!args.dryRun) await store.updateRun(existing.id, { params });
   return { ...existing, params };
 }
@@ -187,8 +209,7 @@ function formatKiB(bytes: number): string {
 
 /** What this run already paid for, so `--max-cost` covers the whole run, not only this build. */
 async function spentSoFar(store: Store, runId: string): Promise<number> {
-  const interactions = await store.listInteractions(runId);
-  return interactions.reduce((sum, i) => sum + (i.status === 'completed' || i.status === 'failed' ? (i.costUsd ?? 0) : 0), 0);
+  return (await store.runTotals(runId)).costUsd;
 }
 
 function llmOptions(llm: LlmSettings, budget: CostBudget) {

@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { diamondPipeline, jsonEvents, runPlan, startedTasks, tempDir } from '../support/cli.js';
+
+let cwd: string;
+beforeEach(() => {
+  cwd = tempDir('plan-select-');
+});
+afterEach(() => {
+  fs.rmSync(cwd, { recursive: true, force: true });
+});
+
+const diamond = (args: string[]) => runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline, '--json', ...args], { cwd });
+
+describe('choosing what plan build builds', () => {
+  it('--until builds only what the task needs; --from rebuilds it and everything downstream', async () => {
+    const until = await diamond(['--until', 'Upper']);
+    expect(until.exit, until.stderr).toBe(0);
+    expect(startedTasks(until.stdout)).toEqual(['Seed(seed=one)', 'Upper']);
+    expect(fs.existsSync(path.join(cwd, 'runs', 'demo', 'join.txt'))).toBe(false);
+
+    const rest = await diamond([]);
+    expect(startedTasks(rest.stdout).sort()).toEqual(['Bang', 'Join', 'Shout']);
+
+    const from = await diamond(['--from', 'Shout']);
+    expect(startedTasks(from.stdout)).toEqual(['Shout', 'Join']);
+    const both = await diamond(['--from', 'Seed', '--until', 'Bang']);
+    expect(startedTasks(both.stdout)).toEqual(['Seed(seed=one)', 'Bang']);
+
+    const unknown = await diamond(['--until', 'Nope']);
+    expect(unknown.exit).toBe(2);
+    expect(unknown.stderr.trim()).toBe("plan: unknown task 'Nope' (see 'plan status' for the task names)");
+  });
+
+  it('--summarize writes the run as JSON: tasks, states, attempts, calls, tokens, cost', async () => {
+    const result = await runPlan(['build', 'runs/demo', '--prompt', 'A tiny bakery', '--speed', 'fast', '--summarize', 'out/summary.json'], { cwd });
+    expect(result.exit, result.stderr).toBe(0);
+    const summary = JSON.parse(fs.readFileSync(path.join(cwd, 'out', 'summary.json'), 'utf8')) as {
+      status: string;
+      tasks: { id: string; state: string; attempts: number; calls: number; lastAttempt: { status: string } }[];
+      totals: { calls: number; costUsd: number };
+    };
+    expect(summary.status).toBe('success');
+    expect(summary.tasks).toHaveLength(63);
+    const premise = summary.tasks.find((t) => t.id === 'PremiseAttackTask')!;
+    expect(premise).toMatchObject({ state: 'missing', attempts: 1, calls: 2, lastAttempt: { status: 'complete' } });
+    expect(summary.totals.calls).toBe(summary.tasks.reduce((n, t) => n + t.calls, 0));
+    expect(summary.totals.costUsd).toBe(0);
+
+    const inside = await runPlan(['build', 'runs/demo', '--summarize', 'runs/demo/summary.json'], { cwd });
+    expect(inside.exit).toBe(2);
+  });
+
+  it('--dry-run estimates model calls and cost for the model in use, learning from earlier runs', async () => {
+    const first = await runPlan(['build', 'runs/new', '--prompt', 'A tiny bakery', '--speed', 'fast', '--dry-run', '--json', '--model', 'openai:gpt-4o-mini'], { cwd });
+    expect(first.exit, first.stderr).toBe(0);
+    const typical = jsonEvents(first.stdout).find((e) => e.type === 'estimate') as Record<string, number | string>;
+    expect(typical).toMatchObject({ model: 'openai:gpt-4o-mini', fromHistory: 0 });
+    expect(typical.calls).toBeGreaterThan(40);
+    expect(typical.costUsd).toBeGreaterThan(0);
+
+    const built = await runPlan(['build', 'runs/old', '--prompt', 'A tiny bakery', '--speed', 'fast', '--json'], { cwd });
+    const madeCalls = jsonEvents(built.stdout).filter((e) => e.type === 'interaction-finished').length;
+    const learned = await runPlan(['build', 'runs/next', '--prompt', 'Another bakery', '--speed', 'fast', '--dry-run', '--json'], { cwd });
+    const estimate = jsonEvents(learned.stdout).find((e) => e.type === 'estimate') as Record<string, number>;
+    expect(estimate.fromTypical).toBe(0);
+    expect(estimate.calls).toBe(madeCalls);
+    expect(estimate.costUsd).toBe(0);
+
+    const human = await runPlan(['build', 'runs/next', '--prompt', 'Another bakery', '--dry-run', '--model', 'openai:gpt-4o-mini'], { cwd });
+    expect(human.stdout).toMatch(/^model calls: ~\d+ \(~[\d,]+ input \/ ~[\d,]+ output tokens\), ~\$\d+\.\d{4} on openai:gpt-4o-mini/m);
+  });
+});
