@@ -8,7 +8,7 @@ import type { JsonSchema } from './json-schema.js';
 import { costFromPrice, costUsd, priceFor, type PriceTable } from './pricing.js';
 import { backoffDelay, type Sleep } from './backoff.js';
 import { feedbackMessage } from './parse-answer.js';
-import { redact } from './redact.js';
+import { maskSecrets, redact } from './redact.js';
 import { CancelledError, LlmError, RateLimitedError, type FailedAnswer, type ModelFailure } from './errors.js';
 
 /**
@@ -131,6 +131,8 @@ async function tryOnce<T>(
       const cost = costUsd(spec, usage, ctx.prices, response.answeredModel);
       spent = cost.costUsd;
       usedTokens = usage.inputTokens + usage.outputTokens;
+      // A hostile or careless server may echo the key in its answer: the task must not write it into a file.
+      response.text = maskSecrets(response.text, ctx.secrets());
       const answer: FailedAnswer = {
         text: response.text,
         answeredModel: response.answeredModel,

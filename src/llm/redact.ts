@@ -9,16 +9,24 @@ const MASK = '[redacted]';
 const MIN_SECRET_LENGTH = 8;
 
 export function redact(text: string, secrets: readonly (string | null | undefined)[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret == null || secret.length < MIN_SECRET_LENGTH) continue;
-    out = out.split(secret).join(MASK);
-  }
+  const out = maskSecrets(text, secrets);
   // An echoed header (some servers include the request in their error body) is masked whatever the key was.
   return out.replace(/(authorization["']?\s*[:=]\s*["']?)(bearer\s+)?[^\s"',}]+/gi, `$1$2${MASK}`).replace(
     /\bbearer\s+[A-Za-z0-9._~+/=-]{8,}/gi,
     `Bearer ${MASK}`,
   );
+}
+
+/**
+ * Only the key values themselves, for model answers that tasks turn into files: unlike `redact`, it leaves
+ * ordinary text alone ("bearer bonds", "Authorization: required").
+ */
+export function maskSecrets(text: string, secrets: readonly (string | null | undefined)[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret != null && secret.length >= MIN_SECRET_LENGTH) out = out.split(secret).join(MASK);
+  }
+  return out;
 }
 
 /** Redacts every string inside a JSON-like value (messages, parsed answers) before it is stored. */

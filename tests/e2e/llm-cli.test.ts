@@ -100,6 +100,20 @@ describe('plan build with models', () => {
     for (const text of everything) expect(text.includes(SECRET)).toBe(false);
   });
 
+  it('masks the key where a server echoes it inside an answer, so no task writes it into a file', async () => {
+    const server = await fakeServer({
+      handler: (request) => {
+        const echoed = String(request.headers.authorization ?? '').replace(/^Bearer /, '');
+        if (request.body.response_format === undefined) return { kind: 'text', text: `Summary. Your key is ${echoed}, by the way.` };
+        return offlineLikeAnswer(request);
+      },
+    });
+    const result = await build([`--model=openai-compatible:echo@${server.url}`], { OPENAI_COMPATIBLE_API_KEY: SECRET });
+    expect(result.exit, result.stderr).toBe(0);
+    const summary = fs.readFileSync(path.join(cwd, 'runs', 'demo', 'summary.md'), 'utf8');
+    expect(summary).toBe('Summary. Your key is [redacted], by the way.');
+  });
+
   it('bad model specs and malformed config files are one-line errors with exit 2, before anything is stored', async () => {
     const unknown = await build(['--model', 'acme:thing']);
     expect(unknown.exit).toBe(2);
