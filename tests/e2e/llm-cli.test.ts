@@ -114,6 +114,31 @@ describe('plan build with models', () => {
     expect(summary).toBe('Summary. Your key is [redacted], by the way.');
   });
 
+  it('plan llm and plan costs show the calls a real build made, with the priced tokens', async () => {
+    const server = await fakeServer({ model: 'gpt-4o-mini', handler: (request) => offlineLikeAnswer(request, { prompt_tokens: 2_000, completion_tokens: 300 }) });
+    const result = await build([`--model=openai-compatible:priced@${server.url}`]);
+    expect(result.exit, result.stderr).toBe(0);
+    const llm = await runPlan(['llm', 'runs/demo', '--json'], { cwd });
+    const calls = (JSON.parse(llm.stdout) as { interactions: { taskId: string; status: string; inputTokens: number; costUsd: number }[] }).interactions;
+    expect(calls.map((c) => [c.taskId, c.status])).toEqual([
+      ['Ideas(topic=bread)', 'completed'],
+      ['Ideas(topic=bread)', 'completed'],
+      ['Summary', 'completed'],
+    ]);
+    // 2,000 in + 300 out at gpt-4o-mini's $0.15 / $0.60 per million tokens.
+    expect(calls.every((c) => Math.abs(c.costUsd - 0.00048) < 1e-12)).toBe(true);
+    const costs = JSON.parse((await runPlan(['costs', '--by', 'task', '--json'], { cwd })).stdout) as {
+      rows: { key: string; calls: number }[];
+      total: { calls: number; inputTokens: number; costUsd: number };
+    };
+    expect(costs.rows.map((r) => [r.key, r.calls])).toEqual([
+      ['Ideas(topic=bread)', 2],
+      ['Summary', 1],
+    ]);
+    expect(costs.total).toMatchObject({ calls: 3, inputTokens: 6_000 });
+    expect(costs.total.costUsd).toBeCloseTo(0.00144, 12);
+  });
+
   it('bad model specs and malformed config files are one-line errors with exit 2, before anything is stored', async () => {
     const unknown = await build(['--model', 'acme:thing']);
     expect(unknown.exit).toBe(2);
