@@ -52,6 +52,9 @@ export interface BuildResult {
 
 type Progress = 'waiting' | 'queued' | 'running' | 'done' | 'failed' | 'blocked' | 'cancelled';
 
+/** A dependency in one of these states blocks its dependents. */
+const UNFINISHED: ReadonlySet<Progress> = new Set(['failed', 'blocked', 'cancelled']);
+
 /**
  * Builds the tasks reachable from the roots: plan the graph, recover what a crash left, then decide each task
  * as its dependencies finish (so early cutoff falls out: an identical rebuild leaves its dependents fresh) and
@@ -85,6 +88,7 @@ class Builder<S extends object> {
   private readonly reasons = new Map<string, string>();
   /** sha256 of every known file of the run, as the build goes: what dependents' stamps are made of. */
   private readonly currentSha = new Map<string, string>();
+  private readonly outputPathsCache = new Map<string, readonly string[]>();
   private readonly stopController = new AbortController();
   private snapshot!: RunSnapshot;
   private hasher!: FileHasher;
@@ -233,6 +237,7 @@ class Builder<S extends object> {
       case 'complete':
         this.summary.ran++;
         this.snapshot.built.set(taskId, outcome.attempt);
+        this.outputPathsCache.delete(taskId);
         this.snapshot.replayable.delete(taskId);
         for (const [filePath, sha] of Object.entries(outcome.attempt.outputs ?? {})) {
           this.currentSha.set(filePath, sha);
@@ -270,8 +275,8 @@ class Builder<S extends object> {
   /** Decide each ready task; fresh and blocked ones settle at once, which may make more tasks ready. */
   private async evaluate(ready: string[], enqueue: (id: string) => void): Promise<void> {
     const work = [...ready];
-    while (work.length > 0) {
-      const taskId = work.shift()!;
+    for (let next = 0; next < work.length; next++) {
+      const taskId = work[next]!;
       if (this.stopping && (!this.options.keepGoing || this.stopController.signal.aborted)) continue;
       const decision = await this.decide(taskId);
       this.decisions.set(taskId, { state: decision.state, reason: decision.reason });
@@ -299,7 +304,7 @@ class Builder<S extends object> {
   }
 
   private async decide(taskId: string): Promise<Decision> {
-    const blockedBy = this.graph.requires.get(taskId)!.find((dep) => ['failed', 'blocked', 'cancelled'].includes(this.progress.get(dep)!));
+    const blockedBy = this.graph.requires.get(taskId)!.find((dep) => UNFINISHED.has(this.progress.get(dep)!));
     const built = this.snapshot.built.get(taskId);
     let outputs = this.outputStates(taskId, built);
     let decision = decideTaskState({
@@ -311,7 +316,7 @@ class Builder<S extends object> {
     });
     if (decision.state === 'blocked' || decision.invalid !== null) return decision;
 
-    await this.recordEdits(taskId, outputs);
+    if (this.hasEdits(outputs)) await this.recordEdits(taskId, outputs);
     if (decision.adopt) await this.adopt(taskId, outputs);
     if (decision.state === 'missing' && this.options.restore && decision.missing.length > 0 && built) {
       await this.restoreFiles(taskId, built, decision.missing);
@@ -336,8 +341,7 @@ class Builder<S extends object> {
     const task = this.graph.tasks.get(taskId)!;
     const inputs: Record<string, string> = {};
     for (const dep of this.graph.requires.get(taskId)!) {
-      const depOutputs = new Set([...this.graph.outputs.get(dep)!, ...Object.keys(this.snapshot.built.get(dep)?.outputs ?? {})]);
-      for (const filePath of depOutputs) {
+      for (const filePath of this.outputPaths(dep)) {
         const sha = this.currentSha.get(filePath);
         if (sha !== undefined) inputs[filePath] = sha;
       }
@@ -345,7 +349,28 @@ class Builder<S extends object> {
     return { version: task.version, params: task.stampParams(), inputs };
   }
 
+  /** A task's declared outputs and the extra files its current build wrote; cached until it builds again. */
+  private outputPaths(taskId: string): readonly string[] {
+    let paths = this.outputPathsCache.get(taskId);
+    if (paths === undefined) {
+      const declared = this.graph.outputs.get(taskId)!;
+      const extras = Object.keys(this.snapshot.built.get(taskId)?.outputs ?? {}).filter((p) => !declared.includes(p));
+      paths = extras.length === 0 ? declared : [...declared, ...extras];
+      this.outputPathsCache.set(taskId, paths);
+    }
+    return paths;
+  }
+
   /** A file that differs from its newest stored version was edited by a person: keep it, store it. */
+  private hasEdits(outputs: ReadonlyMap<string, FileState>): boolean {
+    for (const [filePath, state] of outputs) {
+      if (state.kind !== 'file') continue;
+      const latest = this.snapshot.latestContent.get(filePath);
+      if (latest !== undefined && latest !== state.sha256) return true;
+    }
+    return false;
+  }
+
   private async recordEdits(taskId: string, outputs: ReadonlyMap<string, FileState>): Promise<void> {
     for (const [filePath, state] of outputs) {
       if (state.kind !== 'file') continue;

@@ -162,31 +162,50 @@ export class SqliteStore implements Store {
   // attempts and content
 
   async loadRunSnapshot(runId: string): Promise<RunSnapshot> {
+    // The no-op hot path: three reads of small columns as raw arrays (no per-row objects from the driver),
+    // only the newest persisted attempt of each task.
     const built = new Map<string, AttemptRecord>();
     const attempts = this.sql(
-      `SELECT * FROM task_attempts WHERE run_id = ? AND status IN ('persisted', 'complete') ORDER BY id`,
-    ).all(runId) as Row[];
-    for (const row of attempts) built.set(row.task_id as string, toAttempt(row));
+      `SELECT id, task_id, status, stamp_json, outputs_json, started_at, finished_at FROM task_attempts
+        WHERE id IN (SELECT MAX(id) FROM task_attempts WHERE run_id = ? AND status IN ('persisted', 'complete') GROUP BY task_id)`,
+    )
+      .raw()
+      .all(runId) as [number, string, AttemptStatus, string | null, string | null, number, number | null][];
+    for (const [id, taskId, status, stamp, outputs, startedAt, finishedAt] of attempts) {
+      built.set(taskId, {
+        id,
+        runId,
+        taskId,
+        status,
+        stamp,
+        outputs: outputs === null ? null : (JSON.parse(outputs) as Record<string, string>),
+        error: null,
+        startedAt,
+        finishedAt,
+      });
+    }
     const unmaterialized = [...built.values()].filter((a) => a.status === 'persisted');
 
     const replayable = new Map<string, number[]>();
     const unpersisted = this.sql(
       `SELECT id, task_id FROM task_attempts WHERE run_id = ? AND status IN ('abandoned', 'failed', 'cancelled') ORDER BY id`,
-    ).all(runId) as Row[];
-    for (const row of unpersisted) {
-      const taskId = row.task_id as string;
-      if ((row.id as number) < (built.get(taskId)?.id ?? 0)) continue;
-      replayable.set(taskId, [...(replayable.get(taskId) ?? []), row.id as number]);
+    )
+      .raw()
+      .all(runId) as [number, string][];
+    for (const [id, taskId] of unpersisted) {
+      if (id < (built.get(taskId)?.id ?? 0)) continue;
+      replayable.set(taskId, [...(replayable.get(taskId) ?? []), id]);
     }
 
     const latestContent = new Map<string, string>();
     // SQLite returns the bare columns of the row holding MAX(version).
-    const content = this.sql('SELECT path, sha256, MAX(version) AS version FROM plan_content WHERE run_id = ? GROUP BY path').all(runId) as Row[];
-    for (const row of content) latestContent.set(row.path as string, row.sha256 as string);
+    const content = this.sql('SELECT path, sha256, MAX(version) FROM plan_content WHERE run_id = ? GROUP BY path').raw().all(runId) as [string, string][];
+    for (const [filePath, sha] of content) latestContent.set(filePath, sha);
 
     const fileStats = new Map<string, FileStat>();
-    for (const row of this.sql('SELECT * FROM file_stats WHERE run_id = ?').all(runId) as Row[]) {
-      fileStats.set(row.path as string, toFileStat(row));
+    const stats = this.sql('SELECT path, size, mtime_ns, ino, sha256 FROM file_stats WHERE run_id = ?').raw().all(runId) as [string, number, string, string, string][];
+    for (const [filePath, size, mtimeNs, ino, sha] of stats) {
+      fileStats.set(filePath, { path: filePath, size, mtimeNs: BigInt(mtimeNs), ino: BigInt(ino), sha256: sha });
     }
     return { built, unmaterialized, replayable, latestContent, fileStats };
   }
@@ -617,16 +636,6 @@ function toContentVersion(row: Row): ContentVersion {
     size: row.size as number,
     source: row.source as ContentVersion['source'],
     createdAt: row.created_at as number,
-  };
-}
-
-function toFileStat(row: Row): FileStat {
-  return {
-    path: row.path as string,
-    size: row.size as number,
-    mtimeNs: BigInt(row.mtime_ns as string),
-    ino: BigInt(row.ino as string),
-    sha256: row.sha256 as string,
   };
 }
 
