@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 
 export const TEMP_PREFIX = '.plan-tmp-';
 
@@ -14,14 +13,27 @@ export function writeFileAtomic(runDir: string, relativePath: string, bytes: Uin
   const dir = path.dirname(target);
   const escape = folderEscape(runDir, relativePath);
   if (escape !== null) throw new Error(`cannot write ${relativePath}: ${escape}`);
-  fs.mkdirSync(dir, { recursive: true });
-  const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(target)}.${process.pid}.${++tempCounter}`);
   try {
-    fs.writeFileSync(temp, bytes);
+    writeCreatingFolder(temp, dir, bytes);
     fs.renameSync(temp, target);
   } catch (error) {
     fs.rmSync(temp, { force: true });
     throw error;
+  }
+}
+
+/** Unique within this process; the pid makes it unique across processes. */
+let tempCounter = 0;
+
+/** Writes, making the folder only when it is missing: one system call per file in the common case. */
+function writeCreatingFolder(file: string, dir: string, bytes: Uint8Array): void {
+  try {
+    fs.writeFileSync(file, bytes);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(file, bytes);
   }
 }
 
@@ -62,9 +74,21 @@ export function folderEscape(runDir: string, relativePath: string): string | nul
   } catch {
     return `folder '${shown}' is a dangling symlink`;
   }
-  const inside = path.relative(fs.realpathSync(root), real);
+  const inside = path.relative(realRoot(root), real);
   const outside = inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside);
   return outside ? `folder '${shown}' leads out of the run directory (to ${real})` : null;
+}
+
+const realRoots = new Map<string, string>();
+
+/** The run dir's real path, asked once per process: a folder of it is checked against this for every file. */
+function realRoot(root: string): string {
+  let real = realRoots.get(root);
+  if (real === undefined) {
+    real = fs.realpathSync(root);
+    realRoots.set(root, real);
+  }
+  return real;
 }
 
 function exists(file: string): boolean {
