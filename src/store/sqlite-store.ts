@@ -394,7 +394,8 @@ export class SqliteStore implements Store {
           start.requestHash,
           start.provider,
           start.requestedModel,
-          deflateRawSync(JSON.stringify(start.messages)),
+          // Level 1: a 20-turn conversation stores ~100 KB of messages per turn; speed matters more than the last few %.
+          deflateRawSync(JSON.stringify(start.messages), { level: 1 }),
           Date.now(),
         ).lastInsertRowid as number,
     );
