@@ -1,22 +1,38 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { buildCommand } from './commands/build.js';
-import { statusCommand } from './commands/status.js';
-import { explainCommand } from './commands/explain.js';
-import { restoreCommand } from './commands/restore.js';
-import { listCommand } from './commands/list.js';
-import { showCommand } from './commands/show.js';
-import { catCommand } from './commands/cat.js';
-import { historyCommand } from './commands/history.js';
-import { llmCommand } from './commands/llm.js';
-import { costsCommand } from './commands/costs.js';
-import { graphCommand } from './commands/graph.js';
-import { cleanCommand } from './commands/clean.js';
-import { dbCommand } from './commands/db.js';
-import { watchCommand } from './commands/watch.js';
-import { cancelCommand } from './commands/cancel.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { errorMessage } from '../engine/errors.js';
+
+type Register = (yargs: Argv) => Argv;
+
+/**
+ * Each command's module, loaded on demand: `plan build` does not pay for watch's file watcher or the inspect
+ * commands' code. Order is the order of `plan --help`.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  build: async () => (await import('./commands/build.js')).buildCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  explain: async () => (await import('./commands/explain.js')).explainCommand,
+  restore: async () => (await import('./commands/restore.js')).restoreCommand,
+  list: async () => (await import('./commands/list.js')).listCommand,
+  show: async () => (await import('./commands/show.js')).showCommand,
+  cat: async () => (await import('./commands/cat.js')).catCommand,
+  history: async () => (await import('./commands/history.js')).historyCommand,
+  llm: async () => (await import('./commands/llm.js')).llmCommand,
+  costs: async () => (await import('./commands/costs.js')).costsCommand,
+  graph: async () => (await import('./commands/graph.js')).graphCommand,
+  clean: async () => (await import('./commands/clean.js')).cleanCommand,
+  db: async () => (await import('./commands/db.js')).dbCommand,
+  watch: async () => (await import('./commands/watch.js')).watchCommand,
+  cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
+};
+
+/** The named command alone; every command for help, a typo (so yargs can suggest one) or no command. */
+async function commandsFor(first: string | undefined): Promise<Register[]> {
+  const one = first === undefined ? undefined : COMMANDS[first];
+  if (one !== undefined) return [await one()];
+  return Promise.all(Object.values(COMMANDS).map((load) => load()));
+}
 
 /** Runs the CLI; resolves to the exit code (also set on process.exitCode). */
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
@@ -38,21 +54,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .fail((message, error) => {
       throw error ?? new CliUsageError(message);
     });
-  cli = buildCommand(cli);
-  cli = statusCommand(cli);
-  cli = explainCommand(cli);
-  cli = restoreCommand(cli);
-  cli = listCommand(cli);
-  cli = showCommand(cli);
-  cli = catCommand(cli);
-  cli = historyCommand(cli);
-  cli = llmCommand(cli);
-  cli = costsCommand(cli);
-  cli = graphCommand(cli);
-  cli = cleanCommand(cli);
-  cli = dbCommand(cli);
-  cli = watchCommand(cli);
-  cli = cancelCommand(cli);
+  for (const register of await commandsFor(argv[0])) cli = register(cli);
   try {
     await cli.parseAsync();
     return (process.exitCode as number | undefined) ?? ExitCode.ok;
