@@ -1,4 +1,5 @@
 import { formatDuration, plural, styleFor, type Style } from './output.js';
+import { BuildTally, LiveLine } from './live-line.js';
 import type { BuildEvent, BuildSummary, BuildStatus } from '../engine/events.js';
 
 /**
@@ -27,67 +28,15 @@ function plainView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) =
 }
 
 function liveView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) => void {
-  let total = 0;
-  let done = 0;
-  let failed = 0;
-  let started = Date.now();
-  const running = new Set<string>();
-  let timer: NodeJS.Timeout | undefined;
-  const draw = (): void => {
-    const names = [...running];
-    const shown = names.slice(0, 2).join(', ') + (names.length > 2 ? ` (+${names.length - 2})` : '');
-    const text = `[${done}/${total}] ${running.size} running${shown ? `: ${shown}` : ''} · ${failed} failed · ${formatDuration(Date.now() - started)}`;
-    const width = err.columns || 100;
-    err.write(`\r\u001b[2K${text.length > width - 1 ? `${text.slice(0, width - 2)}…` : text}`);
-  };
-  // Redraw at most every 50 ms: a 10,000-task build must not spend its time repainting one line.
-  let pending: NodeJS.Timeout | undefined;
-  const scheduleDraw = (): void => {
-    pending ??= setTimeout(() => {
-      pending = undefined;
-      draw();
-    }, 50);
-  };
-  const print = (line: string): void => {
-    err.write(`\r\u001b[2K${line}\n`);
-    scheduleDraw();
-  };
+  const tally = new BuildTally();
+  const line = new LiveLine(err, () => `[${tally.done}/${tally.total}] ${tally.runningText()} · ${tally.failed} failed · ${tally.elapsed()}`);
   return (event) => {
-    switch (event.type) {
-      case 'build-started':
-        total = event.tasks;
-        started = event.at;
-        timer = setInterval(draw, 1_000);
-        timer.unref();
-        break;
-      case 'task-decided':
-        if (event.state === 'fresh') done++;
-        break;
-      case 'task-started':
-        running.add(event.taskId);
-        break;
-      case 'task-complete':
-        running.delete(event.taskId);
-        done++;
-        break;
-      case 'task-failed':
-        if (event.retryInMs === null) {
-          running.delete(event.taskId);
-          failed++;
-        }
-        break;
-      case 'task-cancelled':
-        running.delete(event.taskId);
-        break;
-      case 'build-finished':
-        if (timer) clearInterval(timer);
-        if (pending) clearTimeout(pending);
-        err.write('\r\u001b[2K');
-        return;
-    }
-    const line = describeEvent(event, style, true);
-    if (line !== null) print(line);
-    else scheduleDraw();
+    tally.apply(event);
+    if (event.type === 'build-started') line.startClock();
+    if (event.type === 'build-finished') return line.stop(true);
+    const text = describeEvent(event, style, true);
+    if (text !== null) line.print(text);
+    else line.update();
   };
 }
 

@@ -1,5 +1,6 @@
 import type { BuildEvent, BuildSummary } from '../engine/events.js';
 import { formatDuration, plural, styleFor, type Style } from './output.js';
+import { BuildTally, LiveLine } from './live-line.js';
 import { createProgressView, summaryLine, type ProgressMode } from './progress.js';
 import type { RebuildStatus } from './watch-rebuild.js';
 
@@ -73,34 +74,15 @@ function plainView(shownDir: string, out: NodeJS.WriteStream, err: NodeJS.WriteS
 function liveView(shownDir: string, err: NodeJS.WriteStream): WatchView {
   const style = styleFor(err);
   let files = 0;
-  let rebuild: { cause: string; started: number; total: number; done: number; failed: number; running: Set<string> } | null = null;
-  let timer: NodeJS.Timeout | undefined;
-
-  const statusText = (): string => {
+  let rebuild: { cause: string; tally: BuildTally } | null = null;
+  const line = new LiveLine(err, () => {
     if (rebuild === null) return `watching ${plural(files, 'file')} in ${shownDir} · Ctrl-C stops`;
-    const names = [...rebuild.running];
-    const shown = names.slice(0, 2).join(', ') + (names.length > 2 ? ` (+${names.length - 2})` : '');
-    const progress = rebuild.total > 0 ? ` [${rebuild.done}/${rebuild.total}]` : '';
-    const failed = rebuild.failed > 0 ? ` · ${rebuild.failed} failed` : '';
-    return `rebuilding (${rebuild.cause})${progress}${shown ? ` running: ${shown}` : ''}${failed} · ${formatDuration(Date.now() - rebuild.started)}`;
-  };
-  const draw = (): void => {
-    const text = statusText();
-    const width = err.columns || 100;
-    err.write(`\r\u001b[2K${text.length > width - 1 ? `${text.slice(0, width - 2)}…` : text}`);
-  };
-  // Build events redraw at most every 50 ms: a rebuild of 10,000 tasks must not spend its time repainting.
-  let pending: NodeJS.Timeout | undefined;
-  const scheduleDraw = (): void => {
-    pending ??= setTimeout(() => {
-      pending = undefined;
-      draw();
-    }, 50);
-  };
-  const print = (line: string): void => {
-    err.write(`\r\u001b[2K${line}\n`);
-    draw();
-  };
+    const { tally } = rebuild;
+    const progress = tally.total > 0 ? ` [${tally.done}/${tally.total}]` : '';
+    const failed = tally.failed > 0 ? ` · ${tally.failed} failed` : '';
+    const running = tally.running.size > 0 ? ` ${tally.runningText()}` : '';
+    return `rebuilding (${rebuild.cause})${progress}${running}${failed} · ${tally.elapsed()}`;
+  });
 
   return {
     watch: (event) => {
@@ -109,60 +91,35 @@ function liveView(shownDir: string, err: NodeJS.WriteStream): WatchView {
           files = event.files;
           break;
         case 'rebuild-started':
-          rebuild = { cause: describeCause(event), started: event.at, total: 0, done: 0, failed: 0, running: new Set() };
-          timer = setInterval(draw, 1_000);
-          timer.unref();
+          rebuild = { cause: describeCause(event), tally: new BuildTally() };
+          rebuild.tally.started = event.at;
+          line.startClock();
           break;
         case 'rebuild-finished':
-          if (timer) clearInterval(timer);
-          clearTimeout(pending);
-          pending = undefined;
+          line.stop(false);
           rebuild = null;
           files = event.files;
           break;
         case 'watch-stopped':
-          if (timer) clearInterval(timer);
-          clearTimeout(pending);
-          err.write('\r\u001b[2K');
+          line.stop(true);
           break;
       }
       const lines = watchLines(event, shownDir, style, true);
-      if (event.type === 'watch-stopped') for (const line of lines) err.write(`${line}\n`);
-      else if (lines.length > 0) for (const line of lines) print(line);
-      else draw();
+      if (event.type === 'watch-stopped') for (const text of lines) err.write(`${text}\n`);
+      else if (lines.length > 0) for (const text of lines) line.print(text);
+      else line.draw();
     },
     build: (event) => {
       if (rebuild === null) return;
-      switch (event.type) {
-        case 'build-started':
-          rebuild.total = event.tasks;
-          break;
-        case 'task-decided':
-          if (event.state === 'fresh') rebuild.done++;
-          break;
-        case 'task-started':
-          rebuild.running.add(event.taskId);
-          break;
-        case 'task-complete':
-          rebuild.running.delete(event.taskId);
-          rebuild.done++;
-          break;
-        case 'task-failed':
-          if (event.retryInMs === null) {
-            rebuild.running.delete(event.taskId);
-            rebuild.failed++;
-          }
-          break;
-        case 'task-cancelled':
-          rebuild.running.delete(event.taskId);
-          break;
-      }
-      const line = notableBuildLine(event, style);
-      if (line !== null) print(line);
-      else scheduleDraw();
+      // The rebuild's own start time is the watch event's; its other events keep the tally.
+      if (event.type !== 'build-started') rebuild.tally.apply(event);
+      else rebuild.tally.total = event.tasks;
+      const text = notableBuildLine(event, style);
+      if (text !== null) line.print(text);
+      else line.update();
     },
-    note: (line) => {
-      if (!line.startsWith('plan: ')) print(line);
+    note: (text) => {
+      if (!text.startsWith('plan: ')) line.print(text);
     },
   };
 }
