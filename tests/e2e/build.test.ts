@@ -211,6 +211,30 @@ describe('plan status', () => {
     expect(status.tasks.find((t) => t.id === 'Join')).toEqual({ id: 'Join', state: 'missing', reason: 'output join.txt is missing' });
   });
 
+  it('works while a build runs in another process: what it runs now, files present, calls, last activity', async () => {
+    await build();
+    fs.rmSync(path.join(runDir(), 'bang.txt'));
+    const running = spawnPlan(['build', 'runs/demo', '--json'], { cwd, env: { FIXTURE_SLOW_MS: '3000' } });
+    const done = collect(running);
+    await waitForOutput(running, (out) => out.includes('"task-started"'));
+    const result = await runPlan(['status', 'runs/demo', '--json'], { cwd });
+    expect(result.exit, result.stderr).toBe(0);
+    const status = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({
+      status: 'running',
+      building: true,
+      running: ['Bang'],
+      progress: { filesPresent: 5, filesDeclared: 6 },
+      calls: 0,
+      costUsd: 0,
+    });
+    expect(status.lastActivitySecondsAgo).toBeLessThan(5);
+    const human = await runPlan(['status', 'runs/demo'], { cwd });
+    expect(human.stdout).toMatch(new RegExp(`building \\(pid ${running.pid} on .+\\): Bang`));
+    expect(human.stdout).toMatch(/^files 5\/6 · 0 calls/m);
+    expect((await done).exit).toBe(0);
+  });
+
   it('a dir that is not a run is a one-line error with exit 2', async () => {
     fs.mkdirSync(path.join(cwd, 'runs', 'empty'), { recursive: true });
     const result = await runPlan(['status', 'runs/empty'], { cwd });
