@@ -622,7 +622,12 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
-    await this.flush();
+    try {
+      await this.flush();
+    } catch {
+      // A full disk or a held lock must not hide the error that ended the build: the marks are optional, and
+      // their attempts stay `persisted`, which the next build handles by writing the files again.
+    }
     this.db.close();
   }
 }
