@@ -7,11 +7,11 @@
 // support; this runner compiles them with the project's own tsc into node_modules/.cache/plan-crash-campaign
 // (a few seconds) and runs them with plain node — no tsx, no vitest. Prints one line per round and the summary
 // line; exits 1 when any invariant was violated (the run dirs of failing rounds are kept and named).
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { importTestSupport } from './test-support.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = 'usage: node bench/crash-campaign.js [--kills N] [--seed N] [--speed fast|full] [--max-kills-per-round N] [--keep]';
@@ -46,24 +46,7 @@ if (values.speed !== 'fast' && values.speed !== 'full') fail(`--speed must be fa
 const planBin = path.join(root, 'bin', 'plan.js');
 if (!fs.existsSync(path.join(root, 'dist', 'cli', 'main.js'))) fail('the CLI is not compiled: run `npm run build` first');
 
-const outDir = path.join(root, 'node_modules', '.cache', 'plan-crash-campaign');
-const tsc = spawnSync(
-  process.execPath,
-  [
-    path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-    '--outDir', outDir, '--rootDir', root,
-    '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--lib', 'ES2023',
-    '--types', 'node', '--strict', '--esModuleInterop', '--skipLibCheck',
-    path.join(root, 'tests', 'support', 'crash-campaign.ts'),
-  ],
-  { cwd: root, stdio: 'inherit' },
-);
-if (tsc.status !== 0) {
-  process.stderr.write('could not compile tests/support/crash-campaign.ts\n');
-  process.exit(1);
-}
-
-const { runCrashCampaign } = await import(pathToFileURL(path.join(outDir, 'tests', 'support', 'crash-campaign.js')).href);
+const [{ runCrashCampaign }] = await importTestSupport(root, 'plan-crash-campaign', ['tests/support/crash-campaign.ts']);
 const result = await runCrashCampaign({
   kills,
   seed,

@@ -42,6 +42,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { importTestSupport } from './test-support.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -122,26 +123,11 @@ function resolvePlans(list) {
 // ---------------------------------------------------------------------------------------------------------
 // The project's code: dist/ for the pipeline and the graph, compiled test support for the server and model.
 
-const cacheDir = path.join(root, 'node_modules', '.cache', 'plan-llm-plan-bench');
-const tsc = spawnSync(
-  process.execPath,
-  [
-    path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-    '--outDir', cacheDir, '--rootDir', root,
-    '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--lib', 'ES2023',
-    '--types', 'node', '--strict', '--esModuleInterop', '--skipLibCheck',
-    path.join(root, 'tests', 'support', 'fake-openai-server.ts'),
-    path.join(root, 'tests', 'support', 'fake-model.ts'),
-  ],
-  { cwd: root, stdio: 'inherit' },
-);
-if (tsc.status !== 0) {
-  process.stderr.write('could not compile tests/support/fake-openai-server.ts and fake-model.ts\n');
-  process.exit(1);
-}
+const [{ startFakeOpenAiServer }, { offlineLikeAnswer }] = await importTestSupport(root, 'plan-llm-plan-bench', [
+  'tests/support/fake-openai-server.ts',
+  'tests/support/fake-model.ts',
+]);
 const importFrom = (p) => import(pathToFileURL(p).href);
-const { startFakeOpenAiServer } = await importFrom(path.join(cacheDir, 'tests', 'support', 'fake-openai-server.js'));
-const { offlineLikeAnswer } = await importFrom(path.join(cacheDir, 'tests', 'support', 'fake-model.js'));
 const { planPipeline } = await importFrom(path.join(root, 'dist', 'tasks', 'pipeline.js'));
 const { PLAN_STAGE_TASKS } = await importFrom(path.join(root, 'dist', 'tasks', 'catalog.js'));
 const { planGraph } = await importFrom(path.join(root, 'dist', 'index.js'));

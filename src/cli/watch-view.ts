@@ -1,8 +1,8 @@
-import type { BuildEvent, BuildSummary } from '../engine/events.js';
+import type { BuildEvent } from '../engine/events.js';
 import { formatDuration, plural, styleFor, type Style } from './output.js';
 import { BuildTally, LiveLine } from './live-line.js';
 import { createProgressView, summaryLine, type ProgressMode } from './progress.js';
-import type { RebuildStatus } from './watch-rebuild.js';
+import type { RebuildResult } from './watch-rebuild.js';
 
 /**
  * What `plan watch` tells its consumers. `--json` prints these objects as they are, one per line; a terminal
@@ -19,21 +19,13 @@ export type WatchEvent =
       removed: string[];
       at: number;
     }
-  | {
+  | (RebuildResult & {
       type: 'rebuild-finished';
-      status: RebuildStatus;
-      exitCode: number | null;
-      ran: string[];
-      failed: string[];
-      cancelled: string[];
-      wrote: string[];
-      summary: BuildSummary | null;
-      error: string | null;
       durationMs: number;
       /** Files in the run dir now. */
       files: number;
       at: number;
-    }
+    })
   | { type: 'watch-stopped'; reason: 'interrupted' | 'terminated'; at: number };
 
 export interface WatchView {
