@@ -30,11 +30,13 @@ export class FileHasher {
     const absolute = path.join(this.runDir, relativePath);
     let stat: fs.BigIntStats | undefined;
     try {
-      stat = fs.lstatSync(absolute, { bigint: true });
+      // throwIfNoEntry: a missing output (every one, on a first build) costs no exception.
+      stat = fs.lstatSync(absolute, { bigint: true, throwIfNoEntry: false });
     } catch (error) {
       if (isNotFound(error)) return { kind: 'missing' };
       throw error;
     }
+    if (stat === undefined) return { kind: 'missing' };
     if (stat.isSymbolicLink()) {
       const problem = this.symlinkProblem(absolute);
       if (problem !== null) return { kind: 'invalid', problem };

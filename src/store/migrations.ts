@@ -110,6 +110,17 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE llm_interactions ADD COLUMN messages_z BLOB;
     `,
   },
+  {
+    version: 3,
+    description: 'a small index of running attempts instead of one over every status',
+    sql: `
+      -- (run_id, status) changed three times in every task's life (running, persisted, complete): three index
+      -- updates per task on the hot path. Queries by status also name the run, which attempts_by_task covers;
+      -- only the running attempts need a quick way in (recovery, live status), and they are few.
+      DROP INDEX attempts_by_status;
+      CREATE INDEX attempts_running ON task_attempts (run_id) WHERE status = 'running';
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { decodeContent, encodeContent } from './compression.js';
 import { latestSchemaVersion, migrations } from './migrations.js';
+import { GroupCommit } from './group-commit.js';
 import { StoreError } from './store-error.js';
 import type {
   AttemptRecord,
@@ -75,6 +76,25 @@ export class SqliteStore implements Store {
     // Checkpoint the WAL every ~16 MB instead of every 4 MB: each checkpoint is an fsync.
     this.db.pragma('wal_autocheckpoint = 4000');
     this.transaction = this.db.transaction((work: () => unknown) => work());
+    const begin = this.db.prepare('BEGIN IMMEDIATE');
+    const commit = this.db.prepare('COMMIT');
+    const rollback = this.db.prepare('ROLLBACK');
+    this.group = new GroupCommit({
+      begin: () => begin.run(),
+      beforeCommit: () => {
+        // The marks are optional (see pendingCompletes): one that fails must not undo the group's writes.
+        try {
+          this.transaction(() => this.flushCompletes());
+        } catch {
+          // A transaction SQLite rolled back by itself makes the COMMIT that follows fail, as it should.
+        }
+      },
+      commit: () => commit.run(),
+      rollback: () => rollback.run(),
+      inTransaction: () => this.db.inTransaction,
+      // Called inside the open transaction, better-sqlite3 makes it a savepoint.
+      savepoint: (work) => this.transaction(work) as ReturnType<typeof work>,
+    });
     this.migrate();
   }
 
@@ -110,12 +130,10 @@ export class SqliteStore implements Store {
     return statement;
   }
 
-  private write<T>(work: () => T): T {
+  /** Every write goes through the group commit: it settles once its transaction has committed. */
+  private async write<T>(work: () => T): Promise<T> {
     try {
-      return this.transaction.immediate(() => {
-        this.flushCompletes();
-        return work();
-      }) as T;
+      return await this.group.write(work);
     } catch (error) {
       throw StoreError.from(error, `cannot write to database ${this.location}`);
     }
@@ -123,9 +141,10 @@ export class SqliteStore implements Store {
 
   /** One reusable transaction wrapper: making a new one per write is measurable on a 10k-task build. */
   private readonly transaction: Database.Transaction<(work: () => unknown) => unknown>;
+  private readonly group: GroupCommit;
 
   /**
-   * `complete` marks wait for the next write transaction (a task's start or persist, the build's end) instead
+   * `complete` marks ride in the next commit (of a task's start and persist, or the build's end) instead
    * of paying a commit of their own. Losing one in a crash is harmless: the attempt stays `persisted` and the
    * next build writes its files from the database again.
    */
@@ -147,7 +166,7 @@ export class SqliteStore implements Store {
   async createRun(run: NewRun): Promise<RunRecord> {
     const now = Date.now();
     const id = newRunId(now);
-    this.write(() =>
+    await this.write(() =>
       this.sql(
         `INSERT INTO runs (id, run_dir, pipeline, params_json, status, status_reason, created_at, updated_at)
          VALUES (?, ?, ?, ?, 'created', NULL, ?, ?)`,
@@ -167,7 +186,7 @@ export class SqliteStore implements Store {
   }
 
   async updateRun(runId: string, changes: RunChanges): Promise<void> {
-    this.write(() => {
+    await this.write(() => {
       const current = this.sql('SELECT * FROM runs WHERE id = ?').get(runId) as Row | undefined;
       if (!current) throw new StoreError(`no run with id ${runId}`);
       const cancelRequestedAt = changes.cancelRequested === undefined ? current.cancel_requested_at : changes.cancelRequested ? Date.now() : null;
@@ -249,34 +268,64 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * Resolves as soon as the row is written, before it commits: it commits with the turn's transaction, no
+   * later than the attempt's first awaited write (a model call, its persist). A task's start and its persist
+   * then share one commit.
+   */
   async startAttempt(runId: string, taskId: string): Promise<number> {
-    return this.write(
-      () =>
-        this.sql(
-          `INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at) VALUES (?, ?, 'running', ?, ?, ?)`,
-        ).run(runId, taskId, process.pid, HOST, Date.now()).lastInsertRowid as number,
-    );
+    let started: { value: number; committed: Promise<void> };
+    try {
+      started = this.group.writeEarly(() => {
+        if (this.lostAttempts.size === 0) {
+          return this.sql(`INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at) VALUES (?, ?, 'running', ?, ?, ?)`).run(
+            runId,
+            taskId,
+            process.pid,
+            HOST,
+            Date.now(),
+          ).lastInsertRowid as number;
+        }
+        // SQLite would hand a lost attempt's id out again: start above every id this process has given out.
+        return this.sql(
+          `INSERT INTO task_attempts (id, run_id, task_id, status, pid, host, started_at)
+           VALUES (MAX(COALESCE((SELECT MAX(id) FROM task_attempts), 0), ?) + 1, ?, ?, 'running', ?, ?, ?)`,
+        ).run(Math.max(...this.lostAttempts), runId, taskId, process.pid, HOST, Date.now()).lastInsertRowid as number;
+      });
+    } catch (error) {
+      throw StoreError.from(error, `cannot write to database ${this.location}`);
+    }
+    const attemptId = started.value;
+    // If that transaction fails, the row is gone and SQLite may give its id to another attempt: refuse it.
+    started.committed.catch(() => this.lostAttempts.add(attemptId));
+    return attemptId;
+  }
+
+  /** Attempts whose start was rolled back with a failed commit (see startAttempt). */
+  private readonly lostAttempts = new Set<number>();
+
+  private checkNotLost(attemptId: number): void {
+    if (this.lostAttempts.has(attemptId)) throw new StoreError(`attempt ${attemptId} was lost: the transaction that started it failed to commit`);
   }
 
   async persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void> {
     const now = Date.now();
-    this.write(() => {
-      const attempt = this.sql('SELECT run_id, task_id, status FROM task_attempts WHERE id = ?').get(attemptId) as Row | undefined;
-      if (!attempt) throw new StoreError(`no attempt ${attemptId}`);
-      if (attempt.status !== 'running') throw new StoreError(`attempt ${attemptId} is ${String(attempt.status)}, not running`);
-      const runId = attempt.run_id as string;
-      const taskId = attempt.task_id as string;
-      const outputShas: Record<string, string> = {};
-      for (const output of outputs) {
-        outputShas[output.path] = output.sha256;
-        this.insertContentIfChanged(runId, taskId, attemptId, output.path, output.sha256, output.bytes, 'task', now);
+    const outputShas: Record<string, string> = {};
+    for (const output of outputs) outputShas[output.path] = output.sha256;
+    this.checkNotLost(attemptId);
+    await this.write(() => {
+      // One statement checks and marks: the savepoint undoes it if a content row then fails.
+      const attempt = this.sql(
+        `UPDATE task_attempts SET status = 'persisted', stamp_json = ?, outputs_json = ?, persisted_at = ? WHERE id = ? AND status = 'running'
+         RETURNING run_id, task_id`,
+      ).get(stamp, JSON.stringify(outputShas), now, attemptId) as Row | undefined;
+      if (!attempt) {
+        const found = this.sql('SELECT status FROM task_attempts WHERE id = ?').get(attemptId) as Row | undefined;
+        throw new StoreError(found ? `attempt ${attemptId} is ${String(found.status)}, not running` : `no attempt ${attemptId}`);
       }
-      this.sql(`UPDATE task_attempts SET status = 'persisted', stamp_json = ?, outputs_json = ?, persisted_at = ? WHERE id = ?`).run(
-        stamp,
-        JSON.stringify(outputShas),
-        now,
-        attemptId,
-      );
+      for (const output of outputs) {
+        this.insertContentIfChanged(attempt.run_id as string, attempt.task_id as string, attemptId, output.path, output.sha256, output.bytes, 'task', now);
+      }
     });
   }
 
@@ -305,16 +354,17 @@ export class SqliteStore implements Store {
 
   async completeAttempt(attemptId: number, stats: FileStat[]): Promise<void> {
     this.pendingCompletes.push({ attemptId, stats, at: Date.now() });
-    if (this.pendingCompletes.length >= 256) this.write(() => undefined);
+    if (this.pendingCompletes.length >= 256) await this.write(() => undefined);
   }
 
   /** Commits the `complete` marks still waiting (see completeAttempt). */
   async flush(): Promise<void> {
-    if (this.pendingCompletes.length > 0) this.write(() => undefined);
+    if (this.pendingCompletes.length > 0) await this.write(() => undefined);
   }
 
   async endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
-    this.write(() =>
+    this.checkNotLost(attemptId);
+    await this.write(() =>
       this.sql(`UPDATE task_attempts SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`).run(
         status,
         error,
@@ -334,7 +384,7 @@ export class SqliteStore implements Store {
   }
 
   async recordEdit(runId: string, taskId: string, filePath: string, sha256: string, bytes: Buffer): Promise<void> {
-    this.write(() => this.insertContentIfChanged(runId, taskId, null, filePath, sha256, bytes, 'edit', Date.now()));
+    await this.write(() => this.insertContentIfChanged(runId, taskId, null, filePath, sha256, bytes, 'edit', Date.now()));
   }
 
   async readContent(runId: string, filePath: string, version?: number): Promise<Buffer | null> {
@@ -365,7 +415,7 @@ export class SqliteStore implements Store {
   }
 
   async saveFileStats(runId: string, stats: FileStat[]): Promise<void> {
-    if (stats.length > 0) this.write(() => this.upsertFileStats(runId, stats));
+    if (stats.length > 0) await this.write(() => this.upsertFileStats(runId, stats));
   }
 
   private upsertFileStats(runId: string, stats: FileStat[]): void {
@@ -402,7 +452,7 @@ export class SqliteStore implements Store {
   }
 
   async finishInteraction(id: number, finish: InteractionFinish): Promise<void> {
-    this.write(() =>
+    await this.write(() =>
       this.sql(
         `UPDATE llm_interactions SET status = ?, answered_model = ?, response_text = ?, parsed_json = ?, error_class = ?,
            error_message = ?, http_status = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, duration_ms = ?,
@@ -585,7 +635,7 @@ export class SqliteStore implements Store {
 
   async deleteRun(runId: string): Promise<void> {
     // Children first, explicitly: correct whether or not the connection enforces the foreign keys' cascades.
-    this.write(() => {
+    await this.write(() => {
       for (const table of ['llm_interactions', 'file_stats', 'plan_content', 'task_attempts'] as const) {
         this.sql(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
       }
@@ -623,6 +673,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (!this.db.open) return;
     try {
+      this.group.commit();
       await this.flush();
     } catch {
       // A full disk or a held lock must not hide the error that ended the build: the marks are optional, and

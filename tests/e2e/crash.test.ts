@@ -24,6 +24,14 @@ afterEach(() => {
 
 const runDir = (): string => path.join(cwd, 'runs', 'demo');
 
+async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 function attemptStatuses(): { task_id: string; status: string }[] {
   const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
   try {
@@ -42,6 +50,8 @@ describe('kill -9', () => {
     const done = collect(child);
     // Kill while the third task runs: two have persisted by then.
     await waitForOutput(child, (out) => startedTasks(out).length === 3);
+    // An attempt's start commits with its turn's transaction, just after the event is printed: wait for it.
+    await waitUntil(() => attemptStatuses().some((a) => a.status === 'running'));
     child.kill('SIGKILL');
     const killed = await done;
     expect(killed.signal).toBe('SIGKILL');

@@ -1,0 +1,122 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
+import { StoreError } from '../../src/store/store-error.js';
+import { tempDir } from '../support/cli.js';
+
+let dir: string;
+let file: string;
+let store: SqliteStore;
+/** Stores opened by a test besides `store`: closed after it too. */
+const others: SqliteStore[] = [];
+
+beforeEach(async () => {
+  dir = tempDir('plan-group-commit-');
+  file = path.join(dir, 'plan.db');
+  store = await openSqliteStore(file);
+});
+afterEach(async () => {
+  for (const other of others.splice(0)) await other.close();
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const sha = (c: string): string => c.repeat(64);
+
+async function openOther(): Promise<SqliteStore> {
+  const other = await openSqliteStore(file);
+  others.push(other);
+  return other;
+}
+
+describe('SqliteStore group commit', () => {
+  it('gives attempts started in the same turn distinct ids, committed together with the first awaited write', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const reader = await openOther();
+    const tasks = ['A', 'B', 'C', 'D', 'E', 'F'];
+    const started = tasks.map((task) => store.startAttempt(run.id, task));
+    const ids = await Promise.all(started);
+    expect(new Set(ids).size).toBe(tasks.length);
+    // startAttempt hands its id back before the commit: the other connection does not see the rows yet.
+    expect(await reader.listAttempts(run.id)).toEqual([]);
+
+    // They commit no later than the next awaited write of that turn (here, the first attempt's persist).
+    await store.persistAttempt(ids[0]!, '{}', []);
+    const seen = await reader.listAttempts(run.id);
+    expect(seen.map((a) => [a.id, a.taskId, a.status])).toEqual(tasks.map((task, i) => [ids[i], task, i === 0 ? 'persisted' : 'running']));
+
+    const raw = new Database(file, { readonly: true });
+    try {
+      const rows = raw.prepare('SELECT id FROM task_attempts WHERE run_id = ? ORDER BY id').all(run.id) as { id: number }[];
+      expect(rows.map((r) => r.id)).toEqual(ids);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('rejects persisting an attempt that is not running with a StoreError, while another attempt persisted in the same turn commits', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const done = await store.startAttempt(run.id, 'A');
+    await store.persistAttempt(done, '{"v":"first"}', [{ path: 'a.md', sha256: sha('a'), bytes: Buffer.from('first a') }]);
+    const running = await store.startAttempt(run.id, 'B');
+
+    const [again, fresh] = await Promise.allSettled([
+      store.persistAttempt(done, '{"v":"again"}', [{ path: 'a.md', sha256: sha('c'), bytes: Buffer.from('second a') }]),
+      store.persistAttempt(running, '{"v":"b"}', [{ path: 'b.md', sha256: sha('b'), bytes: Buffer.from('content of b') }]),
+    ]);
+
+    expect(again.status).toBe('rejected');
+    const error = (again as PromiseRejectedResult).reason as unknown;
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).message).toBe(`attempt ${done} is persisted, not running`);
+    expect(fresh).toEqual({ status: 'fulfilled', value: undefined });
+
+    expect(await store.readContent(run.id, 'b.md')).toEqual(Buffer.from('content of b'));
+    // The rejected write changed nothing: the first attempt keeps its stamp and a.md its only version.
+    expect(await store.readContent(run.id, 'a.md')).toEqual(Buffer.from('first a'));
+    expect((await store.listContentVersions(run.id, 'a.md')).map((v) => v.version)).toEqual([1]);
+
+    const reader = await openOther();
+    const attempts = await reader.listAttempts(run.id);
+    expect(attempts.map((a) => [a.id, a.status, a.stamp])).toEqual([
+      [done, 'persisted', '{"v":"first"}'],
+      [running, 'persisted', '{"v":"b"}'],
+    ]);
+    expect(await reader.readContent(run.id, 'b.md')).toEqual(Buffer.from('content of b'));
+  });
+
+  it('close() commits writes that were asked for but not yet awaited', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const started = store.startAttempt(run.id, 'T');
+    const edited = store.recordEdit(run.id, 'T', 'notes.md', sha('e'), Buffer.from('edited by hand'));
+    await store.close();
+
+    const attemptId = await started;
+    await edited;
+    const reopened = await openOther();
+    expect((await reopened.listAttempts(run.id)).map((a) => [a.id, a.taskId, a.status])).toEqual([[attemptId, 'T', 'running']]);
+    expect(await reopened.readContent(run.id, 'notes.md')).toEqual(Buffer.from('edited by hand'));
+  });
+
+  it('never hands out again the id of an attempt whose start was rolled back, and refuses to persist that attempt', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    // A real failure inside SQLite: this trigger rolls back the whole transaction of the turn.
+    const admin = new Database(file);
+    admin.exec(`CREATE TRIGGER boom BEFORE INSERT ON plan_content WHEN NEW.path = 'boom.md' BEGIN SELECT RAISE(ROLLBACK, 'injected failure'); END`);
+    admin.close();
+
+    const lost = await store.startAttempt(run.id, 'A');
+    await expect(store.persistAttempt(lost, '{}', [{ path: 'boom.md', sha256: sha('a'), bytes: Buffer.from('a') }])).rejects.toThrow(/injected failure/);
+    const reader = await openOther();
+    expect(await reader.listAttempts(run.id)).toEqual([]);
+
+    // SQLite alone would give the next attempt the lost id again.
+    const next = await store.startAttempt(run.id, 'B');
+    expect(next).toBeGreaterThan(lost);
+    await store.persistAttempt(next, '{"v":"b"}', [{ path: 'b.md', sha256: sha('b'), bytes: Buffer.from('b') }]);
+    await expect(store.persistAttempt(lost, '{}', [])).rejects.toThrow(`attempt ${lost} was lost`);
+    expect((await reader.listAttempts(run.id)).map((a) => [a.id, a.taskId, a.status])).toEqual([[next, 'B', 'persisted']]);
+  });
+});
