@@ -3,7 +3,6 @@ import path from 'node:path';
 import { AttemptContext } from './task-context.js';
 import { backoffDelay, raceAbort, sleep, type BackoffPolicy } from './backoff.js';
 import { sha256, type FileHasher } from './hasher.js';
-import { serializeStamp, type Stamp } from './stamp.js';
 import { folderEscape, writeFileAtomic } from './materialize.js';
 import { errorMessage } from './errors.js';
 import { isRetryable, type Task } from './task.js';
@@ -31,8 +30,8 @@ export interface AttemptArgs<S extends object> {
   previousOutputs: Readonly<Record<string, string>>;
   /** Earlier attempts that never persisted, whose finished work may be replayed. */
   replayable: readonly number[];
-  /** The stamp as of now (inputs are final: every dependency has finished). */
-  stamp: () => Stamp;
+  /** The stamp's text as of now (inputs are final: every dependency has finished). */
+  stampText: () => string;
   hasher: FileHasher;
   stopSignal: AbortSignal;
   isStopping: () => boolean;
@@ -66,7 +65,7 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
       const fullCtx = Object.assign(ctx, services ?? {}) as unknown as TaskContext & S;
       await raceAbort(task.run(fullCtx), args.stopSignal);
       const outputs = collectOutputs(args, ctx.written);
-      const stamp = serializeStamp(args.stamp());
+      const stamp = args.stampText();
       await store.persistAttempt(attemptId, stamp, outputs);
       args.emit({ type: 'task-persisted', taskId, attemptId });
       testHook('after-persist', taskId);

@@ -4,7 +4,7 @@ import { acquireRunDirLock, type RunDirLock } from './lock.js';
 import { planGraph, type TaskGraph } from './graph.js';
 import { decideTaskState, type Decision } from './decide.js';
 import { FileHasher, type FileState } from './hasher.js';
-import { serializeStamp, type Stamp } from './stamp.js';
+import { STAMP_TAIL, stampHead, stampInput, type Stamp } from './stamp.js';
 import { ReadyQueue } from './ready-queue.js';
 import { ResourcePools } from './resource-pools.js';
 import { runAttempt, type AttemptOutcome } from './attempt.js';
@@ -89,6 +89,7 @@ class Builder<S extends object> {
   /** sha256 of every known file of the run, as the build goes: what dependents' stamps are made of. */
   private readonly currentSha = new Map<string, string>();
   private readonly outputPathsCache = new Map<string, readonly string[]>();
+  private readonly stampHeads = new Map<string, string>();
   private readonly stopController = new AbortController();
   private snapshot!: RunSnapshot;
   private hasher!: FileHasher;
@@ -222,7 +223,7 @@ class Builder<S extends object> {
       ownerOf: this.graph.ownerOf,
       previousOutputs: this.snapshot.built.get(taskId)?.outputs ?? {},
       replayable: this.snapshot.replayable.get(taskId) ?? [],
-      stamp: () => this.currentStamp(taskId),
+      stampText: () => this.stampText(taskId),
       hasher: this.hasher,
       stopSignal: this.stopController.signal,
       isStopping: () => this.stopping,
@@ -309,7 +310,8 @@ class Builder<S extends object> {
     let outputs = this.outputStates(taskId, built);
     let decision = decideTaskState({
       built,
-      stamp: this.currentStamp(taskId),
+      stamp: () => this.currentStamp(taskId),
+      stampText: this.stampText(taskId),
       outputs,
       forced: this.forced.has(taskId),
       blockedBy: blockedBy ?? null,
@@ -321,7 +323,7 @@ class Builder<S extends object> {
     if (decision.state === 'missing' && this.options.restore && decision.missing.length > 0 && built) {
       await this.restoreFiles(taskId, built, decision.missing);
       outputs = this.outputStates(taskId, built);
-      decision = decideTaskState({ built, stamp: this.currentStamp(taskId), outputs, forced: false, blockedBy: null });
+      decision = decideTaskState({ built, stamp: () => this.currentStamp(taskId), stampText: this.stampText(taskId), outputs, forced: false, blockedBy: null });
     }
     for (const [filePath, state] of outputs) if (state.kind === 'file') this.currentSha.set(filePath, state.sha256);
     return decision;
@@ -347,6 +349,24 @@ class Builder<S extends object> {
       }
     }
     return { version: task.version, params: task.stampParams(), inputs };
+  }
+
+  /** The text of `currentStamp(taskId)`, built without the record (the head is cached: it holds no input). */
+  private stampText(taskId: string): string {
+    let head = this.stampHeads.get(taskId);
+    if (head === undefined) {
+      const task = this.graph.tasks.get(taskId)!;
+      head = stampHead(task.version, task.stampParams());
+      this.stampHeads.set(taskId, head);
+    }
+    const paths: string[] = [];
+    for (const dep of this.graph.requires.get(taskId)!) {
+      for (const filePath of this.outputPaths(dep)) if (this.currentSha.has(filePath)) paths.push(filePath);
+    }
+    if (paths.length > 1) paths.sort();
+    let text = head;
+    for (let i = 0; i < paths.length; i++) text += stampInput(i, paths[i]!, this.currentSha.get(paths[i]!)!);
+    return text + STAMP_TAIL;
   }
 
   /** A task's declared outputs and the extra files its current build wrote; cached until it builds again. */
@@ -392,7 +412,7 @@ class Builder<S extends object> {
       return { path: filePath, sha256: (outputs.get(filePath) as { sha256: string }).sha256, bytes };
     });
     const attemptId = await this.store.startAttempt(this.options.runId, taskId);
-    await this.store.persistAttempt(attemptId, serializeStamp(this.currentStamp(taskId)), contents);
+    await this.store.persistAttempt(attemptId, this.stampText(taskId), contents);
     await this.store.completeAttempt(attemptId, contents.map((c) => this.hasher.learn(c.path, c.sha256)));
     const [attempt] = (await this.store.listAttempts(this.options.runId, taskId)).filter((a) => a.id === attemptId);
     this.snapshot.built.set(taskId, attempt!);
@@ -419,7 +439,14 @@ class Builder<S extends object> {
       const built = this.snapshot.built.get(taskId);
       const outputs = this.outputStates(taskId, built);
       for (const [filePath, state] of outputs) if (state.kind === 'file') this.currentSha.set(filePath, state.sha256);
-      let decision = decideTaskState({ built, stamp: this.currentStamp(taskId), outputs, forced: this.forced.has(taskId), blockedBy: null });
+      let decision = decideTaskState({
+        built,
+        stamp: () => this.currentStamp(taskId),
+        stampText: this.stampText(taskId),
+        outputs,
+        forced: this.forced.has(taskId),
+        blockedBy: null,
+      });
       const upstream = this.graph.requires.get(taskId)!.find((dep) => wouldRun.has(dep));
       const inputReason = decision.state === 'fresh' || /^(new )?input /.test(decision.reason);
       if (upstream !== undefined && inputReason && !decision.adopt && !this.forced.has(taskId)) {

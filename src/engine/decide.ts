@@ -17,8 +17,10 @@ export interface Decision {
 export interface DecisionInput {
   /** The newest attempt that persisted, if any. */
   built: AttemptRecord | undefined;
-  /** What the task would be built from now. */
-  stamp: Stamp;
+  /** What the task would be built from now (a function: only needed to explain a difference). */
+  stamp: Stamp | (() => Stamp);
+  /** Its text, when the caller has it already (else it is serialized from `stamp`). */
+  stampText?: string;
   /** State of every output: declared ones and the extra files the built attempt wrote. */
   outputs: ReadonlyMap<string, FileState>;
   forced: boolean;
@@ -46,8 +48,9 @@ export function decideTaskState(input: DecisionInput): Decision {
     return { ...decision('missing', `output ${missing[0]} is missing${more}`), missing };
   }
   // The common case (a no-op) is one string comparison; the reason is worked out only when they differ.
-  if (serializeStamp(input.stamp) === input.built.stamp) return decision('fresh', 'up to date');
-  const change = explainStampChange(parseStamp(input.built.stamp), input.stamp);
+  const current = (): Stamp => (typeof input.stamp === 'function' ? input.stamp() : input.stamp);
+  if ((input.stampText ?? serializeStamp(current())) === input.built.stamp) return decision('fresh', 'up to date');
+  const change = explainStampChange(parseStamp(input.built.stamp), current());
   if (change !== null) return decision('stale', change);
   return decision('fresh', 'up to date');
 }

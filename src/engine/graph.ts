@@ -1,4 +1,5 @@
-import { DirectedGraph } from 'graphology';
+import { createRequire } from 'node:module';
+import type { DirectedGraph } from 'graphology';
 import { GraphError } from './errors.js';
 import { checkTargetPath, outputList, type FileTarget } from './target.js';
 import type { Task } from './task.js';
@@ -30,7 +31,7 @@ export function planGraph<S extends object>(roots: readonly Task<S>[]): TaskGrap
 
   // Iterative post-order walk, so deep chains do not overflow the stack and deps are added before dependents.
   const visiting = new Set<string>();
-  const stack: { task: Task<S>; deps: Task<S>[] | null; next: number }[] = roots.map((task) => ({ task, deps: null, next: 0 })).reverse();
+  const stack: { task: Task<S>; deps: readonly Task<S>[] | null; next: number }[] = roots.map((task) => ({ task, deps: null, next: 0 })).reverse();
   while (stack.length > 0) {
     const frame = stack[stack.length - 1]!;
     const id = frame.task.id;
@@ -98,15 +99,18 @@ function topologicalOrder(requires: ReadonlyMap<string, readonly string[]>, depe
 }
 
 function toGraphology(order: readonly string[], requires: ReadonlyMap<string, readonly string[]>): DirectedGraph {
-  const graph = new DirectedGraph();
+  // Loaded on first use: a build that never exports its graph does not pay for loading graphology.
+  const { DirectedGraph: Graph } = createRequire(import.meta.url)('graphology') as typeof import('graphology');
+  const graph = new Graph();
   for (const id of order) graph.addNode(id);
   for (const id of order) for (const dep of requires.get(id)!) graph.mergeEdge(dep, id);
   return graph;
 }
 
-function callRequires<S extends object>(task: Task<S>, problems: string[]): Task<S>[] {
+function callRequires<S extends object>(task: Task<S>, problems: string[]): readonly Task<S>[] {
   try {
-    return [...task.requires()];
+    // Read during the walk only, never kept or changed: no copy.
+    return task.requires();
   } catch (error) {
     problems.push(`${task.id}: requires() threw: ${error instanceof Error ? error.message : String(error)}`);
     return [];
@@ -114,7 +118,10 @@ function callRequires<S extends object>(task: Task<S>, problems: string[]): Task
 }
 
 function uniqueIds<S extends object>(deps: readonly Task<S>[]): string[] {
-  return [...new Set(deps.map((dep) => dep.id))];
+  const ids: string[] = [];
+  // A task has a handful of dependencies: a scan is cheaper than a Set.
+  for (const dep of deps) if (!ids.includes(dep.id)) ids.push(dep.id);
+  return ids;
 }
 
 function declareOutputs<S extends object>(task: Task<S>, ownerOf: Map<string, string>, problems: string[]): string[] {

@@ -44,6 +44,9 @@ type Row = Record<string, unknown>;
 /** Asked once: `os.hostname()` is a system call, and attempts record it. */
 const HOST = hostname();
 
+/** Hash-cache entries written in one batch once this many wait (see SqliteStore.pendingStats). */
+const STAT_BATCH = 4096;
+
 /** `PLAN_DB_BUSY_TIMEOUT_MS` (whole ms ≥ 0), else 10 s: how long a write waits for another process's lock. */
 function busyTimeoutFromEnv(): number {
   const text = process.env.PLAN_DB_BUSY_TIMEOUT_MS;
@@ -150,15 +153,53 @@ export class SqliteStore implements Store {
    */
   private pendingCompletes: { attemptId: number; stats: FileStat[]; at: number }[] = [];
 
+  /**
+   * Hash-cache entries (run → path → stat) waiting to be written in one batch, sorted by key: one upsert per
+   * task would dirty a random page of file_stats in every commit. They are a cache: one lost in a crash only
+   * costs the next build a re-hash of that file.
+   */
+  private pendingStats = new Map<string, Map<string, FileStat>>();
+  private pendingStatCount = 0;
+  /** Set by flush: write every pending stat in the next commit. */
+  private statsDue = false;
+
   private flushCompletes(): void {
-    if (this.pendingCompletes.length === 0) return;
-    const pending = this.pendingCompletes;
-    this.pendingCompletes = [];
-    const mark = this.sql(`UPDATE task_attempts SET status = 'complete', finished_at = ? WHERE id = ? AND status = 'persisted' RETURNING run_id`);
-    for (const { attemptId, stats, at } of pending) {
-      const row = mark.get(at, attemptId) as Row | undefined;
-      if (row) this.upsertFileStats(row.run_id as string, stats);
+    if (this.pendingCompletes.length > 0) {
+      const pending = this.pendingCompletes;
+      this.pendingCompletes = [];
+      const mark = this.sql(`UPDATE task_attempts SET status = 'complete', finished_at = ? WHERE id = ? AND status = 'persisted' RETURNING run_id`);
+      for (const { attemptId, stats, at } of pending) {
+        const row = mark.get(at, attemptId) as Row | undefined;
+        if (row) this.queueFileStats(row.run_id as string, stats);
+      }
     }
+    if (this.statsDue || this.pendingStatCount >= STAT_BATCH) this.writePendingStats();
+  }
+
+  private queueFileStats(runId: string, stats: readonly FileStat[]): void {
+    let byPath = this.pendingStats.get(runId);
+    if (byPath === undefined) this.pendingStats.set(runId, (byPath = new Map()));
+    for (const stat of stats) {
+      if (!byPath.has(stat.path)) this.pendingStatCount++;
+      byPath.set(stat.path, stat);
+    }
+  }
+
+  private writePendingStats(): void {
+    this.statsDue = false;
+    if (this.pendingStatCount === 0) return;
+    const upsert = this.sql(
+      `INSERT INTO file_stats (run_id, path, size, mtime_ns, ino, sha256) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ino = excluded.ino, sha256 = excluded.sha256`,
+    );
+    for (const [runId, byPath] of this.pendingStats) {
+      for (const filePath of [...byPath.keys()].sort()) {
+        const s = byPath.get(filePath)!;
+        upsert.run(runId, s.path, s.size, s.mtimeNs.toString(), s.ino.toString(), s.sha256);
+      }
+    }
+    this.pendingStats.clear();
+    this.pendingStatCount = 0;
   }
 
   // runs
@@ -357,9 +398,11 @@ export class SqliteStore implements Store {
     if (this.pendingCompletes.length >= 256) await this.write(() => undefined);
   }
 
-  /** Commits the `complete` marks still waiting (see completeAttempt). */
+  /** Commits the `complete` marks and hash-cache entries still waiting (see completeAttempt). */
   async flush(): Promise<void> {
-    if (this.pendingCompletes.length > 0) await this.write(() => undefined);
+    if (this.pendingCompletes.length === 0 && this.pendingStatCount === 0) return;
+    this.statsDue = true;
+    await this.write(() => undefined);
   }
 
   async endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
@@ -415,15 +458,10 @@ export class SqliteStore implements Store {
   }
 
   async saveFileStats(runId: string, stats: FileStat[]): Promise<void> {
-    if (stats.length > 0) await this.write(() => this.upsertFileStats(runId, stats));
-  }
-
-  private upsertFileStats(runId: string, stats: FileStat[]): void {
-    const upsert = this.sql(
-      `INSERT INTO file_stats (run_id, path, size, mtime_ns, ino, sha256) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ino = excluded.ino, sha256 = excluded.sha256`,
-    );
-    for (const s of stats) upsert.run(runId, s.path, s.size, s.mtimeNs.toString(), s.ino.toString(), s.sha256);
+    if (stats.length === 0) return;
+    // Through the pending batch, so a newer entry is never overwritten by an older one still waiting.
+    this.queueFileStats(runId, stats);
+    await this.flush();
   }
 
   // model calls

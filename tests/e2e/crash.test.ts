@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect, diamondPipeline, jsonEvents, runPlan, snapshotDir, spawnPlan, startedTasks, tempDir, waitForOutput } from '../support/cli.js';
+import { collect, diamondPipeline, jsonEvents, runPlan, snapshotDir, spawnPlan, startedTasks, tempDir, waitForOutput, waitUntil } from '../support/cli.js';
 
 // Crash tests really kill a child `plan build` with SIGKILL, then check that the next build completes the run,
 // that no task whose attempt reached `persisted` runs again, and that the files equal an uninterrupted build's.
@@ -23,14 +23,6 @@ afterEach(() => {
 });
 
 const runDir = (): string => path.join(cwd, 'runs', 'demo');
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function attemptStatuses(): { task_id: string; status: string }[] {
   const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });

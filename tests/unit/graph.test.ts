@@ -32,6 +32,19 @@ function problemsOf(fn: () => unknown): string[] {
 }
 
 describe('planGraph', () => {
+  it('builds the graphology graph of the plan on demand, one edge per dependency', () => {
+    const graph = graphOf(
+      { c: { deps: ['a', 'b'], out: ['c.txt'] }, b: { deps: ['a'], out: ['b.txt'] }, a: { deps: [], out: ['a.txt'] } },
+      'c',
+    ).graph;
+    expect(graph.type).toBe('directed');
+    expect(graph.order).toBe(3);
+    expect(graph.size).toBe(3);
+    expect(graph.hasDirectedEdge('Node(name=a)', 'Node(name=b)')).toBe(true);
+    expect(graph.hasDirectedEdge('Node(name=b)', 'Node(name=c)')).toBe(true);
+    expect(graph.hasDirectedEdge('Node(name=c)', 'Node(name=a)')).toBe(false);
+  });
+
   it('orders dependencies before dependents, deterministically', () => {
     const table = {
       d: { deps: ['b', 'c'], out: ['d.txt'] },
