@@ -308,14 +308,7 @@ class Builder<S extends object> {
     const blockedBy = this.graph.requires.get(taskId)!.find((dep) => UNFINISHED.has(this.progress.get(dep)!));
     const built = this.snapshot.built.get(taskId);
     let outputs = this.outputStates(taskId, built);
-    let decision = decideTaskState({
-      built,
-      stamp: () => this.currentStamp(taskId),
-      stampText: this.stampText(taskId),
-      outputs,
-      forced: this.forced.has(taskId),
-      blockedBy: blockedBy ?? null,
-    });
+    let decision = this.decideFrom(taskId, built, outputs, this.forced.has(taskId), blockedBy ?? null);
     if (decision.state === 'blocked' || decision.invalid !== null) return decision;
 
     if (this.hasEdits(outputs)) await this.recordEdits(taskId, outputs);
@@ -323,10 +316,20 @@ class Builder<S extends object> {
     if (decision.state === 'missing' && this.options.restore && decision.missing.length > 0 && built) {
       await this.restoreFiles(taskId, built, decision.missing);
       outputs = this.outputStates(taskId, built);
-      decision = decideTaskState({ built, stamp: () => this.currentStamp(taskId), stampText: this.stampText(taskId), outputs, forced: false, blockedBy: null });
+      decision = this.decideFrom(taskId, built, outputs, false, null);
     }
     for (const [filePath, state] of outputs) if (state.kind === 'file') this.currentSha.set(filePath, state.sha256);
     return decision;
+  }
+
+  private decideFrom(
+    taskId: string,
+    built: AttemptRecord | undefined,
+    outputs: ReadonlyMap<string, FileState>,
+    forced: boolean,
+    blockedBy: string | null,
+  ): Decision {
+    return decideTaskState({ built, stamp: () => this.currentStamp(taskId), stampText: this.stampText(taskId), outputs, forced, blockedBy });
   }
 
   /** Declared outputs plus the extra files the built attempt wrote. */
@@ -439,14 +442,7 @@ class Builder<S extends object> {
       const built = this.snapshot.built.get(taskId);
       const outputs = this.outputStates(taskId, built);
       for (const [filePath, state] of outputs) if (state.kind === 'file') this.currentSha.set(filePath, state.sha256);
-      let decision = decideTaskState({
-        built,
-        stamp: () => this.currentStamp(taskId),
-        stampText: this.stampText(taskId),
-        outputs,
-        forced: this.forced.has(taskId),
-        blockedBy: null,
-      });
+      let decision = this.decideFrom(taskId, built, outputs, this.forced.has(taskId), null);
       const upstream = this.graph.requires.get(taskId)!.find((dep) => wouldRun.has(dep));
       const inputReason = decision.state === 'fresh' || /^(new )?input /.test(decision.reason);
       if (upstream !== undefined && inputReason && !decision.adopt && !this.forced.has(taskId)) {
