@@ -28,29 +28,33 @@ export class FileHasher {
 
   state(relativePath: string): FileState {
     const absolute = path.join(this.runDir, relativePath);
-    let stat: fs.BigIntStats | undefined;
+    let stat: fs.Stats | undefined;
     try {
-      // throwIfNoEntry: a missing output (every one, on a first build) costs no exception.
-      stat = fs.lstatSync(absolute, { bigint: true, throwIfNoEntry: false });
+      // A plain lstat (the bigint one allocates a BigInt per field); throwIfNoEntry: a missing output (every
+      // one, on a first build) costs no exception.
+      stat = fs.lstatSync(absolute, { throwIfNoEntry: false });
     } catch (error) {
       if (isNotFound(error)) return { kind: 'missing' };
       throw error;
     }
     if (stat === undefined) return { kind: 'missing' };
-    if (stat.isSymbolicLink()) {
+    const link = stat.isSymbolicLink();
+    if (link) {
       const problem = this.symlinkProblem(absolute);
       if (problem !== null) return { kind: 'invalid', problem };
-      stat = fs.statSync(absolute, { bigint: true });
+      stat = fs.statSync(absolute);
     }
     if (stat.isDirectory()) return { kind: 'invalid', problem: 'is a directory, not a file' };
     if (!stat.isFile()) return { kind: 'invalid', problem: 'is not a regular file' };
 
     const cached = this.cache.get(relativePath);
-    if (cached && cached.size === Number(stat.size) && cached.mtimeNs === stat.mtimeNs && cached.ino === stat.ino) {
+    if (cached && cached.size === stat.size && mtimeMsOf(cached.mtimeNs) === stat.mtimeMs && Number(cached.ino) === stat.ino) {
       return { kind: 'file', sha256: cached.sha256 };
     }
+    // Changed or unknown: the exact stat for the cache, then the content.
+    const exact = link ? fs.statSync(absolute, { bigint: true }) : fs.lstatSync(absolute, { bigint: true });
     const bytes = fs.readFileSync(absolute);
-    const entry: FileStat = { path: relativePath, size: Number(stat.size), mtimeNs: stat.mtimeNs, ino: stat.ino, sha256: sha256(bytes) };
+    const entry: FileStat = { path: relativePath, size: Number(exact.size), mtimeNs: exact.mtimeNs, ino: exact.ino, sha256: sha256(bytes) };
     this.cache.set(relativePath, entry);
     this.fresh.set(relativePath, entry);
     return { kind: 'file', sha256: entry.sha256 };
@@ -89,6 +93,13 @@ export class FileHasher {
     return inside.startsWith('..') || path.isAbsolute(inside) ? `is a symlink leading out of the run directory (to ${target})` : null;
   }
 }
+
+/** The modification time as Node's plain `Stats.mtimeMs` has it (seconds × 1e3 + nanoseconds ÷ 1e6, in doubles). */
+function mtimeMsOf(mtimeNs: bigint): number {
+  return Number(mtimeNs / NS_PER_S) * 1e3 + Number(mtimeNs % NS_PER_S) / 1e6;
+}
+
+const NS_PER_S = 1_000_000_000n;
 
 export function isNotFound(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

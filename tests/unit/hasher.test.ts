@@ -37,6 +37,23 @@ describe('FileHasher', () => {
     expect(new FileHasher(dir, cache).state('a.txt')).toEqual({ kind: 'file', sha256: sha256('beta!') });
   });
 
+  it('sees an mtime that moved by a microsecond or two, and caches the exact nanoseconds', () => {
+    const file = path.join(dir, 'a.txt');
+    fs.writeFileSync(file, 'alpha');
+    const cache = new Map<string, FileStat>();
+    new FileHasher(dir, cache).state('a.txt');
+    const before = cache.get('a.txt')!;
+    expect(before.mtimeNs).toBe(fs.statSync(file, { bigint: true }).mtimeNs);
+
+    // Two microseconds past the old time (floored to the microsecond): a move of 1 to 2 µs.
+    const seconds = Number(before.mtimeNs / 1_000_000_000n) + 0.000_001 * (Number((before.mtimeNs / 1_000n) % 1_000_000n) + 2);
+    fs.utimesSync(file, seconds, seconds);
+    const moved = new FileHasher(dir, cache);
+    expect(moved.state('a.txt')).toEqual({ kind: 'file', sha256: sha256('alpha') });
+    expect(moved.takeNewStats()).toHaveLength(1);
+    expect(cache.get('a.txt')!.mtimeNs).not.toBe(before.mtimeNs);
+  });
+
   it('reports missing files, directories and symlinks that lead out of the run dir', () => {
     const hasher = new FileHasher(dir, new Map());
     expect(hasher.state('none.txt')).toEqual({ kind: 'missing' });
