@@ -70,10 +70,7 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
       args.emit({ type: 'task-persisted', taskId, attemptId });
       testHook('after-persist', taskId);
 
-      const stats = outputs.map((output) => {
-        writeFileAtomic(args.runDir, output.path, output.bytes);
-        return args.hasher.learn(output.path, output.sha256);
-      });
+      const stats = outputs.map((output) => args.hasher.learn(output.path, output.sha256, writeFileAtomic(args.runDir, output.path, output.bytes)));
       removeDroppedExtras(args, outputs);
       await store.completeAttempt(attemptId, stats);
       const shas = Object.fromEntries(outputs.map((o) => [o.path, o.sha256]));

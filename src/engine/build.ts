@@ -165,8 +165,7 @@ class Builder<S extends object> {
       for (const [filePath, sha] of files) {
         const bytes = await this.store.readContentBySha(runId, filePath, sha);
         if (bytes === null) throw new UsageError(`database lacks the content of ${filePath} persisted by attempt ${attempt.id}`);
-        writeFileAtomic(this.runDir, filePath, bytes);
-        stats.push(this.hasher.learn(filePath, sha));
+        stats.push(this.hasher.learn(filePath, sha, writeFileAtomic(this.runDir, filePath, bytes)));
       }
       await this.store.completeAttempt(attempt.id, stats);
       attempt.status = 'complete';
@@ -428,8 +427,7 @@ class Builder<S extends object> {
       const sha = this.snapshot.latestContent.get(filePath) ?? built.outputs?.[filePath];
       const bytes = sha === undefined ? null : await this.store.readContentBySha(this.options.runId, filePath, sha);
       if (bytes === null || sha === undefined) continue;
-      writeFileAtomic(this.runDir, filePath, bytes);
-      stats.push(this.hasher.learn(filePath, sha));
+      stats.push(this.hasher.learn(filePath, sha, writeFileAtomic(this.runDir, filePath, bytes)));
       this.emit({ type: 'file-restored', taskId, path: filePath });
     }
     await this.store.saveFileStats(this.options.runId, stats);

@@ -60,9 +60,9 @@ export class FileHasher {
     return { kind: 'file', sha256: entry.sha256 };
   }
 
-  /** Learn the stat of a file the engine just wrote, whose hash it already knows. */
-  learn(relativePath: string, sha: string): FileStat {
-    const stat = fs.statSync(path.join(this.runDir, relativePath), { bigint: true });
+  /** Learn the stat of a file the engine just wrote, whose hash it already knows (its stat, when the writer has it). */
+  learn(relativePath: string, sha: string, written?: fs.BigIntStats): FileStat {
+    const stat = written ?? fs.statSync(path.join(this.runDir, relativePath), { bigint: true });
     const entry: FileStat = { path: relativePath, size: Number(stat.size), mtimeNs: stat.mtimeNs, ino: stat.ino, sha256: sha };
     this.cache.set(relativePath, entry);
     this.fresh.delete(relativePath);

@@ -6,17 +6,19 @@ export const TEMP_PREFIX = '.plan-tmp-';
 /**
  * Writes a file so that readers see the old content or the new, never half: a temp file in the same
  * directory, then rename. Not fsynced: the database already holds the bytes durably, and a lost file is
- * written back from it.
+ * written back from it. Returns the file's stat (taken on the open file: rename keeps size, mtime and inode),
+ * which the hash cache records without another lookup by path.
  */
-export function writeFileAtomic(runDir: string, relativePath: string, bytes: Uint8Array): void {
+export function writeFileAtomic(runDir: string, relativePath: string, bytes: Uint8Array): fs.BigIntStats {
   const target = path.join(runDir, relativePath);
   const dir = path.dirname(target);
   const escape = folderEscape(runDir, relativePath);
   if (escape !== null) throw new Error(`cannot write ${relativePath}: ${escape}`);
   const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(target)}.${process.pid}.${++tempCounter}`);
   try {
-    writeCreatingFolder(temp, dir, bytes);
+    const stat = writeCreatingFolder(temp, dir, bytes);
     fs.renameSync(temp, target);
+    return stat;
   } catch (error) {
     fs.rmSync(temp, { force: true });
     throw error;
@@ -26,14 +28,21 @@ export function writeFileAtomic(runDir: string, relativePath: string, bytes: Uin
 /** Unique within this process; the pid makes it unique across processes. */
 let tempCounter = 0;
 
-/** Writes, making the folder only when it is missing: one system call per file in the common case. */
-function writeCreatingFolder(file: string, dir: string, bytes: Uint8Array): void {
+/** Writes and stats the open file, making the folder only when it is missing (no extra call in the common case). */
+function writeCreatingFolder(file: string, dir: string, bytes: Uint8Array): fs.BigIntStats {
+  let fd: number;
   try {
-    fs.writeFileSync(file, bytes);
+    fd = fs.openSync(file, 'w');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(file, bytes);
+    fd = fs.openSync(file, 'w');
+  }
+  try {
+    for (let offset = 0; offset < bytes.length; ) offset += fs.writeSync(fd, bytes, offset);
+    return fs.fstatSync(fd, { bigint: true });
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -41,9 +41,12 @@ export class GroupCommit {
     return this.committed().then(() => value);
   }
 
-  /** Runs `work` now and returns its result at once; `committed` settles when it is durable. */
-  writeEarly<T>(work: () => T): { value: T; committed: Promise<void> } {
-    const value = this.execute(work);
+  /**
+   * Runs `work` now and returns its result at once; `committed` settles when it is durable. `oneStatement`:
+   * the work is a single SQL statement, atomic by itself, so it needs no savepoint of its own.
+   */
+  writeEarly<T>(work: () => T, options: { oneStatement?: boolean } = {}): { value: T; committed: Promise<void> } {
+    const value = this.execute(work, options.oneStatement === true);
     return { value, committed: this.committed() };
   }
 
@@ -65,7 +68,7 @@ export class GroupCommit {
     for (const waiter of group) waiter.resolve();
   }
 
-  private execute<T>(work: () => T): T {
+  private execute<T>(work: () => T, oneStatement = false): T {
     if (!this.open) {
       this.control.begin();
       this.open = true;
@@ -73,7 +76,7 @@ export class GroupCommit {
       setImmediate(() => this.commit());
     }
     try {
-      return this.control.savepoint(work);
+      return oneStatement ? work() : this.control.savepoint(work);
     } catch (error) {
       // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back by itself.
       if (!this.control.inTransaction()) this.abandon(error);

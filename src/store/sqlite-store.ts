@@ -332,7 +332,7 @@ export class SqliteStore implements Store {
           `INSERT INTO task_attempts (id, run_id, task_id, status, pid, host, started_at)
            VALUES (MAX(COALESCE((SELECT MAX(id) FROM task_attempts), 0), ?) + 1, ?, ?, 'running', ?, ?, ?)`,
         ).run(Math.max(...this.lostAttempts), runId, taskId, process.pid, HOST, Date.now()).lastInsertRowid as number;
-      });
+      }, { oneStatement: true });
     } catch (error) {
       throw StoreError.from(error, `cannot write to database ${this.location}`);
     }

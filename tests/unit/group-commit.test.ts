@@ -242,4 +242,26 @@ describe('GroupCommit', () => {
     expect(new Set(ids).size).toBe(labels.length);
     expect(committed()).toEqual(labels.map((label, i) => ({ id: ids[i], label })));
   });
+
+  it('a one-statement write runs without a savepoint: if it fails, only that statement is undone', async () => {
+    const savepoints: number[] = [];
+    const counting = new GroupCommit({
+      begin: () => db.prepare('BEGIN IMMEDIATE').run(),
+      beforeCommit: () => {},
+      commit: () => db.prepare('COMMIT').run(),
+      rollback: () => db.prepare('ROLLBACK').run(),
+      inTransaction: () => db.inTransaction,
+      savepoint: (work) => {
+        savepoints.push(1);
+        return db.transaction(work)();
+      },
+    });
+    const first = counting.writeEarly(() => insert('one'), { oneStatement: true });
+    // The same label again: UNIQUE fails, SQLite undoes that statement alone and the transaction goes on.
+    expect(() => counting.writeEarly(() => insert('one'), { oneStatement: true })).toThrow(/UNIQUE/);
+    const last = counting.write(() => insert('two'));
+    await Promise.all([first.committed, last]);
+    expect(savepoints).toHaveLength(1);
+    expect(committed().map((r) => r.label)).toEqual(['one', 'two']);
+  });
 });
