@@ -10,7 +10,8 @@
 // Options: --sizes 1000,10000  --reps 3  --tools plan,floor,ninja,…  -j 4  --budget SECONDS (skip a tool whose
 // build is expected to take longer)  --work DIR  --keep  --no-install  --no-persistence
 //
-// Phases, each measured as a fresh process (so wall times include start-up) under /usr/bin/time -v:
+// Phases, each measured as a fresh process (so wall times include start-up) under /usr/bin/time -v, after a
+// `sync` so that no build pays for the previous one's pending disk writes:
 //   (a) full build   (b) no-op   (c) touch one layer-1 output without changing it
 //   (d) delete one mid-layer output   (e) change the first line of one layer-1 output
 // Within one repetition each tool runs its phases in sequence on its own dir; the order of the tools rotates
@@ -207,6 +208,15 @@ function checkContents(dir, expected) {
   return wrong;
 }
 
+/**
+ * Flushes the writes still pending from the previous build (its files, a removed dir) before the next one is
+ * timed: on a shared virtual disk the kernel's writeback of one tool's 10,000 files otherwise lands in the
+ * system time of whichever tool runs next. The page cache is kept: every tool starts warm.
+ */
+function settleDisk() {
+  spawnSync('sync', [], { stdio: 'ignore' });
+}
+
 /** One build as a fresh process under /usr/bin/time -v: wall time, peak RSS, exit status, stdout. */
 function measure(tool, base, n) {
   const [command, args] = tool.command(base, n);
@@ -352,6 +362,7 @@ function main() {
         for (const phase of plans.get(tool.id)) {
           const change = mutate(phase, outDir, n);
           const before = statSnapshot(outDir, files);
+          settleDisk();
           const m = measure(tool, base, n);
           const written = filesWritten(before, statSnapshot(outDir, files));
           let report = null;
