@@ -161,6 +161,9 @@ function machineInfo() {
     commit: firstLineOf('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']),
     dirtyWorkTree: spawnSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no', 'src'], { encoding: 'utf8' }).stdout.trim() !== '',
     distAtStart: distFingerprint(),
+    // Where the builds write: a virtual disk and a tmpfs give very different file-system costs.
+    workDir: WORK,
+    workFileSystem: firstLineOf('stat', ['-f', '-c', '%T', path.dirname(WORK)]),
     versions,
   };
 }
@@ -534,7 +537,8 @@ function renderMarkdown(results) {
     `Machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${Math.round(machine.memTotalMb / 1024)} GiB RAM, ${machine.kernel}; ` +
       `load average ${machine.loadAverageAtStart.join(' / ')} at the start, ${machine.loadAverageAtEnd.join(' / ')} at the end (a shared machine). ` +
       `Versions: ${versions}; plan at ${machine.commit}${machine.dirtyWorkTree ? ' with uncommitted changes in src/' : ''} ` +
-      `(dist ${machine.distAtStart}${machine.distAtEnd !== machine.distAtStart ? `, changed to ${machine.distAtEnd} during the run` : ''}).`,
+      `(dist ${machine.distAtStart}${machine.distAtEnd !== machine.distAtStart ? `, changed to ${machine.distAtEnd} during the run` : ''}). ` +
+      `Builds write under ${machine.workDir} (file system: ${machine.workFileSystem ?? 'unknown'}).`,
     '',
   );
   out.push(
