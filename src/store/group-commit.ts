@@ -1,15 +1,14 @@
 /**
  * Group commit: the writes asked for in one turn of the event loop share one transaction. Tasks that run
  * together (every `-j` slot, every model call answered at once) pay one commit — and, with durability `full`,
- * one fsync — instead of one each, and a task's start and its persist land in the same commit. On a 10k-task
- * build that is most of the database's cost: a commit writes every page it touched to the WAL, and tasks that
- * run together touch the same pages.
+ * one fsync — instead of one each. On a 10k-task build that halves the database's cost: a commit writes every
+ * page it touched to the WAL, and tasks that run together touch the same pages.
  *
  * A write runs at once, in a savepoint of the turn's open transaction (the first write of a turn opens it,
- * `setImmediate` commits it): one that throws is undone and rejected alone, the others go on. `write`'s
- * promise settles only after COMMIT, so a caller that awaited it knows its rows are durable before it writes
- * any file (the DB-first rule). `writeEarly` hands the result back at once, for a write nothing has to wait
- * for (an attempt's start): the caller's next awaited write commits it no later than itself.
+ * `setImmediate` commits it): one that throws is undone and rejected alone, the others go on. Its promise
+ * settles only after COMMIT, so a caller that awaited it knows its rows are durable before it goes on (the
+ * DB-first rule: no file is written before its content is committed). The write lock is held from a turn's
+ * first write to the end of that turn.
  */
 export interface TransactionControl {
   /** BEGIN IMMEDIATE (waits for another process's write lock up to the busy timeout, then throws). */
@@ -30,24 +29,18 @@ export class GroupCommit {
 
   constructor(private readonly control: TransactionControl) {}
 
-  /** Runs `work` now; the promise settles once the transaction holding it has committed. */
-  write<T>(work: () => T): Promise<T> {
+  /**
+   * Runs `work` now; the promise settles once the transaction holding it has committed. `oneStatement`: the
+   * work is a single SQL statement, atomic by itself, so it needs no savepoint of its own.
+   */
+  write<T>(work: () => T, options: { oneStatement?: boolean } = {}): Promise<T> {
     let value: T;
     try {
-      value = this.execute(work);
+      value = this.execute(work, options.oneStatement === true);
     } catch (error) {
       return Promise.reject(error);
     }
     return this.committed().then(() => value);
-  }
-
-  /**
-   * Runs `work` now and returns its result at once; `committed` settles when it is durable. `oneStatement`:
-   * the work is a single SQL statement, atomic by itself, so it needs no savepoint of its own.
-   */
-  writeEarly<T>(work: () => T, options: { oneStatement?: boolean } = {}): { value: T; committed: Promise<void> } {
-    const value = this.execute(work, options.oneStatement === true);
-    return { value, committed: this.committed() };
   }
 
   /** Commits the open transaction now, without waiting for the next turn (closing the store). */

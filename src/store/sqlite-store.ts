@@ -134,9 +134,9 @@ export class SqliteStore implements Store {
   }
 
   /** Every write goes through the group commit: it settles once its transaction has committed. */
-  private async write<T>(work: () => T): Promise<T> {
+  private async write<T>(work: () => T, options: { oneStatement?: boolean } = {}): Promise<T> {
     try {
-      return await this.group.write(work);
+      return await this.group.write(work, options);
     } catch (error) {
       throw StoreError.from(error, `cannot write to database ${this.location}`);
     }
@@ -309,51 +309,24 @@ export class SqliteStore implements Store {
     );
   }
 
-  /**
-   * Resolves as soon as the row is written, before it commits: it commits with the turn's transaction, no
-   * later than the attempt's first awaited write (a model call, its persist). A task's start and its persist
-   * then share one commit.
-   */
   async startAttempt(runId: string, taskId: string): Promise<number> {
-    let started: { value: number; committed: Promise<void> };
-    try {
-      started = this.group.writeEarly(() => {
-        if (this.lostAttempts.size === 0) {
-          return this.sql(`INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at) VALUES (?, ?, 'running', ?, ?, ?)`).run(
-            runId,
-            taskId,
-            process.pid,
-            HOST,
-            Date.now(),
-          ).lastInsertRowid as number;
-        }
-        // SQLite would hand a lost attempt's id out again: start above every id this process has given out.
-        return this.sql(
-          `INSERT INTO task_attempts (id, run_id, task_id, status, pid, host, started_at)
-           VALUES (MAX(COALESCE((SELECT MAX(id) FROM task_attempts), 0), ?) + 1, ?, ?, 'running', ?, ?, ?)`,
-        ).run(Math.max(...this.lostAttempts), runId, taskId, process.pid, HOST, Date.now()).lastInsertRowid as number;
-      }, { oneStatement: true });
-    } catch (error) {
-      throw StoreError.from(error, `cannot write to database ${this.location}`);
-    }
-    const attemptId = started.value;
-    // If that transaction fails, the row is gone and SQLite may give its id to another attempt: refuse it.
-    started.committed.catch(() => this.lostAttempts.add(attemptId));
-    return attemptId;
-  }
-
-  /** Attempts whose start was rolled back with a failed commit (see startAttempt). */
-  private readonly lostAttempts = new Set<number>();
-
-  private checkNotLost(attemptId: number): void {
-    if (this.lostAttempts.has(attemptId)) throw new StoreError(`attempt ${attemptId} was lost: the transaction that started it failed to commit`);
+    return this.write(
+      () =>
+        this.sql(`INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at) VALUES (?, ?, 'running', ?, ?, ?)`).run(
+          runId,
+          taskId,
+          process.pid,
+          HOST,
+          Date.now(),
+        ).lastInsertRowid as number,
+      { oneStatement: true },
+    );
   }
 
   async persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void> {
     const now = Date.now();
     const outputShas: Record<string, string> = {};
     for (const output of outputs) outputShas[output.path] = output.sha256;
-    this.checkNotLost(attemptId);
     await this.write(() => {
       // One statement checks and marks: the savepoint undoes it if a content row then fails.
       const attempt = this.sql(
@@ -406,7 +379,6 @@ export class SqliteStore implements Store {
   }
 
   async endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
-    this.checkNotLost(attemptId);
     await this.write(() =>
       this.sql(`UPDATE task_attempts SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`).run(
         status,

@@ -169,10 +169,6 @@ export interface Store {
   loadRunSnapshot(runId: string): Promise<RunSnapshot>;
   /** Marks attempts a dead process left `running` as `abandoned`; returns how many. */
   abandonRunningAttempts(runId: string): Promise<number>;
-  /**
-   * A new `running` attempt. May resolve before its row is durable: it is committed no later than the
-   * attempt's next awaited write (a model call, its persist), so a crash before then only loses the start.
-   */
   startAttempt(runId: string, taskId: string): Promise<number>;
   /**
    * ONE transaction: every output's content (a new version where the bytes differ from the newest one) and the

@@ -32,28 +32,17 @@ async function openOther(): Promise<SqliteStore> {
 }
 
 describe('SqliteStore group commit', () => {
-  it('gives attempts started in the same turn distinct ids, committed together with the first awaited write', async () => {
+  it('gives attempts started in the same turn distinct ids in one commit, each durable once its promise resolves', async () => {
     const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
     const reader = await openOther();
     const tasks = ['A', 'B', 'C', 'D', 'E', 'F'];
     const started = tasks.map((task) => store.startAttempt(run.id, task));
+    // Asked for, not yet committed: the other connection sees none of them.
+    expect(await reader.listAttempts(run.id)).toEqual([]);
     const ids = await Promise.all(started);
     expect(new Set(ids).size).toBe(tasks.length);
-    // startAttempt hands its id back before the commit: the other connection does not see the rows yet.
-    expect(await reader.listAttempts(run.id)).toEqual([]);
-
-    // They commit no later than the next awaited write of that turn (here, the first attempt's persist).
-    await store.persistAttempt(ids[0]!, '{}', []);
     const seen = await reader.listAttempts(run.id);
-    expect(seen.map((a) => [a.id, a.taskId, a.status])).toEqual(tasks.map((task, i) => [ids[i], task, i === 0 ? 'persisted' : 'running']));
-
-    const raw = new Database(file, { readonly: true });
-    try {
-      const rows = raw.prepare('SELECT id FROM task_attempts WHERE run_id = ? ORDER BY id').all(run.id) as { id: number }[];
-      expect(rows.map((r) => r.id)).toEqual(ids);
-    } finally {
-      raw.close();
-    }
+    expect(seen.map((a) => [a.id, a.taskId, a.status])).toEqual(tasks.map((task, i) => [ids[i], task, 'running']));
   });
 
   it('rejects persisting an attempt that is not running with a StoreError, while another attempt persisted in the same turn commits', async () => {
@@ -100,23 +89,24 @@ describe('SqliteStore group commit', () => {
     expect(await reopened.readContent(run.id, 'notes.md')).toEqual(Buffer.from('edited by hand'));
   });
 
-  it('never hands out again the id of an attempt whose start was rolled back, and refuses to persist that attempt', async () => {
+  it('a write that makes SQLite roll back the whole transaction fails its turn only; what earlier turns committed stays', async () => {
     const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
-    // A real failure inside SQLite: this trigger rolls back the whole transaction of the turn.
+    // A real failure inside SQLite: this trigger rolls back the whole transaction it runs in.
     const admin = new Database(file);
     admin.exec(`CREATE TRIGGER boom BEFORE INSERT ON plan_content WHEN NEW.path = 'boom.md' BEGIN SELECT RAISE(ROLLBACK, 'injected failure'); END`);
     admin.close();
 
-    const lost = await store.startAttempt(run.id, 'A');
-    await expect(store.persistAttempt(lost, '{}', [{ path: 'boom.md', sha256: sha('a'), bytes: Buffer.from('a') }])).rejects.toThrow(/injected failure/);
-    const reader = await openOther();
-    expect(await reader.listAttempts(run.id)).toEqual([]);
+    const attemptId = await store.startAttempt(run.id, 'A');
+    const edit = store.recordEdit(run.id, 'B', 'notes.md', sha('e'), Buffer.from('same turn'));
+    const persist = store.persistAttempt(attemptId, '{}', [{ path: 'boom.md', sha256: sha('a'), bytes: Buffer.from('a') }]);
+    await expect(persist).rejects.toThrow(/injected failure/);
+    await expect(edit).rejects.toThrow(/injected failure/);
 
-    // SQLite alone would give the next attempt the lost id again.
-    const next = await store.startAttempt(run.id, 'B');
-    expect(next).toBeGreaterThan(lost);
-    await store.persistAttempt(next, '{"v":"b"}', [{ path: 'b.md', sha256: sha('b'), bytes: Buffer.from('b') }]);
-    await expect(store.persistAttempt(lost, '{}', [])).rejects.toThrow(`attempt ${lost} was lost`);
-    expect((await reader.listAttempts(run.id)).map((a) => [a.id, a.taskId, a.status])).toEqual([[next, 'B', 'persisted']]);
+    const reader = await openOther();
+    expect((await reader.listAttempts(run.id)).map((a) => [a.id, a.status])).toEqual([[attemptId, 'running']]);
+    expect(await reader.readContent(run.id, 'notes.md')).toBe(null);
+    // The attempt is still running: a later persist of it succeeds.
+    await store.persistAttempt(attemptId, '{"v":"a"}', [{ path: 'a.md', sha256: sha('a'), bytes: Buffer.from('a') }]);
+    expect((await reader.listAttempts(run.id)).map((a) => [a.id, a.status])).toEqual([[attemptId, 'persisted']]);
   });
 });

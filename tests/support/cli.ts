@@ -72,15 +72,6 @@ export function snapshotDir(dir: string): Record<string, string> {
 }
 
 /** Resolves once `predicate` holds for the output so far (checked as output arrives). */
-/** Polls `condition` every 10 ms until it holds (e.g. a row another process commits just after an event). */
-export async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 export function waitForOutput(child: ChildProcess, predicate: (stdout: string) => boolean, timeoutMs = 20_000): Promise<void> {
   let seen = '';
   return new Promise((resolve, reject) => {

@@ -172,14 +172,12 @@ describe('GroupCommit', () => {
         return insert(label);
       }),
     );
-    const early = group.writeEarly(() => insert('early'));
-    const outcomes = await Promise.allSettled([...writes, early.committed]);
+    const outcomes = await Promise.allSettled(writes);
     other.exec('COMMIT');
 
     expect(ran).toEqual(['a', 'b', 'c']);
-    expect(typeof early.value).toBe('number');
     expect([begun, commits]).toEqual([1, 0]);
-    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
     for (const outcome of outcomes) expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_BUSY' });
     expect(db.inTransaction).toBe(false);
     expect(committed()).toEqual([]);
@@ -189,11 +187,11 @@ describe('GroupCommit', () => {
   it('rejects every write of the group when SQLite rolls the whole transaction back by itself', async () => {
     await group.write(() => insert('taken'));
     const before = group.write(() => insert('before'));
-    const early = group.writeEarly(() => insert('early'));
+    const early = group.write(() => insert('early'), { oneStatement: true });
     // OR ROLLBACK: a conflict ends the whole transaction, not just this write's savepoint.
     const conflict = group.write(() => db.prepare('INSERT OR ROLLBACK INTO items (label) VALUES (?)').run('taken'));
     const after = group.write(() => insert('after'));
-    const [b, e, c, a] = await Promise.allSettled([before, early.committed, conflict, after]);
+    const [b, e, c, a] = await Promise.allSettled([before, early, conflict, after]);
 
     expect([b.status, e.status, c.status]).toEqual(['rejected', 'rejected', 'rejected']);
     expect((c as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
@@ -216,14 +214,6 @@ describe('GroupCommit', () => {
     // The turn that was scheduled finds nothing left to commit: no second transaction.
     await nextTurn();
     expect([begun, commits]).toEqual([1, 1]);
-  });
-
-  it('writeEarly hands the value back at once and settles `committed` only after COMMIT', async () => {
-    const { value, committed: done } = group.writeEarly(() => insert('started'));
-    expect(typeof value).toBe('number');
-    expect(committed()).toEqual([]);
-    await done;
-    expect(committed()).toEqual([{ id: value, label: 'started' }]);
   });
 
   it('runs the writes in the order they were asked for', async () => {
@@ -256,11 +246,12 @@ describe('GroupCommit', () => {
         return db.transaction(work)();
       },
     });
-    const first = counting.writeEarly(() => insert('one'), { oneStatement: true });
+    const first = counting.write(() => insert('one'), { oneStatement: true });
     // The same label again: UNIQUE fails, SQLite undoes that statement alone and the transaction goes on.
-    expect(() => counting.writeEarly(() => insert('one'), { oneStatement: true })).toThrow(/UNIQUE/);
+    const again = counting.write(() => insert('one'), { oneStatement: true });
     const last = counting.write(() => insert('two'));
-    await Promise.all([first.committed, last]);
+    await expect(again).rejects.toThrow(/UNIQUE/);
+    await Promise.all([first, last]);
     expect(savepoints).toHaveLength(1);
     expect(committed().map((r) => r.label)).toEqual(['one', 'two']);
   });
