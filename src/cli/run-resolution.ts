@@ -6,6 +6,12 @@ import { defaultDbLocation, openStore } from '../store/open.js';
 import type { Durability } from '../store/sqlite-store.js';
 import type { RunRecord, Store } from '../store/store.js';
 
+/** The `--db` option of the commands that take a run dir. */
+export const DB_OPTION = { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' } as const;
+
+/** The `--db` option of the commands that work on the whole database (`list`, `costs`, `clean`, `db`). */
+export const SHARED_DB_OPTION = { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' } as const;
+
 /** `--db`, else `PLAN_DB`, else `plan.db` beside the run dir. */
 export function dbLocationFor(runDir: string | undefined, db: string | undefined): string {
   return db ?? process.env.PLAN_DB ?? defaultDbLocation(runDir);

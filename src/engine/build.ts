@@ -4,7 +4,7 @@ import { acquireRunDirLock, type RunDirLock } from './lock.js';
 import { planGraph, type TaskGraph } from './graph.js';
 import { decideTaskState, type Decision } from './decide.js';
 import { FileHasher, type FileState } from './hasher.js';
-import { STAMP_TAIL, stampHead, stampInput, type Stamp } from './stamp.js';
+import { stampHead, stampText, type Stamp } from './stamp.js';
 import { ReadyQueue } from './ready-queue.js';
 import { ResourcePools } from './resource-pools.js';
 import { runAttempt, type AttemptOutcome } from './attempt.js';
@@ -344,12 +344,7 @@ class Builder<S extends object> {
   private currentStamp(taskId: string): Stamp {
     const task = this.graph.tasks.get(taskId)!;
     const inputs: Record<string, string> = {};
-    for (const dep of this.graph.requires.get(taskId)!) {
-      for (const filePath of this.outputPaths(dep)) {
-        const sha = this.currentSha.get(filePath);
-        if (sha !== undefined) inputs[filePath] = sha;
-      }
-    }
+    for (const filePath of this.knownInputs(taskId)) inputs[filePath] = this.currentSha.get(filePath)!;
     return { version: task.version, params: task.stampParams(), inputs };
   }
 
@@ -361,14 +356,18 @@ class Builder<S extends object> {
       head = stampHead(task.version, task.stampParams());
       this.stampHeads.set(taskId, head);
     }
+    const paths = this.knownInputs(taskId);
+    if (paths.length > 1) paths.sort();
+    return stampText(head, paths, (filePath) => this.currentSha.get(filePath)!);
+  }
+
+  /** The outputs of the task's dependencies whose sha256 is known: what its stamp is made of. */
+  private knownInputs(taskId: string): string[] {
     const paths: string[] = [];
     for (const dep of this.graph.requires.get(taskId)!) {
       for (const filePath of this.outputPaths(dep)) if (this.currentSha.has(filePath)) paths.push(filePath);
     }
-    if (paths.length > 1) paths.sort();
-    let text = head;
-    for (let i = 0; i < paths.length; i++) text += stampInput(i, paths[i]!, this.currentSha.get(paths[i]!)!);
-    return text + STAMP_TAIL;
+    return paths;
   }
 
   /** A task's declared outputs and the extra files its current build wrote; cached until it builds again. */

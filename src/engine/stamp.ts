@@ -14,25 +14,25 @@ export interface Stamp {
 export function serializeStamp(stamp: Stamp): string {
   const paths = Object.keys(stamp.inputs);
   if (paths.length > 1) paths.sort();
-  let text = stampHead(stamp.version, stamp.params);
-  for (let i = 0; i < paths.length; i++) text += stampInput(i, paths[i]!, stamp.inputs[paths[i]!]!);
-  return text + STAMP_TAIL;
+  return stampText(stampHead(stamp.version, stamp.params), paths, (filePath) => stamp.inputs[filePath]!);
 }
 
-// The text of a stamp is built directly from these parts (it runs once per task on every build): the same text
-// as JSON.stringify of the record with sorted keys. A caller may cache the head, which holds no input.
+// A stamp's text is built directly from two parts (it runs once per task on every build): the same text as
+// JSON.stringify of the record with sorted keys. A caller may cache the head, which holds no input.
 
 /** Version and parameters, up to the opening of the inputs. */
 export function stampHead(version: string, params: TaskParams): string {
   return `{"version":${JSON.stringify(version)},"params":${sortedJson(params)},"inputs":{`;
 }
 
-/** The `index`-th input, in sorted path order. */
-export function stampInput(index: number, filePath: string, sha256: string): string {
-  return `${index > 0 ? ',' : ''}${JSON.stringify(filePath)}:${JSON.stringify(sha256)}`;
+/** The whole text: the head, then each input path (in sorted order) with its sha256. */
+export function stampText(head: string, sortedPaths: readonly string[], sha256Of: (filePath: string) => string): string {
+  let text = head;
+  for (let i = 0; i < sortedPaths.length; i++) {
+    text += `${i > 0 ? ',' : ''}${JSON.stringify(sortedPaths[i])}:${JSON.stringify(sha256Of(sortedPaths[i]!))}`;
+  }
+  return `${text}}}`;
 }
-
-export const STAMP_TAIL = '}}';
 
 function sortedJson(record: Readonly<Record<string, unknown>>): string {
   const keys = Object.keys(record);

@@ -46,9 +46,7 @@ export class GroupCommit {
   /** Commits the open transaction now, without waiting for the next turn (closing the store). */
   commit(): void {
     if (!this.open) return;
-    const group = this.waiting;
-    this.open = false;
-    this.waiting = [];
+    const group = this.close();
     try {
       this.control.beforeCommit();
       this.control.commit();
@@ -72,16 +70,17 @@ export class GroupCommit {
       return oneStatement ? work() : this.control.savepoint(work);
     } catch (error) {
       // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back by itself.
-      if (!this.control.inTransaction()) this.abandon(error);
+      if (!this.control.inTransaction()) for (const waiter of this.close()) waiter.reject(error);
       throw error;
     }
   }
 
-  private abandon(error: unknown): void {
+  /** Ends the turn's transaction on our side; returns the writes that were waiting for it. */
+  private close(): Waiter[] {
     const group = this.waiting;
     this.open = false;
     this.waiting = [];
-    for (const waiter of group) waiter.reject(error);
+    return group;
   }
 
   private committed(): Promise<void> {

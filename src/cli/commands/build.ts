@@ -12,7 +12,7 @@ import { stopOnCancelRequest } from '../cancel-watch.js';
 import { describeEstimate, estimateModelCalls } from '../estimate.js';
 import { summarizeRun, writeSummary } from '../run-summary.js';
 import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.js';
-import { checkRunDirPath, checkRunDirWritable, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
+import { checkRunDirPath, checkRunDirWritable, DB_OPTION, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
 import { resolveLlmSettings, type LlmSettings } from '../llm-settings.js';
 import { CostBudget, createLlmServices } from '../../llm/index.js';
 import type { Durability } from '../../store/sqlite-store.js';
@@ -49,7 +49,7 @@ export function buildCommand(yargs: Argv): Argv {
     (y) =>
       y
         .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('jobs', { alias: ['j', 'concurrency'], type: 'number', default: 8, describe: 'tasks running at once' })
         .option('keep-going', { type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' })
         .option('dry-run', { type: 'boolean', default: false, describe: "print each task's state and reason; run nothing" })

@@ -4,6 +4,7 @@ import { LOCK_FILE, isAlive, readHolder } from '../../engine/lock.js';
 import { ExitCode } from '../exit-codes.js';
 import { openRunDir } from '../run-lookup.js';
 import { formatDuration } from '../output.js';
+import { DB_OPTION } from '../run-resolution.js';
 
 interface CancelArgs {
   runDir: string;
@@ -19,7 +20,7 @@ export function cancelCommand(yargs: Argv): Argv {
     (y) =>
       y
         .positional('run-dir', { type: 'string', demandOption: true })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('wait', { type: 'number', default: 30, describe: 'seconds to wait for the build to stop (0: do not wait)' })
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {

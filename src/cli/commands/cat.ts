@@ -6,6 +6,7 @@ import { openRunDir } from '../run-lookup.js';
 import { loadRunGraph } from '../run-graph.js';
 import { matchTasks, resolveOneTask, runRelativePath, unknownTask } from '../task-names.js';
 import type { ContentVersion, RunRecord, Store } from '../../store/store.js';
+import { DB_OPTION } from '../run-resolution.js';
 
 interface CatArgs {
   runDir: string;
@@ -25,7 +26,7 @@ export function catCommand(yargs: Argv): Argv {
         .positional('task-or-file', { type: 'string', demandOption: true, describe: 'a file of the run, or a task id or class name' })
         .version(false)
         .option('version', { type: 'number', describe: 'which version (1 = the first; see plan history); default the newest' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('json', { type: 'boolean', default: false, describe: 'content and its metadata as JSON (utf8 text, or base64 for binary content)' }),
     async (argv) => {
       process.exitCode = await runCat(argv as unknown as CatArgs);

@@ -10,7 +10,7 @@ import { formatTime, isoTime, printJson } from '../format.js';
 import { parseDuration } from '../duration.js';
 import { renderTable } from '../table.js';
 import { openDatabase } from '../run-lookup.js';
-import { dbLocationFor } from '../run-resolution.js';
+import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
 import { RUN_STATUSES } from '../run-facts.js';
 import type { RunRecord, RunStatus, Store } from '../../store/store.js';
 
@@ -47,7 +47,7 @@ export function cleanCommand(yargs: Argv): Argv {
         .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be deleted; delete nothing' })
         .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
         .option('dirs', { type: 'boolean', default: false, describe: 'also delete the run dirs (only those whose marker names the run)' })
-        .option('db', { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' })
+        .option('db', SHARED_DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runClean(argv as unknown as CleanArgs);

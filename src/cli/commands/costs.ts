@@ -5,7 +5,7 @@ import { formatCount, formatUsd, isoTime, printJson } from '../format.js';
 import { parseSince } from '../duration.js';
 import { renderTable } from '../table.js';
 import { openDatabase } from '../run-lookup.js';
-import { dbLocationFor } from '../run-resolution.js';
+import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
 import type { SpendGrouping, SpendRow } from '../../store/store.js';
 
 const GROUPINGS: readonly SpendGrouping[] = ['run', 'task', 'model', 'day'];
@@ -25,7 +25,7 @@ export function costsCommand(yargs: Argv): Argv {
       y
         .option('by', { type: 'string', choices: GROUPINGS, default: 'run' as SpendGrouping, describe: 'one row per run, task, model or day (UTC)' })
         .option('since', { type: 'string', describe: 'only calls since: a duration back (7d, 12h) or a date (2025-01-31)' })
-        .option('db', { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' })
+        .option('db', SHARED_DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runCosts(argv as unknown as CostsArgs);

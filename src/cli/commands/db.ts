@@ -4,7 +4,7 @@ import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { printJson } from '../format.js';
 import { openDatabase } from '../run-lookup.js';
-import { dbLocationFor } from '../run-resolution.js';
+import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
 
 interface VacuumArgs {
   db?: string;
@@ -19,7 +19,7 @@ export function dbCommand(yargs: Argv): Argv {
         'give the space of deleted runs back to the file system (run it after plan clean)',
         (v) =>
           v
-            .option('db', { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' })
+            .option('db', SHARED_DB_OPTION)
             .option('json', { type: 'boolean', default: false }),
         async (argv) => {
           process.exitCode = await runVacuum(argv as unknown as VacuumArgs);

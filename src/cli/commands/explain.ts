@@ -6,6 +6,7 @@ import { openRunDir } from '../run-lookup.js';
 import { decideRun, loadRunGraph } from '../run-graph.js';
 import { matchTasks, resolveOneTask, runRelativePath, unknownTask } from '../task-names.js';
 import { RunExplainer, type FileExplanation, type StampChange, type TaskExplanation } from '../explanation.js';
+import { DB_OPTION } from '../run-resolution.js';
 
 interface ExplainArgs {
   runDir: string;
@@ -22,7 +23,7 @@ export function explainCommand(yargs: Argv): Argv {
       y
         .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
         .positional('task-or-file', { type: 'string', demandOption: true, describe: 'a task id, a class name, or a file of the run' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runExplain(argv as unknown as ExplainArgs);

@@ -5,6 +5,7 @@ import { formatCount, formatUsd, printJson } from '../format.js';
 import { openRunDir } from '../run-lookup.js';
 import { decideRun, loadRunGraph } from '../run-graph.js';
 import type { TaskState } from '../../engine/events.js';
+import { DB_OPTION } from '../run-resolution.js';
 
 type GraphFormat = 'dot' | 'mermaid' | 'json';
 
@@ -38,7 +39,7 @@ export function graphCommand(yargs: Argv): Argv {
       y
         .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
         .option('format', { type: 'string', choices: ['dot', 'mermaid', 'json'] as const, default: 'dot' as GraphFormat, describe: 'output format' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('json', { type: 'boolean', default: false, describe: 'the same as --format json' }),
     async (argv) => {
       process.exitCode = await runGraph(argv as unknown as GraphArgs);

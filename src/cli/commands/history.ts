@@ -9,6 +9,7 @@ import { formatCount, formatTime, isoTime, printJson, shortSha } from '../format
 import { renderTable } from '../table.js';
 import { openRunDir } from '../run-lookup.js';
 import { runRelativePath } from '../task-names.js';
+import { DB_OPTION } from '../run-resolution.js';
 
 interface HistoryArgs {
   runDir: string;
@@ -25,7 +26,7 @@ export function historyCommand(yargs: Argv): Argv {
       y
         .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
         .positional('file', { type: 'string', demandOption: true, describe: 'a file of the run' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runHistory(argv as unknown as HistoryArgs);

@@ -7,7 +7,7 @@ import { parseSince } from '../duration.js';
 import { renderTable } from '../table.js';
 import { openDatabase } from '../run-lookup.js';
 import { loadRunGraph } from '../run-graph.js';
-import { dbLocationFor } from '../run-resolution.js';
+import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
 import { RUN_STATUSES, promptOf, runDurationMs } from '../run-facts.js';
 import type { RunRecord, RunStatus, RunTotals } from '../../store/store.js';
 
@@ -30,7 +30,7 @@ export function listCommand(yargs: Argv): Argv {
         .option('since', { type: 'string', describe: 'only runs created since: a duration back (7d, 12h) or a date (2025-01-31)' })
         .option('prompt-contains', { type: 'string', describe: "only runs whose prompt contains this text (any case)" })
         .option('latest', { type: 'number', describe: 'only the newest N runs' })
-        .option('db', { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' })
+        .option('db', SHARED_DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runList(argv as unknown as ListArgs);

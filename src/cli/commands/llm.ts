@@ -7,6 +7,7 @@ import { renderTable } from '../table.js';
 import { openRunDir } from '../run-lookup.js';
 import { matchTasks, unknownTask } from '../task-names.js';
 import type { InteractionRecord, InteractionStatus, InteractionSummary } from '../../store/store.js';
+import { DB_OPTION } from '../run-resolution.js';
 
 const INTERACTION_STATUSES: readonly InteractionStatus[] = ['pending', 'completed', 'failed', 'cancelled', 'replayed'];
 
@@ -29,7 +30,7 @@ export function llmCommand(yargs: Argv): Argv {
         .option('task', { type: 'string', describe: 'only calls of this task (id or class name)' })
         .option('status', { type: 'string', choices: INTERACTION_STATUSES, describe: 'only calls with this status' })
         .option('id', { type: 'number', describe: 'print this call in full: messages sent and the response' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runLlm(argv as unknown as LlmArgs);

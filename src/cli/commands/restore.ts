@@ -9,7 +9,7 @@ import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { plural, styleFor } from '../output.js';
 import { printJson } from '../format.js';
-import { checkRunDirPath, dbLocationFor, findRun } from '../run-resolution.js';
+import { checkRunDirPath, DB_OPTION, dbLocationFor, findRun } from '../run-resolution.js';
 import { databaseExists, requireRunById } from '../run-lookup.js';
 import { openStore } from '../../store/open.js';
 import type { FileStat, RunRecord, Store } from '../../store/store.js';
@@ -43,7 +43,7 @@ export function restoreCommand(yargs: Argv): Argv {
         .option('run', { type: 'string', describe: 'the run id, when the dir has no marker and the database does not know the path' })
         .option('into', { type: 'string', describe: 'write a copy into this dir instead (no run marker: it is not the run dir)' })
         .option('overwrite', { type: 'boolean', default: false, describe: 'also replace files that differ from the database (edits not yet recorded)' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runRestore(argv as unknown as RestoreArgs);

@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { build } from '../../engine/build.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPipeline } from '../pipelines.js';
-import { checkRunDirPath, openStoreFor, requireRun } from '../run-resolution.js';
+import { checkRunDirPath, DB_OPTION, openStoreFor, requireRun } from '../run-resolution.js';
 import { formatDuration, styleFor } from '../output.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +23,7 @@ export function statusCommand(yargs: Argv): Argv {
     (y) =>
       y
         .positional('run-dir', { type: 'string', demandOption: true })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runStatus(argv as unknown as StatusArgs);

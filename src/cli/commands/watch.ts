@@ -11,6 +11,7 @@ import { openRunDir } from '../run-lookup.js';
 import { changesToRebuild, isIgnoredPath, runRelative, type FileChange } from '../watch-filter.js';
 import { startRebuild, type Rebuild } from '../watch-rebuild.js';
 import { createWatchView, type WatchView } from '../watch-view.js';
+import { DB_OPTION } from '../run-resolution.js';
 
 interface WatchArgs {
   runDir: string;
@@ -33,7 +34,7 @@ export function watchCommand(yargs: Argv): Argv {
     (y) =>
       y
         .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' })
+        .option('db', DB_OPTION)
         .option('build-first', { type: 'boolean', default: false, describe: 'build once on start, before watching' })
         .option('json', { type: 'boolean', default: false, describe: 'print watch events as JSON lines' }),
     async (argv) => {
