@@ -37,7 +37,7 @@ describe('FileHasher', () => {
     expect(new FileHasher(dir, cache).state('a.txt')).toEqual({ kind: 'file', sha256: sha256('beta!') });
   });
 
-  it('sees an mtime that moved by a microsecond or two, and caches the exact nanoseconds', () => {
+  it('sees an mtime that moved by a few microseconds, and caches the exact nanoseconds', () => {
     const file = path.join(dir, 'a.txt');
     fs.writeFileSync(file, 'alpha');
     const cache = new Map<string, FileStat>();
@@ -45,8 +45,9 @@ describe('FileHasher', () => {
     const before = cache.get('a.txt')!;
     expect(before.mtimeNs).toBe(fs.statSync(file, { bigint: true }).mtimeNs);
 
-    // Two microseconds past the old time (floored to the microsecond): a move of 1 to 2 µs.
-    const seconds = Number(before.mtimeNs / 1_000_000_000n) + 0.000_001 * (Number((before.mtimeNs / 1_000n) % 1_000_000n) + 2);
+    // Ten microseconds past the old time (floored to the microsecond). utimes takes seconds as a double, which
+    // lands within a microsecond of the asked time: the move is 9 to 10 µs, well above the comparison's ~0.25 µs.
+    const seconds = Number(before.mtimeNs / 1_000_000_000n) + 0.000_001 * (Number((before.mtimeNs / 1_000n) % 1_000_000n) + 10);
     fs.utimesSync(file, seconds, seconds);
     const moved = new FileHasher(dir, cache);
     expect(moved.state('a.txt')).toEqual({ kind: 'file', sha256: sha256('alpha') });
