@@ -40,6 +40,10 @@ export interface AttemptRecord {
   stamp: string | null;
   /** path → sha256 of every file the attempt wrote; null until persisted. */
   outputs: Record<string, string> | null;
+  /**
+   * Why it failed or was cancelled; for a `persisted` attempt, what went wrong after persisting (its files could
+   * not be written): the content is durable and the next build writes the files again.
+   */
   error: string | null;
   startedAt: number;
   finishedAt: number | null;
@@ -61,13 +65,22 @@ export interface ContentVersion {
   createdAt: number;
 }
 
-/** The `(size, mtime_ns, inode) → sha256` cache that lets a no-op build re-hash nothing. */
+/**
+ * The `(size, mtime_ns, ctime_ns, inode) → sha256` cache that lets a no-op build re-hash nothing. ctime is in it
+ * because tools that keep size and mtime (`cp -p`, `touch -r`, `rsync -t`, tar) cannot keep ctime.
+ */
 export interface FileStat {
   path: string;
   size: number;
   mtimeNs: bigint;
+  ctimeNs: bigint;
   ino: bigint;
   sha256: string;
+  /**
+   * When the stat was taken (wall clock, epoch ns). An entry whose file changed within a timestamp tick of
+   * this moment is "racily clean" (a later change in the same tick would keep every field) and is re-hashed.
+   */
+  statAtNs: bigint;
 }
 
 /** Everything the engine needs to decide a run's tasks, read in one go. */
@@ -76,6 +89,11 @@ export interface RunSnapshot {
   built: Map<string, AttemptRecord>;
   /** Attempts a dead process left `persisted` (files not yet written) — recovered without re-running. */
   unmaterialized: AttemptRecord[];
+  /**
+   * Per attempt id of `unmaterialized`: the outputs (path → sha256) of the newest earlier attempt of the same
+   * task that reached `persisted` or `complete` ({} when none): recovery removes the extra files it no longer writes.
+   */
+  previousOutputs: Map<number, Record<string, string>>;
   /**
    * Per task id: attempts since its newest persisted one that never persisted (abandoned, failed, cancelled),
    * oldest first. Work they finished (model calls) may be replayed instead of paid for again.
@@ -86,7 +104,11 @@ export interface RunSnapshot {
   fileStats: Map<string, FileStat>;
 }
 
-export type InteractionStatus = 'pending' | 'completed' | 'failed' | 'cancelled' | 'replayed';
+/**
+ * `rejected`: the answer parsed, but the task refused it (a check beyond the schema); never replayed.
+ * `abandoned`: still pending when its attempt ended (the process died, or the attempt ended without it).
+ */
+export type InteractionStatus = 'pending' | 'completed' | 'failed' | 'cancelled' | 'replayed' | 'rejected' | 'abandoned';
 
 /** Fields known when a model call starts. */
 export interface InteractionStart {
@@ -100,6 +122,8 @@ export interface InteractionStart {
   requestedModel: string;
   /** The messages sent (system + user + earlier turns), as JSON. Never contains credentials. */
   messages: unknown;
+  /** For a `replayed` call: the id of the earlier interaction whose answer it replays. */
+  replayedFrom?: number | null;
 }
 
 /** Fields known when a model call ends, whatever the outcome. */
@@ -122,6 +146,7 @@ export interface InteractionFinish {
 
 export interface InteractionRecord extends InteractionStart {
   id: number;
+  replayedFrom: number | null;
   status: InteractionStatus;
   answeredModel: string | null;
   responseText: string | null;
@@ -146,6 +171,11 @@ export interface RunChanges {
   params?: Record<string, unknown>;
   /** true: ask the running build to stop (`plan cancel`); false: clear the request. */
   cancelRequested?: boolean;
+  /**
+   * Clear a cancel request only if it was made before this moment (epoch ms): a build starting clears stale
+   * requests without erasing one made while it was starting. Compare-and-set in the one UPDATE.
+   */
+  clearCancelRequestedBefore?: number;
 }
 
 export interface NewRun {
@@ -162,27 +192,38 @@ export interface Store {
   createRun(run: NewRun): Promise<RunRecord>;
   getRun(runId: string): Promise<RunRecord | null>;
   findRunByDir(runDir: string): Promise<RunRecord | null>;
+  /** Changes only the columns given (one UPDATE, no read-modify-write of the row). */
   updateRun(runId: string, changes: RunChanges): Promise<void>;
   listRuns(): Promise<RunRecord[]>;
 
   // attempts and content: the engine's durable path
   loadRunSnapshot(runId: string): Promise<RunSnapshot>;
-  /** Marks attempts a dead process left `running` as `abandoned`; returns how many. */
+  /** Marks attempts a dead process left `running` as `abandoned`, and their `pending` interactions too; returns how many attempts. */
   abandonRunningAttempts(runId: string): Promise<number>;
   startAttempt(runId: string, taskId: string): Promise<number>;
   /**
    * ONE transaction: every output's content (a new version where the bytes differ from the newest one) and the
    * attempt's stamp; the attempt becomes `persisted`. After this returns, the work survives `kill -9`.
+   * Each output's sha256 is checked against its bytes: a mismatch stores nothing and rejects.
    */
   persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void>;
   /** Files are on disk: the attempt becomes `complete` and the hash cache learns their stats. */
   completeAttempt(attemptId: number, stats: FileStat[]): Promise<void>;
+  /** A `running` attempt ends failed or cancelled; its `pending` interactions become `abandoned`. */
   endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void>;
+  /**
+   * Something went wrong after the attempt persisted (its files could not be written): the error is stored on
+   * the attempt, which stays `persisted` (its content is durable; the next build writes the files).
+   */
+  recordAttemptError(attemptId: number, error: string): Promise<void>;
   /** Attempts of one task in a run, oldest first. */
   listAttempts(runId: string, taskId?: string): Promise<AttemptRecord[]>;
 
-  /** A file changed on disk by someone else: store it as a new version (source `edit`). */
-  recordEdit(runId: string, taskId: string, path: string, sha256: string, bytes: Buffer): Promise<void>;
+  /**
+   * A file changed on disk by someone else: store these bytes as a new version (source `edit`), their sha256
+   * computed by the store. Returns the version and sha stored, or null when the bytes equal the newest version.
+   */
+  recordEdit(runId: string, taskId: string, path: string, bytes: Buffer): Promise<{ version: number; sha256: string } | null>;
   /** Bytes of a file: the newest version, or a given 1-based version. */
   readContent(runId: string, path: string, version?: number): Promise<Buffer | null>;
   /** Bytes of the version with this sha256, if stored. */
@@ -193,6 +234,12 @@ export interface Store {
   // model calls: written by the LLM layer's recorder
   startInteraction(start: InteractionStart): Promise<number>;
   finishInteraction(id: number, finish: InteractionFinish): Promise<void>;
+  /**
+   * The task refused this answer (a check beyond the schema): the row becomes `rejected` with the reason (in
+   * `errorMessage`), and so does the row it replayed, if any, so that no later attempt replays it. Only
+   * `completed` and `replayed` rows change.
+   */
+  rejectInteraction(id: number, reason: string): Promise<void>;
   /**
    * Completed interactions of the given attempts whose request hash matches, oldest first: what a re-run of a
    * task that never reached `persisted` may replay instead of paying again.
