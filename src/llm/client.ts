@@ -10,16 +10,17 @@ import { abortableSleep, type Sleep } from './backoff.js';
 import { InteractionRecorder } from './recorder.js';
 import { Replayer } from './replay.js';
 import { tryModel, type CallContext, type CallPlan, type RetryOptions } from './model-tries.js';
-import { CancelledError, ModelsExhaustedError, type FailedAnswer, type ModelFailure } from './errors.js';
+import { CancelledError, ModelsExhaustedError, RejectedAnswerError, type FailedAnswer, type ModelFailure } from './errors.js';
 import type { PriceTable } from './pricing.js';
 import type { Provider } from './providers/provider.js';
 import { OfflineProvider } from './providers/offline.js';
 import { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
 
 /**
- * The LLM client tasks see as `ctx.llm`. Per call: replay an earlier attempt's answer if there is one;
- * otherwise try each model of the fallback list in order (see model-tries.ts). Providers, rate limiters and
- * the cost budget are created once per build and shared by every attempt; replay bookkeeping is per attempt.
+ * The LLM client tasks see as `ctx.llm`. Per call: replay an earlier attempt's answer if there is one that
+ * the request's check accepts; otherwise try each model of the fallback list in order (see model-tries.ts).
+ * Providers, rate limiters and the cost budget are created once per build and shared by every attempt; replay
+ * bookkeeping is per attempt.
  */
 
 export interface LlmOptions {
@@ -87,7 +88,7 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
 
     async function call<T>(plan: CallPlan<T>): Promise<Completion<T>> {
       if (scope.signal.aborted) throw new CancelledError('model call cancelled');
-      const replayed = await replayer.replay(plan.requestHash, plan.parse);
+      const replayed = await replayer.replay(plan);
       if (replayed) return replayed;
       const failures: ModelFailure[] = [];
       for (const provider of providers) {
@@ -115,6 +116,7 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
           requestHash: hash,
           maxOutputTokens: request.maxOutputTokens,
           parse: (text: string, answer: FailedAnswer) => parseJsonAnswer(text, request.schema, answer),
+          check: request.check,
         });
       },
       completeText(request: TextRequest): Promise<Completion<string>> {
@@ -129,7 +131,12 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
           requestHash: hash,
           maxOutputTokens: request.maxOutputTokens,
           parse: (text: string) => text,
+          check: request.check,
         });
+      },
+      async reject(completion: Completion<unknown>, reason: string): Promise<RejectedAnswerError> {
+        await recorder.reject(completion.interactionId, reason);
+        return new RejectedAnswerError(reason);
       },
     };
     return { llm };

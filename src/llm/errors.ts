@@ -11,6 +11,7 @@ export type LlmErrorClass =
   | 'connection'
   | 'invalid_json'
   | 'schema_invalid'
+  | 'rejected'
   | 'empty_content'
   | 'refusal'
   | 'auth'
@@ -78,6 +79,15 @@ export class InvalidJsonError extends LlmError {
 }
 export class SchemaInvalidError extends LlmError {
   readonly errorClass = 'schema_invalid';
+  readonly retryable = true;
+}
+/**
+ * The answer matched the schema, but the task refused it (a check beyond the schema). Retryable: within the
+ * call the model is shown its answer and the reason; after the call, the engine runs the task again, and the
+ * refused answer is never replayed.
+ */
+export class RejectedAnswerError extends LlmError {
+  readonly errorClass = 'rejected';
   readonly retryable = true;
 }
 export class EmptyContentError extends LlmError {

@@ -1,4 +1,4 @@
-import type { ChatMessage, Completion } from './types.js';
+import type { AnswerCheck, ChatMessage, Completion } from './types.js';
 import type { InteractionRecorder } from './recorder.js';
 import type { CostBudget } from './budget.js';
 import type { LimiterPool, Permit } from './limiter.js';
@@ -9,12 +9,13 @@ import { costFromPrice, costUsd, priceFor, type PriceTable } from './pricing.js'
 import { backoffDelay, type Sleep } from './backoff.js';
 import { feedbackMessage } from './parse-answer.js';
 import { maskSecrets, redact } from './redact.js';
-import { CancelledError, LlmError, RateLimitedError, type FailedAnswer, type ModelFailure } from './errors.js';
+import { CancelledError, LlmError, RateLimitedError, RejectedAnswerError, type FailedAnswer, type LlmErrorClass, type ModelFailure } from './errors.js';
 
 /**
  * The tries of one call on one model: budget, rate limit, a recorded row per try, backoff between tries, and
- * the bad answer fed back after invalid JSON. Returns the completion, or the last failure so the caller can
- * move on to the next model. Cancellation and the budget are not failures of a model: they are thrown.
+ * the bad answer fed back after invalid JSON, a schema mismatch or a refusal by the request's check. Returns the
+ * completion, or the last failure so the caller can move on to the next model. Cancellation and the budget are
+ * not failures of a model: they are thrown.
  */
 
 export interface RetryOptions {
@@ -33,6 +34,7 @@ export interface CallPlan<T> {
   requestHash: string;
   maxOutputTokens?: number;
   parse(text: string, answer: FailedAnswer): T;
+  check?: AnswerCheck<T>;
 }
 
 export interface CallContext {
@@ -52,6 +54,7 @@ export interface CallContext {
 type TryOutcome<T> = { ok: true; completion: Completion<T> } | { ok: false; error: LlmError };
 
 const MAX_ECHOED_ANSWER_CHARS = 6000;
+const FED_BACK: ReadonlySet<LlmErrorClass> = new Set<LlmErrorClass>(['invalid_json', 'schema_invalid', 'rejected']);
 
 export async function tryModel<T>(
   provider: Provider,
@@ -69,12 +72,12 @@ export async function tryModel<T>(
     if (!error.retryable || tryNo === ctx.retry.maxTries) break;
     const retryAfter = error instanceof RateLimitedError ? error.retryAfterMs : null;
     if (retryAfter !== null && retryAfter > ctx.retry.maxRetryAfterMs) break;
-    if (error.answer && (error.errorClass === 'invalid_json' || error.errorClass === 'schema_invalid')) {
+    if (error.answer && FED_BACK.has(error.errorClass)) {
       // Show the model its own answer and what was wrong with it: it usually fixes it on the next try.
       messages = [
         ...plan.messages,
         { role: 'assistant', content: error.answer.text.slice(0, MAX_ECHOED_ANSWER_CHARS) },
-        { role: 'user', content: feedbackMessage(error.message) },
+        { role: 'user', content: feedbackMessage(error.message, plan.json !== null) },
       ];
     }
     await ctx.sleep(backoffDelay(ctx.retry, tryNo, retryAfter, ctx.random), ctx.signal);
@@ -141,8 +144,10 @@ async function tryOnce<T>(
         tokensEstimated: usage.estimated,
       };
       const value = plan.parse(response.text, answer);
+      const refusal = plan.check?.(value) ?? null;
       await ctx.recorder.finish(id, spec.spec, {
-        status: 'completed',
+        status: refusal === null ? 'completed' : 'rejected',
+        ...(refusal === null ? {} : { errorClass: 'rejected', errorMessage: refusal }),
         answeredModel: response.answeredModel,
         responseText: response.text,
         parsed: plan.json ? value : undefined,
@@ -154,6 +159,7 @@ async function tryOnce<T>(
         costUsd: cost.costUsd,
         price: cost.price,
       });
+      if (refusal !== null) return { ok: false, error: new RejectedAnswerError(refusal, { httpStatus: response.httpStatus, answer }) };
       const completion = { value, text: response.text, model: spec.spec, interactionId: id, replayed: false };
       return { ok: true, completion };
     } catch (caught) {

@@ -53,8 +53,9 @@ export function extractJson(text: string): string {
 }
 
 /** What the next try is told after a bad answer: the problem, briefly, and what to do instead. */
-export function feedbackMessage(errorMessage: string): string {
-  return `Your previous answer was rejected: ${shorten(errorMessage)}. Answer again with only the corrected JSON.`;
+export function feedbackMessage(errorMessage: string, json = true): string {
+  const instead = json ? 'Answer again with only the corrected JSON.' : 'Answer again.';
+  return `Your previous answer was rejected: ${shorten(errorMessage)}. ${instead}`;
 }
 
 function shorten(text: string): string {

@@ -16,6 +16,8 @@ export interface InteractionOpening {
   provider: string;
   requestedModel: string;
   messages: readonly ChatMessage[] | unknown;
+  /** On a replayed call: the row whose answer it replays. */
+  replayedFrom?: number;
 }
 
 export class InteractionRecorder {
@@ -37,6 +39,7 @@ export class InteractionRecorder {
       provider: opening.provider,
       requestedModel: opening.requestedModel,
       messages: redactDeep(opening.messages, this.secrets()),
+      replayedFrom: opening.replayedFrom ?? null,
     });
     scope.emit({
       type: 'interaction-started',
@@ -47,6 +50,11 @@ export class InteractionRecorder {
       itemKey: opening.itemKey,
     });
     return id;
+  }
+
+  /** The task refused this answer: the row (and the row it replayed) become `rejected`, never replayed again. */
+  async reject(id: number, reason: string): Promise<void> {
+    await this.scope.store.rejectInteraction(id, redact(reason, this.secrets()));
   }
 
   async finish(id: number, model: string, finish: InteractionFinish): Promise<void> {

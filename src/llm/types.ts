@@ -1,4 +1,5 @@
 import type { ZodType } from 'zod';
+import type { RejectedAnswerError } from './errors.js';
 
 /**
  * The model-call API tasks use through `ctx.llm`. Every call is recorded as an interaction row (pending before
@@ -9,6 +10,13 @@ export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
 }
+
+/**
+ * A task's own test of an answer, beyond what a schema can say (ids that must exist, one entry per item…):
+ * null accepts it; a reason refuses it. A refused answer is recorded `rejected` (and never replayed), and
+ * the model is asked again with its answer and the reason, within the call's tries.
+ */
+export type AnswerCheck<T> = (value: T) => string | null;
 
 export interface CompletionRequest<T> {
   messages: ChatMessage[];
@@ -21,6 +29,8 @@ export interface CompletionRequest<T> {
   /** For conversations: the turn number, from 1; recorded with the interaction. */
   turn?: number;
   maxOutputTokens?: number;
+  /** Applied after the schema, to fresh and replayed answers alike. */
+  check?: AnswerCheck<T>;
 }
 
 export interface TextRequest {
@@ -28,6 +38,7 @@ export interface TextRequest {
   itemKey?: string;
   turn?: number;
   maxOutputTokens?: number;
+  check?: AnswerCheck<string>;
 }
 
 export interface Completion<T> {
@@ -43,6 +54,12 @@ export interface Completion<T> {
 export interface LlmClient {
   complete<T>(request: CompletionRequest<T>): Promise<Completion<T>>;
   completeText(request: TextRequest): Promise<Completion<string>>;
+  /**
+   * For a problem found only after the call: records the answer `rejected` (so no later attempt replays it)
+   * and returns the retryable error to throw, so the engine runs the task again and the model is asked again:
+   * `throw await ctx.llm.reject(completion, 'names no known lever')`.
+   */
+  reject(completion: Completion<unknown>, reason: string): Promise<RejectedAnswerError>;
   /** True when the answering model is the deterministic offline one (files it made say so). */
   readonly offline: boolean;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BudgetExceededError, CancelledError } from '../llm/errors.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext, type PlanTaskClass } from './plan-task.js';
 import { CurrencyStrategyTask, EARLY_CONTEXT, IdentifyRisksTask, PhysicalLocationsTask } from './context.js';
@@ -151,7 +152,8 @@ export class ConsolidateAssumptionsMarkdownTask extends PlanTask {
         try {
           return await t.askText(SHORTEN_SYSTEM, `Section: ${s.title}\n\n${s.body}`);
         } catch (error) {
-          if (ctx.signal.aborted) throw error;
+          // A stop (cancel, the budget) is not a failed call: it must end the task, not leave a placeholder.
+          if (ctx.signal.aborted || error instanceof BudgetExceededError || error instanceof CancelledError) throw error;
           ctx.log(`shortening '${s.title}' failed: ${(error as Error).message}`);
           return `**[Placeholder: this section could not be shortened (the model call failed). See the full assumptions document.]**`;
         }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { redact, redactDeep } from '../../src/llm/redact.js';
-import { parseRetryAfter, RateLimitedError, AuthError, ModelsExhaustedError, InvalidJsonError, SchemaInvalidError, RefusalError } from '../../src/llm/errors.js';
+import { parseRetryAfter, RateLimitedError, AuthError, ModelsExhaustedError, InvalidJsonError, SchemaInvalidError, RefusalError, RejectedAnswerError } from '../../src/llm/errors.js';
+import { isRetryable } from '../../src/engine/task.js';
 import { extractJson, feedbackMessage, parseJsonAnswer } from '../../src/llm/parse-answer.js';
 import { abortableSleep, backoffDelay } from '../../src/llm/backoff.js';
 import { CancelledError } from '../../src/llm/errors.js';
@@ -44,6 +45,12 @@ describe('errors', () => {
     expect(all.message).toContain('openai:a: server_error');
     expect(all.message).toContain('offline: schema_invalid');
   });
+
+  it('a rejected answer is retryable, by the LLM layer and by the engine', () => {
+    const rejected = new RejectedAnswerError('names no known lever');
+    expect([rejected.errorClass, rejected.retryable, rejected.message]).toEqual(['rejected', true, 'names no known lever']);
+    expect(isRetryable(rejected)).toBe(true);
+  });
 });
 
 describe('parseJsonAnswer', () => {
@@ -74,6 +81,8 @@ describe('parseJsonAnswer', () => {
     const message = feedbackMessage('x'.repeat(5000));
     expect(message.length).toBeLessThan(1000);
     expect(message).toContain('Answer again');
+    expect(message).toContain('JSON');
+    expect(feedbackMessage('too long', false)).toBe('Your previous answer was rejected: too long. Answer again.');
   });
 });
 

@@ -5,6 +5,7 @@
 import { z, type ZodType } from 'zod';
 import type { FileTarget } from '../../src/engine/target.js';
 import type { Completion, CompletionRequest, LlmClient, TextRequest } from '../../src/llm/types.js';
+import { RejectedAnswerError } from '../../src/llm/errors.js';
 import type { PlanConfig, PlanContext, PlanTask } from '../../src/tasks/plan-task.js';
 
 export const HOSTILE = '<script>alert(1)</script> "><img src=x onerror=alert(1)>';
@@ -37,6 +38,8 @@ export class FakeLlm implements LlmClient {
       hostile?: boolean;
       overrides?: Record<string, Record<string, Json>>;
       failText?: (request: TextRequest) => boolean;
+      /** The error a failing text call throws (default a plain one). */
+      failWith?: () => Error;
     } = {},
   ) {}
 
@@ -49,9 +52,13 @@ export class FakeLlm implements LlmClient {
 
   async completeText(request: TextRequest): Promise<Completion<string>> {
     this.calls.push({ schemaName: null, ...(request.itemKey ? { itemKey: request.itemKey } : {}), ...(request.turn ? { turn: request.turn } : {}) });
-    if (this.options.failText?.(request)) throw new Error('fake failure');
+    if (this.options.failText?.(request)) throw this.options.failWith?.() ?? new Error('fake failure');
     const value = `Shortened text ${this.calls.length}${this.options.hostile ? ` ${HOSTILE}` : ''}`;
     return { value, text: value, model: 'fake', interactionId: this.calls.length, replayed: false };
+  }
+
+  async reject(): Promise<RejectedAnswerError> {
+    return new RejectedAnswerError('rejected by the task');
   }
 
   private make(schema: JsonSchema, path: string): Json {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PLAN_TASK_CLASSES } from '../../src/tasks/catalog.js';
 import type { PlanConfig } from '../../src/tasks/plan-task.js';
 import { ConsolidateAssumptionsMarkdownTask } from '../../src/tasks/assumptions.js';
+import { BudgetExceededError } from '../../src/llm/errors.js';
 import { FakeLlm, config, memoryContext } from './tasks-fake.js';
 
 /** Builds every task in catalogue order in memory; returns the files and the model calls per task. */
@@ -114,5 +115,17 @@ describe('the whole plan pipeline, in memory with a fake model', () => {
     const short = files.get('003-11-consolidate_assumptions_short.md')!;
     expect(short.match(/Placeholder: this section could not be shortened/g)).toHaveLength(1);
     expect(short).toContain('# Identify Risks');
+  });
+
+  it('a budget stop during the shortening ends the task: no placeholder is stored as if the call had failed', async () => {
+    const files = new Map<string, string>();
+    for (const TaskClass of PLAN_TASK_CLASSES.slice(0, 20)) {
+      const task = new TaskClass(config('full'));
+      await task.run(memoryContext(task, files, new FakeLlm(physical)));
+    }
+    const task = new ConsolidateAssumptionsMarkdownTask(config('full'));
+    const llm = new FakeLlm({ failText: (r) => r.messages.some((m) => m.content.startsWith('Section: Identify Risks')), failWith: () => new BudgetExceededError('budget of $0.01 reached') });
+    await expect(task.run(memoryContext(task, files, llm))).rejects.toThrow(BudgetExceededError);
+    expect(files.has('003-11-consolidate_assumptions_short.md')).toBe(false);
   });
 });

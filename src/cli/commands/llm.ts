@@ -9,7 +9,7 @@ import { matchTasks, unknownTask } from '../task-names.js';
 import type { InteractionRecord, InteractionStatus, InteractionSummary } from '../../store/store.js';
 import { DB_OPTION } from '../run-resolution.js';
 
-const INTERACTION_STATUSES: readonly InteractionStatus[] = ['pending', 'completed', 'failed', 'cancelled', 'replayed'];
+const INTERACTION_STATUSES: readonly InteractionStatus[] = ['pending', 'completed', 'failed', 'cancelled', 'replayed', 'rejected', 'abandoned'];
 
 interface LlmArgs {
   runDir: string;
