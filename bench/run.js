@@ -9,6 +9,8 @@
 //
 // Options: --sizes 1000,10000  --reps 3  --tools plan,floor,ninja,…  -j 4  --budget SECONDS (skip a tool whose
 // build is expected to take longer)  --work DIR  --keep  --no-install  --no-persistence
+// --baseline DIR: also time another checkout of plan (its dist built), as tool `plan-baseline`, in the same
+// repetitions: `plan ÷ baseline` then says whether a change made the engine faster or slower.
 //
 // Phases, each measured as a fresh process (so wall times include start-up) under /usr/bin/time -v, after a
 // `sync` so that no build pays for the previous one's pending disk writes:
@@ -17,7 +19,7 @@
 // Within one repetition each tool runs its phases in sequence on its own dir; the order of the tools rotates
 // from one repetition to the next, so slow drift of a shared machine spreads over all of them. Figures are
 // medians; ratios are medians of the per-repetition ratios.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,6 +49,7 @@ const { values: opts } = parseArgs({
     keep: { type: 'boolean', default: false },
     'no-install': { type: 'boolean', default: false },
     'no-persistence': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 
@@ -104,6 +107,22 @@ const TOOLS = [
     version: ['snakemake', ['--version']],
   },
 ];
+if (opts.baseline !== undefined) {
+  const baseline = path.resolve(opts.baseline);
+  const layered = path.join(baseline, 'bench', 'layered.js');
+  if (!fs.existsSync(path.join(baseline, 'dist', 'index.js'))) throw new Error(`--baseline ${baseline}: no dist/ there (run npx tsc in it)`);
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['-C', baseline, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {}
+  TOOLS.splice(1, 0, {
+    id: 'plan-baseline',
+    label: `plan at ${commit} (baseline)`,
+    phases: PHASES,
+    outDir: (base) => path.join(base, 'run'),
+    command: (base, n) => [node, [layered, 'build', path.join(base, 'run'), '--n', String(n), '-j', String(JOBS), '--json']],
+  });
+}
 for (const tool of TOOLS) tool.outDir ??= (base) => base;
 const selected = opts.tools === undefined ? TOOLS : TOOLS.filter((t) => opts.tools.split(',').includes(t.id));
 
@@ -475,6 +494,7 @@ function summarize(raw) {
       expectedRan: tool.startsWith('plan') || tool === 'floor' ? expectedRan(phase, n) : undefined,
       toFloor: phase === 'a' && tool !== 'floor' ? ratioTo(rows, 'floor') : null,
       toNinja: tool !== 'ninja' ? ratioTo(rows, 'ninja') : null,
+      toBaseline: tool === 'plan' ? ratioTo(rows, 'plan-baseline') : null,
     });
   }
   return summary;
@@ -550,8 +570,9 @@ function renderMarkdown(results) {
   for (const n of config.sizes) {
     if (!summary.some((s) => s.n === n)) continue;
     out.push(`## N = ${n.toLocaleString('en-US')}`, '');
-    out.push(`| phase | ${toolIds.map(label).join(' | ')} | plan ÷ floor | plan ÷ ninja |`);
-    out.push(`|---|${toolIds.map(() => '---:').join('|')}|---:|---:|`);
+    const withBaseline = toolIds.includes('plan-baseline');
+    out.push(`| phase | ${toolIds.map(label).join(' | ')} | plan ÷ floor | plan ÷ ninja |${withBaseline ? ' plan ÷ baseline |' : ''}`);
+    out.push(`|---|${toolIds.map(() => '---:').join('|')}|---:|---:|${withBaseline ? '---:|' : ''}`);
     for (const phase of PHASES) {
       if (!toolIds.some((id) => get(n, id, phase))) continue;
       const cells = toolIds.map((id) => {
@@ -559,7 +580,7 @@ function renderMarkdown(results) {
         return s && s.reps < config.reps ? `${seconds(s.wallMs)} (${s.reps} run${s.reps > 1 ? 's' : ''})` : seconds(s?.wallMs);
       });
       const plan = get(n, 'plan', phase);
-      out.push(`| ${PHASE_NAMES[phase]} | ${cells.join(' | ')} | ${ratio(plan?.toFloor)} | ${ratio(plan?.toNinja)} |`);
+      out.push(`| ${PHASE_NAMES[phase]} | ${cells.join(' | ')} | ${ratio(plan?.toFloor)} | ${ratio(plan?.toNinja)} |${withBaseline ? ` ${ratio(plan?.toBaseline)} |` : ''}`);
     }
     out.push('', `CPU time, user + system, every child process included (N = ${n.toLocaleString('en-US')}):`, '');
     out.push(`| phase | ${toolIds.map(label).join(' | ')} |`);

@@ -2,4 +2,4 @@
 export * from './engine/index.js';
 export type { Store, RunRecord, AttemptRecord, ContentVersion, InteractionRecord } from './store/store.js';
 export { openStore, defaultDbLocation } from './store/open.js';
-export { openSqliteStore, SqliteStore } from './store/sqlite-store.js';
+export { openSqliteStore, SqliteStore } from './store/sqlite/sqlite-store.js';

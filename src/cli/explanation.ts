@@ -219,7 +219,7 @@ export class RunExplainer {
       if (seen.has(id)) continue;
       seen.add(id);
       const deps = this.graph.requires.get(id)!.filter((dep) => this.decisions.get(dep)?.state !== 'fresh');
-      const own = this.decisions.get(id)?.reason.startsWith('upstream ') !== true;
+      const own = this.decisions.get(id)?.cause.kind !== 'upstream-will-run';
       if (own || deps.length === 0) causes.push(this.ref(id));
       else queue.push(...deps);
     }

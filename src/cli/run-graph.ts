@@ -1,3 +1,4 @@
+import type { DecisionCause } from '../engine/decision-cause.js';
 import { build } from '../engine/build.js';
 import { planGraph, type TaskGraph } from '../engine/graph.js';
 import { UsageError } from '../engine/errors.js';
@@ -24,7 +25,7 @@ export async function loadRunGraph(run: RunRecord): Promise<RunGraph> {
   return { roots, graph: planGraph(roots) };
 }
 
-export type Decisions = ReadonlyMap<string, { state: TaskState; reason: string }>;
+export type Decisions = ReadonlyMap<string, { state: TaskState; reason: string; cause: DecisionCause }>;
 
 /** Each task's state and reason as the next build would decide them: the engine's dry run, nothing written. */
 export async function decideRun(run: RunRecord, runDir: string, store: Store, roots: readonly Task[]): Promise<Decisions> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { UsageError } from '../engine/errors.js';
 import { readRunMarker, writeRunMarker } from '../engine/run-dir.js';
 import { defaultDbLocation, openStore } from '../store/open.js';
-import type { Durability } from '../store/sqlite-store.js';
+import type { Durability } from '../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../store/store.js';
 
 /** The `--db` option of the commands that take a run dir. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { AttemptContext } from './task-context.js';
 import { backoffDelay, raceAbort, sleep, type BackoffPolicy } from './backoff.js';
 import { sha256, type FileHasher } from './hasher.js';
-import { folderEscape, writeFileAtomic } from './materialize.js';
+import { folderEscape, fsyncFolders, writeFileAtomic } from './materialize.js';
 import { errorMessage } from './errors.js';
 import { isRetryable, type Task } from './task.js';
 import { testHook } from './test-hooks.js';
@@ -26,6 +26,9 @@ export interface AttemptArgs<S extends object> {
   services: ServiceFactory<S> | undefined;
   declared: readonly string[];
   ownerOf: ReadonlyMap<string, string>;
+  /** Claims the undeclared files the task wrote; returns a file another task owns, with that task. */
+  claimExtras: (paths: readonly string[]) => { path: string; owner: string } | null;
+  releaseClaims: () => void;
   /** Files the previous build of this task wrote: extra ones it no longer writes are removed. */
   previousOutputs: Readonly<Record<string, string>>;
   /** Earlier attempts that never persisted, whose finished work may be replayed. */
@@ -36,6 +39,8 @@ export interface AttemptArgs<S extends object> {
   stopSignal: AbortSignal;
   isStopping: () => boolean;
   backoff: BackoffPolicy;
+  /** fsync each written file and its folder before the attempt is marked complete. */
+  fsync: boolean;
   emit: (event: BuildEvent) => void;
 }
 
@@ -52,6 +57,7 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
     args.emit({ type: 'task-started', taskId, attemptId, try: tryNumber, reason: args.reason });
     const started = Date.now();
     const ctx = new AttemptContext(task as Task, args.runId, args.runDir, attemptId, args.stopSignal, args.emit);
+    let persisted = false;
     try {
       const services = args.services?.({
         runId: args.runId,
@@ -67,11 +73,15 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
       const outputs = collectOutputs(args, ctx.written);
       const stamp = args.stampText();
       await store.persistAttempt(attemptId, stamp, outputs);
+      persisted = true;
       args.emit({ type: 'task-persisted', taskId, attemptId });
       testHook('after-persist', taskId);
 
-      const stats = outputs.map((output) => args.hasher.learn(output.path, output.sha256, writeFileAtomic(args.runDir, output.path, output.bytes)));
-      removeDroppedExtras(args, outputs);
+      const fsync = args.fsync;
+      const stats = outputs.map((output) => args.hasher.learn(output.path, output.sha256, writeFileAtomic(args.runDir, output.path, output.bytes, { fsync })));
+      const dropped = removeDroppedExtras(args, outputs);
+      if (fsync) fsyncFolders(args.runDir, [...outputs.map((o) => o.path), ...dropped]);
+      testHook('after-materialize', taskId);
       await store.completeAttempt(attemptId, stats);
       const shas = Object.fromEntries(outputs.map((o) => [o.path, o.sha256]));
       const changed = outputs.filter((o) => args.previousOutputs[o.path] !== o.sha256).map((o) => o.path);
@@ -81,6 +91,8 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
         attempt: { id: attemptId, runId: args.runId, taskId, status: 'complete', stamp, outputs: shas, error: null, startedAt: started, finishedAt: Date.now() },
       };
     } catch (error) {
+      if (persisted) return failedAfterPersist(args, attemptId, error, unpersisted);
+      args.releaseClaims();
       if (args.stopSignal.aborted) {
         await store.endAttempt(attemptId, 'cancelled', 'the build was interrupted');
         args.emit({ type: 'task-cancelled', taskId, attemptId });
@@ -102,28 +114,47 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
   }
 }
 
-/** Every declared output must be written; extra files must not belong to another task. */
+/**
+ * The content is committed but its files could not all be written (a full disk, a folder in the way): the
+ * error is stored on the attempt, which stays `persisted`, so the next build writes the files from the
+ * database. It is not run again here (its model calls are paid and stored), nor replayed from.
+ */
+async function failedAfterPersist<S extends object>(args: AttemptArgs<S>, attemptId: number, error: unknown, unpersisted: number[]): Promise<AttemptOutcome> {
+  const message = `its output was stored, but writing its files failed: ${errorMessage(error)}`;
+  await args.store.recordAttemptError(attemptId, message);
+  args.emit({ type: 'task-failed', taskId: args.taskId, attemptId, error: message, retryInMs: null });
+  return { kind: 'failed', error: message, unpersistedAttempts: unpersisted };
+}
+
+/** Every declared output must be written; a file belongs to one task, so no file may be another task's. */
 function collectOutputs<S extends object>(args: AttemptArgs<S>, written: ReadonlyMap<string, Buffer>): OutputContent[] {
   const notWritten = args.declared.filter((filePath) => !written.has(filePath));
   if (notWritten.length > 0) throw new Error(`did not write its declared output ${notWritten.join(', ')}`);
   const outputs: OutputContent[] = [];
+  const extras: string[] = [];
   for (const [filePath, bytes] of written) {
     const owner = args.ownerOf.get(filePath);
     if (owner !== undefined && owner !== args.taskId) throw new Error(`wrote ${filePath}, which is an output of ${owner}`);
+    if (owner === undefined) extras.push(filePath);
     // Refused before persisting: a file that cannot be written inside the run dir must not get a row either.
     const escape = folderEscape(args.runDir, filePath);
     if (escape !== null) throw new Error(`cannot write ${filePath}: ${escape}`);
     outputs.push({ path: filePath, sha256: sha256(bytes), bytes });
   }
+  const taken = extras.length === 0 ? null : args.claimExtras(extras);
+  if (taken !== null) throw new Error(`wrote ${taken.path}, which belongs to ${taken.owner} (a file is the output of one task)`);
   return outputs;
 }
 
 /** An extra (per-item) file the previous build wrote and this one did not is no longer part of the run. */
-function removeDroppedExtras<S extends object>(args: AttemptArgs<S>, outputs: readonly OutputContent[]): void {
+function removeDroppedExtras<S extends object>(args: AttemptArgs<S>, outputs: readonly OutputContent[]): string[] {
   const now = new Set(outputs.map((o) => o.path));
+  const removed: string[] = [];
   for (const filePath of Object.keys(args.previousOutputs)) {
     if (now.has(filePath)) continue;
     fs.rmSync(path.join(args.runDir, filePath), { force: true });
     args.hasher.forget(filePath);
+    removed.push(filePath);
   }
+  return removed;
 }

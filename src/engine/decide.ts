@@ -1,10 +1,13 @@
-import { explainStampChange, parseStamp, serializeStamp, type Stamp } from './stamp.js';
+import { parseStamp, serializeStamp, stampChange, type Stamp } from './stamp.js';
+import { describeCause, type DecisionCause } from './decision-cause.js';
 import type { FileState } from './hasher.js';
 import type { TaskState } from './events.js';
 import type { AttemptRecord } from '../store/store.js';
 
 export interface Decision {
   state: TaskState;
+  cause: DecisionCause;
+  /** `describeCause(cause)`: the reason a person reads. */
   reason: string;
   /** Outputs that are absent (for `--restore`, which writes them back from the database). */
   missing: string[];
@@ -28,33 +31,33 @@ export interface DecisionInput {
   blockedBy: string | null;
 }
 
-/** The state of one task, with the reason a person would ask for. Pure: no I/O. */
+/** The state of one task, with its cause. Pure: no I/O. */
 export function decideTaskState(input: DecisionInput): Decision {
-  if (input.blockedBy !== null) return decision('blocked', `upstream ${input.blockedBy} did not complete`);
+  if (input.blockedBy !== null) return decision('blocked', { kind: 'blocked', by: input.blockedBy });
 
   for (const [filePath, state] of input.outputs) {
-    if (state.kind === 'invalid') return { ...decision('missing', `output ${filePath} ${state.problem}`), invalid: `output ${filePath} ${state.problem}` };
+    if (state.kind === 'invalid') {
+      const made = decision('missing', { kind: 'output-invalid', path: filePath, problem: state.problem });
+      return { ...made, invalid: made.reason };
+    }
   }
-  if (input.forced) return decision('stale', 'forced');
+  if (input.forced) return decision('stale', { kind: 'forced' });
   if (input.built === undefined || input.built.stamp === null) {
     const all = [...input.outputs.values()];
-    if (all.length > 0 && all.every((state) => state.kind === 'file')) return { ...decision('fresh', 'adopted the files already in the run dir'), adopt: true };
-    return decision('missing', 'never built');
+    if (all.length > 0 && all.every((state) => state.kind === 'file')) return { ...decision('fresh', { kind: 'adopted' }), adopt: true };
+    return decision('missing', { kind: 'never-built' });
   }
 
   const missing = [...input.outputs].filter(([, state]) => state.kind === 'missing').map(([filePath]) => filePath);
-  if (missing.length > 0) {
-    const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
-    return { ...decision('missing', `output ${missing[0]} is missing${more}`), missing };
-  }
-  // The common case (a no-op) is one string comparison; the reason is worked out only when they differ.
+  if (missing.length > 0) return { ...decision('missing', { kind: 'output-missing', paths: missing }), missing };
+  // The common case (a no-op) is one string comparison; the cause is worked out only when they differ.
   const current = (): Stamp => (typeof input.stamp === 'function' ? input.stamp() : input.stamp);
-  if ((input.stampText ?? serializeStamp(current())) === input.built.stamp) return decision('fresh', 'up to date');
-  const change = explainStampChange(parseStamp(input.built.stamp), current());
-  if (change !== null) return decision('stale', change);
-  return decision('fresh', 'up to date');
+  if ((input.stampText ?? serializeStamp(current())) === input.built.stamp) return decision('fresh', { kind: 'up-to-date' });
+  const change = stampChange(parseStamp(input.built.stamp), current());
+  return change === null ? decision('fresh', { kind: 'up-to-date' }) : decision('stale', change);
 }
 
-function decision(state: TaskState, reason: string): Decision {
-  return { state, reason, missing: [], invalid: null, adopt: false };
+/** A decision with the given state and cause (its reason rendered). */
+export function decision(state: TaskState, cause: DecisionCause): Decision {
+  return { state, cause, reason: describeCause(cause), missing: [], invalid: null, adopt: false };
 }

@@ -5,44 +5,67 @@ export const TEMP_PREFIX = '.plan-tmp-';
 
 /**
  * Writes a file so that readers see the old content or the new, never half: a temp file in the same
- * directory, then rename. Not fsynced: the database already holds the bytes durably, and a lost file is
- * written back from it. Returns the file's stat (taken on the open file: rename keeps size, mtime and inode),
- * which the hash cache records without another lookup by path.
+ * directory, then rename. Not fsynced by default: the database already holds the bytes durably, and a lost
+ * file is written back from it; with `fsync` (durability `full`) the file's bytes reach the disk before the
+ * rename, so power loss cannot leave a torn file under the final name (its folder: see `fsyncFolders`).
+ * Returns the file's stat, taken on the open file after the rename (a rename changes the ctime; size, mtime
+ * and inode stay), which the hash cache records without another lookup by path.
  */
-export function writeFileAtomic(runDir: string, relativePath: string, bytes: Uint8Array): fs.BigIntStats {
+export function writeFileAtomic(runDir: string, relativePath: string, bytes: Uint8Array, options: { fsync?: boolean } = {}): fs.BigIntStats {
   const target = path.join(runDir, relativePath);
   const dir = path.dirname(target);
   const escape = folderEscape(runDir, relativePath);
   if (escape !== null) throw new Error(`cannot write ${relativePath}: ${escape}`);
   const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(target)}.${process.pid}.${++tempCounter}`);
+  const fd = openCreatingFolder(temp, dir);
   try {
-    const stat = writeCreatingFolder(temp, dir, bytes);
+    for (let offset = 0; offset < bytes.length; ) offset += fs.writeSync(fd, bytes, offset);
+    if (options.fsync === true) fs.fsyncSync(fd);
     fs.renameSync(temp, target);
-    return stat;
+    return fs.fstatSync(fd, { bigint: true });
   } catch (error) {
     fs.rmSync(temp, { force: true });
     throw error;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
 /** Unique within this process; the pid makes it unique across processes. */
 let tempCounter = 0;
 
-/** Writes and stats the open file, making the folder only when it is missing (no extra call in the common case). */
-function writeCreatingFolder(file: string, dir: string, bytes: Uint8Array): fs.BigIntStats {
-  let fd: number;
+/** Opens a new file, making the folder only when it is missing (no extra call in the common case). */
+function openCreatingFolder(file: string, dir: string): number {
   try {
-    fd = fs.openSync(file, 'w');
+    return fs.openSync(file, 'w');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     fs.mkdirSync(dir, { recursive: true });
-    fd = fs.openSync(file, 'w');
+    return fs.openSync(file, 'w');
   }
-  try {
-    for (let offset = 0; offset < bytes.length; ) offset += fs.writeSync(fd, bytes, offset);
-    return fs.fstatSync(fd, { bigint: true });
-  } finally {
-    fs.closeSync(fd);
+}
+
+/**
+ * fsyncs the folders of these files (once each), so that their renames — the files' names — survive power
+ * loss. Folders the writes created are fsynced up to the run dir, whose own entry for them must last too.
+ */
+export function fsyncFolders(runDir: string, relativePaths: Iterable<string>): void {
+  const root = path.resolve(runDir);
+  const folders = new Set<string>();
+  for (const relativePath of relativePaths) {
+    for (let dir = path.dirname(path.join(root, relativePath)); ; dir = path.dirname(dir)) {
+      if (folders.has(dir)) break;
+      folders.add(dir);
+      if (dir === root || path.dirname(dir) === dir) break;
+    }
+  }
+  for (const dir of folders) {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }
 

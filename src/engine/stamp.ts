@@ -1,4 +1,5 @@
 import type { TaskParams } from './task.js';
+import { describeCause, type DecisionCause } from './decision-cause.js';
 
 /**
  * What a task was built from. Plain data in a fixed key order, so freshness is comparing two strings and a
@@ -47,17 +48,25 @@ export function parseStamp(text: string): Stamp {
   return JSON.parse(text) as Stamp;
 }
 
-/** Why `current` differs from what the task was built from, or null when it does not. */
-export function explainStampChange(built: Stamp, current: Stamp): string | null {
-  if (built.version !== current.version) return `version changed (${built.version} → ${current.version})`;
+/** How `current` differs from what the task was built from (the first difference), or null when it does not. */
+export function stampChange(built: Stamp, current: Stamp): StampChange | null {
+  if (built.version !== current.version) return { kind: 'version-changed', before: built.version, after: current.version };
   const param = firstDifference(built.params, current.params);
-  if (param !== null) return `parameter ${param.key} changed (${show(param.before)} → ${show(param.after)})`;
+  if (param !== null) return { kind: 'param-changed', key: param.key, before: param.before, after: param.after };
   const input = firstDifference(built.inputs, current.inputs);
   if (input === null) return null;
-  if (input.before === undefined) return `new input ${input.key}`;
-  if (input.after === undefined) return `input ${input.key} is no longer required`;
-  return `input ${input.key} changed (${short(input.before)} → ${short(input.after)})`;
+  if (input.before === undefined) return { kind: 'input-added', path: input.key };
+  if (input.after === undefined) return { kind: 'input-dropped', path: input.key };
+  return { kind: 'input-changed', path: input.key, before: input.before, after: input.after };
 }
+
+/** The same, as the text a person reads. */
+export function explainStampChange(built: Stamp, current: Stamp): string | null {
+  const change = stampChange(built, current);
+  return change === null ? null : describeCause(change);
+}
+
+type StampChange = Extract<DecisionCause, { kind: 'version-changed' | 'param-changed' | 'input-changed' | 'input-added' | 'input-dropped' }>;
 
 function firstDifference<T>(
   before: Readonly<Record<string, T>>,
@@ -68,14 +77,4 @@ function firstDifference<T>(
     if (before[key] !== after[key]) return { key, before: before[key], after: after[key] };
   }
   return null;
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return 'unset';
-  const text = JSON.stringify(value);
-  return text.length > 40 ? `${text.slice(0, 37)}…` : text;
-}
-
-function short(sha256: string): string {
-  return sha256.slice(0, 12);
 }

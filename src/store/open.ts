@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { openSqliteStore, type Durability } from './sqlite-store.js';
+import { openSqliteStore, type Durability } from './sqlite/sqlite-store.js';
 import { StoreError } from './store-error.js';
 import type { Store } from './store.js';
 

@@ -219,7 +219,7 @@ describe('a corrupt database', () => {
     const bytes = fs.readFileSync(dbFile());
     bytes.fill(0xa5, 4096);
     fs.writeFileSync(dbFile(), bytes);
-    await expectRefusedUntouched(dbFile(), /^plan: cannot use database .*plan\.db: the file is not a plan database or is corrupt \(.+\); it was left untouched$/);
+    await expectRefusedUntouched(dbFile(), /^plan: cannot (open|use) database .*plan\.db: the file is not a plan database or is corrupt \(.+\); it was left untouched$/);
   });
 
   it('damage in a table only a build reads: the build stops at it naming the database, exit 2, nothing written', async () => {

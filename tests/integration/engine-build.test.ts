@@ -6,7 +6,7 @@ import { EventBus, type BuildEvent } from '../../src/engine/events.js';
 import { Task, RetryableError } from '../../src/engine/task.js';
 import { file, type Outputs } from '../../src/engine/target.js';
 import type { TaskContext } from '../../src/engine/context.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir } from '../support/cli.js';
 
 let dir: string;

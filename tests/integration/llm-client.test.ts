@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { startFakeOpenAiServer, type FakeOpenAiServer, type FakeScript } from '../support/fake-openai-server.js';
-import { openSqliteStore } from '../../src/store/sqlite-store.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { InteractionRecord, Store } from '../../src/store/store.js';
 import type { AttemptScope } from '../../src/engine/context.js';
 import type { BuildEvent } from '../../src/engine/events.js';

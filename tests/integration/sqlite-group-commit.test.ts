@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError } from '../../src/store/store-error.js';
+import type { OutputContent } from '../../src/store/store.js';
 import { tempDir } from '../support/cli.js';
 
 let dir: string;
@@ -23,7 +25,11 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const sha = (c: string): string => c.repeat(64);
+/** One output as a task hands it over: the store checks that the sha256 is that of the bytes. */
+const output = (filePath: string, text: string): OutputContent => {
+  const bytes = Buffer.from(text);
+  return { path: filePath, sha256: createHash('sha256').update(bytes).digest('hex'), bytes };
+};
 
 async function openOther(): Promise<SqliteStore> {
   const other = await openSqliteStore(file);
@@ -48,12 +54,12 @@ describe('SqliteStore group commit', () => {
   it('rejects persisting an attempt that is not running with a StoreError, while another attempt persisted in the same turn commits', async () => {
     const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
     const done = await store.startAttempt(run.id, 'A');
-    await store.persistAttempt(done, '{"v":"first"}', [{ path: 'a.md', sha256: sha('a'), bytes: Buffer.from('first a') }]);
+    await store.persistAttempt(done, '{"v":"first"}', [output('a.md', 'first a')]);
     const running = await store.startAttempt(run.id, 'B');
 
     const [again, fresh] = await Promise.allSettled([
-      store.persistAttempt(done, '{"v":"again"}', [{ path: 'a.md', sha256: sha('c'), bytes: Buffer.from('second a') }]),
-      store.persistAttempt(running, '{"v":"b"}', [{ path: 'b.md', sha256: sha('b'), bytes: Buffer.from('content of b') }]),
+      store.persistAttempt(done, '{"v":"again"}', [output('a.md', 'second a')]),
+      store.persistAttempt(running, '{"v":"b"}', [output('b.md', 'content of b')]),
     ]);
 
     expect(again.status).toBe('rejected');
@@ -79,7 +85,7 @@ describe('SqliteStore group commit', () => {
   it('close() commits writes that were asked for but not yet awaited', async () => {
     const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
     const started = store.startAttempt(run.id, 'T');
-    const edited = store.recordEdit(run.id, 'T', 'notes.md', sha('e'), Buffer.from('edited by hand'));
+    const edited = store.recordEdit(run.id, 'T', 'notes.md', Buffer.from('edited by hand'));
     await store.close();
 
     const attemptId = await started;
@@ -97,8 +103,8 @@ describe('SqliteStore group commit', () => {
     admin.close();
 
     const attemptId = await store.startAttempt(run.id, 'A');
-    const edit = store.recordEdit(run.id, 'B', 'notes.md', sha('e'), Buffer.from('same turn'));
-    const persist = store.persistAttempt(attemptId, '{}', [{ path: 'boom.md', sha256: sha('a'), bytes: Buffer.from('a') }]);
+    const edit = store.recordEdit(run.id, 'B', 'notes.md', Buffer.from('same turn'));
+    const persist = store.persistAttempt(attemptId, '{}', [output('boom.md', 'a')]);
     await expect(persist).rejects.toThrow(/injected failure/);
     await expect(edit).rejects.toThrow(/injected failure/);
 
@@ -106,7 +112,7 @@ describe('SqliteStore group commit', () => {
     expect((await reader.listAttempts(run.id)).map((a) => [a.id, a.status])).toEqual([[attemptId, 'running']]);
     expect(await reader.readContent(run.id, 'notes.md')).toBe(null);
     // The attempt is still running: a later persist of it succeeds.
-    await store.persistAttempt(attemptId, '{"v":"a"}', [{ path: 'a.md', sha256: sha('a'), bytes: Buffer.from('a') }]);
+    await store.persistAttempt(attemptId, '{"v":"a"}', [output('a.md', 'a')]);
     expect((await reader.listAttempts(run.id)).map((a) => [a.id, a.status])).toEqual([[attemptId, 'persisted']]);
   });
 });

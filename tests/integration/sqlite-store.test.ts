@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite-store.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError } from '../../src/store/store-error.js';
-import { latestSchemaVersion, migrations } from '../../src/store/migrations.js';
+import { latestSchemaVersion, migrations } from '../../src/store/sqlite/migrations.js';
+import type { FileStat, InteractionStart, OutputContent } from '../../src/store/store.js';
 import { tempDir } from '../support/cli.js';
 
 let dir: string;
@@ -18,7 +21,33 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const sha = (c: string): string => c.repeat(64);
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+/** One output as a task hands it over: the path, its bytes and their real sha256. */
+const output = (filePath: string, bytes: Buffer | string): OutputContent => {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
+  return { path: filePath, sha256: sha256(buffer), bytes: buffer };
+};
+const stat = (filePath: string, sha: string): FileStat => ({
+  path: filePath,
+  size: 6,
+  mtimeNs: 1732500000123456789n,
+  ctimeNs: 1732500000987654321n,
+  ino: 99n,
+  sha256: sha,
+  statAtNs: 1732500001000000007n,
+});
+const call = (runId: string, attemptId: number, extra: Partial<InteractionStart> = {}): InteractionStart => ({
+  runId,
+  taskId: 'T',
+  attemptId,
+  itemKey: null,
+  turn: null,
+  requestHash: 'h',
+  provider: 'offline',
+  requestedModel: 'offline',
+  messages: [{ role: 'user', content: 'hi' }],
+  ...extra,
+});
 
 describe('SqliteStore', () => {
   it('applies the migrations on open and records the schema version', () => {
@@ -37,20 +66,18 @@ describe('SqliteStore', () => {
     const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: { prompt: 'hi' } });
     const first = await store.startAttempt(run.id, 'T');
     const big = Buffer.from('{"a": 1}\n'.repeat(500));
-    await store.persistAttempt(first, '{"version":"1"}', [
-      { path: 'a.json', sha256: sha('a'), bytes: big },
-      { path: 'b.md', sha256: sha('b'), bytes: Buffer.from('b') },
-    ]);
+    await store.persistAttempt(first, '{"version":"1"}', [output('a.json', big), output('b.md', 'b')]);
     let snapshot = await store.loadRunSnapshot(run.id);
-    expect(snapshot.built.get('T')).toMatchObject({ id: first, status: 'persisted', outputs: { 'a.json': sha('a'), 'b.md': sha('b') } });
+    expect(snapshot.built.get('T')).toMatchObject({
+      id: first,
+      status: 'persisted',
+      outputs: { 'a.json': sha256(big), 'b.md': sha256(Buffer.from('b')) },
+    });
     expect(snapshot.unmaterialized.map((a) => a.id)).toEqual([first]);
     await store.completeAttempt(first, []);
 
     const second = await store.startAttempt(run.id, 'T');
-    await store.persistAttempt(second, '{"version":"1"}', [
-      { path: 'a.json', sha256: sha('a'), bytes: big },
-      { path: 'b.md', sha256: sha('c'), bytes: Buffer.from('c') },
-    ]);
+    await store.persistAttempt(second, '{"version":"1"}', [output('a.json', big), output('b.md', 'c')]);
     await store.completeAttempt(second, []);
     const versions = await store.listContentVersions(run.id);
     expect(versions.map((v) => [v.path, v.version, v.source])).toEqual([
@@ -62,7 +89,7 @@ describe('SqliteStore', () => {
     expect(await store.readContent(run.id, 'b.md', 1)).toEqual(Buffer.from('b'));
     expect(await store.readContent(run.id, 'b.md')).toEqual(Buffer.from('c'));
     snapshot = await store.loadRunSnapshot(run.id);
-    expect(snapshot.latestContent.get('b.md')).toBe(sha('c'));
+    expect(snapshot.latestContent.get('b.md')).toBe(sha256(Buffer.from('c')));
     expect(snapshot.unmaterialized).toEqual([]);
 
     // Compressed on disk: the 4.5 kB of repeated JSON takes far less.
@@ -95,19 +122,83 @@ describe('SqliteStore', () => {
     expect(snapshot.replayable.get('U')).toEqual([cancelled]);
   });
 
-  it('keeps edits as versions of source edit, and the hash cache round-trips bigints', async () => {
+  it('keeps edits as versions of source edit, and the hash cache round-trips bigints, ctime and stat time included', async () => {
     const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
-    await store.recordEdit(run.id, 'T', 'a.md', sha('e'), Buffer.from('edited'));
-    await store.saveFileStats(run.id, [{ path: 'a.md', size: 6, mtimeNs: 1732500000123456789n, ino: 99n, sha256: sha('e') }]);
+    await store.recordEdit(run.id, 'T', 'a.md', Buffer.from('edited'));
+    await store.saveFileStats(run.id, [stat('a.md', sha256(Buffer.from('edited')))]);
     const versions = await store.listContentVersions(run.id, 'a.md');
     expect(versions.map((v) => [v.version, v.source, v.attemptId])).toEqual([[1, 'edit', null]]);
-    expect((await store.loadRunSnapshot(run.id)).fileStats.get('a.md')).toEqual({
-      path: 'a.md',
-      size: 6,
-      mtimeNs: 1732500000123456789n,
-      ino: 99n,
-      sha256: sha('e'),
-    });
+    expect((await store.loadRunSnapshot(run.id)).fileStats.get('a.md')).toEqual(stat('a.md', sha256(Buffer.from('edited'))));
+  });
+
+  it('recordEdit hashes the bytes itself and returns the version stored, or null when they equal the newest version', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const attempt = await store.startAttempt(run.id, 'T');
+    await store.persistAttempt(attempt, '{}', [output('a.md', 'built')]);
+    expect(await store.recordEdit(run.id, 'T', 'a.md', Buffer.from('built'))).toBeNull();
+    expect(await store.recordEdit(run.id, 'T', 'a.md', Buffer.from('edited'))).toEqual({ version: 2, sha256: sha256(Buffer.from('edited')) });
+    expect(await store.recordEdit(run.id, 'T', 'a.md', Buffer.from('edited'))).toBeNull();
+    const versions = await store.listContentVersions(run.id, 'a.md');
+    expect(versions.map((v) => [v.version, v.source, v.sha256])).toEqual([
+      [1, 'task', sha256(Buffer.from('built'))],
+      [2, 'edit', sha256(Buffer.from('edited'))],
+    ]);
+  });
+
+  it('refuses to persist an output whose sha256 is not that of its bytes, naming the path, and stores nothing', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const attempt = await store.startAttempt(run.id, 'T');
+    const lying = { ...output('b.md', 'real bytes'), sha256: sha256(Buffer.from('other bytes')) };
+    const error = await store.persistAttempt(attempt, '{}', [output('a.md', 'fine'), lying]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as Error).message).toContain('b.md');
+    expect(await store.listContentVersions(run.id)).toEqual([]);
+    expect((await store.listAttempts(run.id)).map((a) => [a.status, a.stamp, a.outputs])).toEqual([['running', null, null]]);
+    // Still running: a persist with honest shas goes through.
+    await store.persistAttempt(attempt, '{}', [output('a.md', 'fine'), output('b.md', 'real bytes')]);
+    expect((await store.listAttempts(run.id)).map((a) => a.status)).toEqual(['persisted']);
+  });
+
+  it('keeps an error recorded after persist on the attempt, which stays persisted, and the snapshot carries it', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const attempt = await store.startAttempt(run.id, 'T');
+    await store.persistAttempt(attempt, '{}', [output('a.md', 'a')]);
+    await store.recordAttemptError(attempt, 'EACCES: cannot write a.md');
+    expect((await store.listAttempts(run.id)).map((a) => [a.status, a.error])).toEqual([['persisted', 'EACCES: cannot write a.md']]);
+    const snapshot = await store.loadRunSnapshot(run.id);
+    expect(snapshot.built.get('T')).toMatchObject({ id: attempt, status: 'persisted', error: 'EACCES: cannot write a.md' });
+    expect(snapshot.unmaterialized.map((a) => a.error)).toEqual(['EACCES: cannot write a.md']);
+    await expect(store.recordAttemptError(attempt + 1000, 'x')).rejects.toThrow(StoreError);
+  });
+
+  it("gives each unmaterialized attempt the outputs of its task's newest earlier persisted or complete attempt, or {}", async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const other = await store.createRun({ runDir: '/x/other', pipeline: 'p', params: {} });
+    const older = await store.startAttempt(run.id, 'T');
+    await store.persistAttempt(older, '{}', [output('old.md', 'old')]);
+    await store.completeAttempt(older, []);
+    const newer = await store.startAttempt(run.id, 'T');
+    await store.persistAttempt(newer, '{}', [output('a.md', 'a'), output('extra.md', 'extra')]);
+    await store.completeAttempt(newer, []);
+    const failed = await store.startAttempt(run.id, 'T');
+    await store.endAttempt(failed, 'failed', 'boom');
+    // Another run's attempt of the same task, in between: not this run's history.
+    const elsewhere = await store.startAttempt(other.id, 'T');
+    await store.persistAttempt(elsewhere, '{}', [output('elsewhere.md', 'x')]);
+    const recovering = await store.startAttempt(run.id, 'T');
+    await store.persistAttempt(recovering, '{}', [output('a.md', 'a2')]);
+    const first = await store.startAttempt(run.id, 'U');
+    await store.persistAttempt(first, '{}', [output('u.md', 'u')]);
+
+    const snapshot = await store.loadRunSnapshot(run.id);
+    expect(snapshot.unmaterialized.map((a) => a.id).sort((a, b) => a - b)).toEqual([recovering, first]);
+    expect(snapshot.previousOutputs).toEqual(
+      new Map([
+        [recovering, { 'a.md': sha256(Buffer.from('a')), 'extra.md': sha256(Buffer.from('extra')) }],
+        [first, {}],
+      ]),
+    );
+    expect((await store.loadRunSnapshot(other.id)).previousOutputs).toEqual(new Map([[elsewhere, {}]]));
   });
 
   it('finds a run by the dir it was last built in, and keeps params as JSON', async () => {
@@ -115,6 +206,193 @@ describe('SqliteStore', () => {
     await store.updateRun(run.id, { runDir: '/y/moved', status: 'complete' });
     expect(await store.findRunByDir('/x/run')).toBeNull();
     expect(await store.findRunByDir('/y/moved')).toMatchObject({ id: run.id, status: 'complete', params: { prompt: 'a "quoted" prompt' } });
+  });
+});
+
+describe('updateRun', () => {
+  it('changes only the columns given: the UPDATE names no other column, and a change made by another connection stays', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'plan', params: { prompt: 'p' } });
+    const other = await openSqliteStore(path.join(dir, 'plan.db'));
+    await other.updateRun(run.id, { status: 'running', statusReason: 'started elsewhere' });
+    await other.close();
+    // `AFTER UPDATE OF column` fires only for the columns an UPDATE sets.
+    const admin = new Database(path.join(dir, 'plan.db'));
+    admin.exec('CREATE TABLE columns_set (name TEXT)');
+    for (const column of ['run_dir', 'status', 'status_reason', 'params_json', 'cancel_requested_at', 'updated_at']) {
+      admin.exec(`CREATE TRIGGER set_${column} AFTER UPDATE OF ${column} ON runs BEGIN INSERT INTO columns_set VALUES ('${column}'); END`);
+    }
+    admin.close();
+    await store.updateRun(run.id, { runDir: '/y/moved' });
+    const check = new Database(path.join(dir, 'plan.db'), { readonly: true });
+    expect(check.prepare('SELECT name FROM columns_set ORDER BY name').pluck().all()).toEqual(['run_dir', 'updated_at']);
+    check.close();
+    expect(await store.getRun(run.id)).toMatchObject({
+      runDir: '/y/moved',
+      status: 'running',
+      statusReason: 'started elsewhere',
+      params: { prompt: 'p' },
+    });
+    await store.updateRun(run.id, { statusReason: null, params: { prompt: 'q' } });
+    expect(await store.getRun(run.id)).toMatchObject({ runDir: '/y/moved', status: 'running', statusReason: null, params: { prompt: 'q' } });
+  });
+
+  it('prepares one statement per set of columns changed, reused by later calls', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const prepare = vi.spyOn((store as unknown as { db: Database.Database }).db, 'prepare');
+    await store.updateRun(run.id, { status: 'running' });
+    await store.updateRun(run.id, { status: 'complete' });
+    expect(prepare).toHaveBeenCalledTimes(1);
+    await store.updateRun(run.id, { status: 'failed', statusReason: 'boom' });
+    await store.updateRun(run.id, { statusReason: 'boom again', status: 'failed' });
+    expect(prepare).toHaveBeenCalledTimes(2);
+    prepare.mockRestore();
+  });
+
+  it('cancelRequested true stamps the request with the time; false clears it', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const before = Date.now();
+    await store.updateRun(run.id, { cancelRequested: true });
+    const requested = (await store.getRun(run.id))!.cancelRequestedAt;
+    expect(requested).toBeGreaterThanOrEqual(before);
+    expect(requested).toBeLessThanOrEqual(Date.now());
+    await store.updateRun(run.id, { cancelRequested: false });
+    expect((await store.getRun(run.id))!.cancelRequestedAt).toBeNull();
+  });
+
+  it('clearCancelRequestedBefore clears a request made before that moment and keeps one made at or after it', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    await store.updateRun(run.id, { cancelRequested: true });
+    const requested = (await store.getRun(run.id))!.cancelRequestedAt!;
+    await store.updateRun(run.id, { status: 'running', clearCancelRequestedBefore: requested });
+    expect(await store.getRun(run.id)).toMatchObject({ status: 'running', cancelRequestedAt: requested });
+    await store.updateRun(run.id, { clearCancelRequestedBefore: requested + 1 });
+    expect((await store.getRun(run.id))!.cancelRequestedAt).toBeNull();
+  });
+
+  it('refuses cancelRequested and clearCancelRequestedBefore together, changing nothing', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    await expect(store.updateRun(run.id, { status: 'running', cancelRequested: false, clearCancelRequestedBefore: Date.now() })).rejects.toThrow(
+      /cancelRequested and clearCancelRequestedBefore/,
+    );
+    expect((await store.getRun(run.id))!.status).toBe('created');
+  });
+
+  it('fails with a StoreError naming the run when there is no such run', async () => {
+    const error = await store.updateRun('no-such-run', { status: 'running' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as Error).message).toBe('no run with id no-such-run');
+  });
+});
+
+describe('model calls', () => {
+  it('stores the interaction a replay answers from, null when none, in every read', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const attempt = await store.startAttempt(run.id, 'T');
+    const original = await store.startInteraction(call(run.id, attempt));
+    const replay = await store.startInteraction(call(run.id, attempt, { replayedFrom: original }));
+    expect((await store.getInteraction(original))!.replayedFrom).toBeNull();
+    expect((await store.getInteraction(replay))!.replayedFrom).toBe(original);
+    expect((await store.listInteractions(run.id)).map((i) => i.replayedFrom)).toEqual([null, original]);
+    expect((await store.listInteractionSummaries(run.id)).map((i) => i.replayedFrom)).toEqual([null, original]);
+  });
+
+  it('rejecting a replayed answer rejects the completed call it replayed too, with the reason; other statuses stay', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const first = await store.startAttempt(run.id, 'T');
+    const original = await store.startInteraction(call(run.id, first));
+    await store.finishInteraction(original, { status: 'completed', responseText: '{}' });
+    const failed = await store.startInteraction(call(run.id, first));
+    await store.finishInteraction(failed, { status: 'failed', errorMessage: 'HTTP 500' });
+    await store.endAttempt(first, 'failed', 'boom');
+    const second = await store.startAttempt(run.id, 'T');
+    const replay = await store.startInteraction(call(run.id, second, { replayedFrom: original }));
+    await store.finishInteraction(replay, { status: 'replayed', responseText: '{}' });
+    const pending = await store.startInteraction(call(run.id, second));
+
+    await store.rejectInteraction(replay, 'the plan names no budget');
+    await store.rejectInteraction(failed, 'not an answer');
+    await store.rejectInteraction(pending, 'not yet answered');
+    const rows = new Map((await store.listInteractions(run.id)).map((i) => [i.id, [i.status, i.errorMessage]]));
+    expect(rows).toEqual(
+      new Map([
+        [original, ['rejected', 'the plan names no budget']],
+        [failed, ['failed', 'HTTP 500']],
+        [replay, ['rejected', 'the plan names no budget']],
+        [pending, ['pending', null]],
+      ]),
+    );
+  });
+
+  it('rejects a completed call that replays nothing, alone', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const attempt = await store.startAttempt(run.id, 'T');
+    const kept = await store.startInteraction(call(run.id, attempt));
+    await store.finishInteraction(kept, { status: 'completed' });
+    const refused = await store.startInteraction(call(run.id, attempt));
+    await store.finishInteraction(refused, { status: 'completed' });
+    await store.rejectInteraction(refused, 'too short');
+    expect((await store.listInteractions(run.id)).map((i) => [i.id, i.status, i.errorMessage])).toEqual([
+      [kept, 'completed', null],
+      [refused, 'rejected', 'too short'],
+    ]);
+  });
+
+  it('never offers a rejected call for replay', async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const attempt = await store.startAttempt(run.id, 'T');
+    const good = await store.startInteraction(call(run.id, attempt));
+    await store.finishInteraction(good, { status: 'completed' });
+    const refused = await store.startInteraction(call(run.id, attempt));
+    await store.finishInteraction(refused, { status: 'completed' });
+    expect((await store.findReplayableInteractions([attempt], 'h')).map((i) => i.id)).toEqual([good, refused]);
+    await store.rejectInteraction(refused, 'too short');
+    await store.endAttempt(attempt, 'failed', 'too short');
+    expect((await store.findReplayableInteractions([attempt], 'h')).map((i) => i.id)).toEqual([good]);
+  });
+
+  it("ending an attempt abandons its pending calls, naming how it ended; its answered calls and other attempts' stay", async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const failing = await store.startAttempt(run.id, 'T');
+    const cancelled = await store.startAttempt(run.id, 'U');
+    const running = await store.startAttempt(run.id, 'V');
+    const answered = await store.startInteraction(call(run.id, failing));
+    await store.finishInteraction(answered, { status: 'completed' });
+    const waiting = await store.startInteraction(call(run.id, failing));
+    const cancelledWaiting = await store.startInteraction(call(run.id, cancelled, { taskId: 'U' }));
+    const stillRunning = await store.startInteraction(call(run.id, running, { taskId: 'V' }));
+    await store.endAttempt(failing, 'failed', 'boom');
+    await store.endAttempt(cancelled, 'cancelled', null);
+    const rows = new Map((await store.listInteractions(run.id)).map((i) => [i.id, [i.status, i.errorMessage]]));
+    expect(rows).toEqual(
+      new Map([
+        [answered, ['completed', null]],
+        [waiting, ['abandoned', 'its attempt ended failed']],
+        [cancelledWaiting, ['abandoned', 'its attempt ended cancelled']],
+        [stillRunning, ['pending', null]],
+      ]),
+    );
+  });
+
+  it("abandoning a dead process's attempts abandons their pending calls too, and counts the attempts", async () => {
+    const run = await store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+    const other = await store.createRun({ runDir: '/x/other', pipeline: 'p', params: {} });
+    const dead = await store.startAttempt(run.id, 'T');
+    const deadToo = await store.startAttempt(run.id, 'U');
+    const elsewhere = await store.startAttempt(other.id, 'T');
+    const answered = await store.startInteraction(call(run.id, dead));
+    await store.finishInteraction(answered, { status: 'completed' });
+    const waiting = await store.startInteraction(call(run.id, dead));
+    const otherRunWaiting = await store.startInteraction(call(other.id, elsewhere));
+    expect(await store.abandonRunningAttempts(run.id)).toBe(2);
+    expect((await store.listAttempts(run.id)).map((a) => [a.id, a.status])).toEqual([
+      [dead, 'abandoned'],
+      [deadToo, 'abandoned'],
+    ]);
+    expect((await store.listInteractions(run.id)).map((i) => [i.id, i.status, i.errorMessage])).toEqual([
+      [answered, 'completed', null],
+      [waiting, 'abandoned', 'the process running its attempt died'],
+    ]);
+    expect((await store.listInteractions(other.id)).map((i) => [i.id, i.status])).toEqual([[otherRunWaiting, 'pending']]);
   });
 });
 
@@ -157,6 +435,88 @@ describe('opening a database', () => {
     await upgraded.close();
     const check = new Database(file, { readonly: true });
     expect(check.prepare('SELECT version FROM schema_version ORDER BY version').all()).toEqual(migrations.map((m) => ({ version: m.version })));
+    check.close();
+  });
+
+  it('upgrades a database of schema version 3 to 4, keeping every row and column, and accepts the new call statuses', async () => {
+    const file = path.join(dir, 'v3.db');
+    const v3 = new Database(file);
+    v3.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    for (const migration of migrations.filter((m) => m.version <= 3)) {
+      v3.exec(migration.sql);
+      v3.prepare('INSERT INTO schema_version VALUES (?, 0)').run(migration.version);
+    }
+    v3.prepare("INSERT INTO runs (id, run_dir, pipeline, params_json, status, created_at, updated_at) VALUES ('r3', '/old/run', 'plan', '{}', 'running', 1, 2)").run();
+    v3.prepare("INSERT INTO task_attempts (id, run_id, task_id, status, started_at) VALUES (7, 'r3', 'T', 'running', 3)").run();
+    const messages = [{ role: 'user', content: 'old' }];
+    v3.prepare(
+      `INSERT INTO llm_interactions (id, run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model, answered_model,
+         messages_json, messages_z, response_text, parsed_json, status, error_class, error_message, http_status, input_tokens, output_tokens,
+         tokens_estimated, duration_ms, cost_usd, price_json, started_at, finished_at)
+       VALUES (11, 'r3', 'T', 7, 'item', 2, 'h', 'openai', 'gpt', 'gpt-x', '', ?, 'text', '{"a":1}', 'completed', NULL, NULL, 200, 10, 20, 1, 30,
+         0.5, '{"inputPerM":1}', 4, 5)`,
+    ).run(deflateRawSync(JSON.stringify(messages)));
+    v3.prepare("INSERT INTO file_stats VALUES ('r3', 'a.md', 6, '1732500000123456789', '99', ?)").run('e'.repeat(64));
+    v3.close();
+
+    const upgraded = await openSqliteStore(file);
+    expect(await upgraded.getRun('r3')).toMatchObject({ runDir: '/old/run', status: 'running' });
+    expect(await upgraded.getInteraction(11)).toEqual({
+      id: 11,
+      runId: 'r3',
+      taskId: 'T',
+      attemptId: 7,
+      itemKey: 'item',
+      turn: 2,
+      requestHash: 'h',
+      provider: 'openai',
+      requestedModel: 'gpt',
+      messages,
+      replayedFrom: null,
+      status: 'completed',
+      answeredModel: 'gpt-x',
+      responseText: 'text',
+      parsed: { a: 1 },
+      errorClass: null,
+      errorMessage: null,
+      httpStatus: 200,
+      inputTokens: 10,
+      outputTokens: 20,
+      tokensEstimated: true,
+      durationMs: 30,
+      costUsd: 0.5,
+      price: { inputPerM: 1 },
+      startedAt: 4,
+      finishedAt: 5,
+    });
+    // Written before ctime was kept: 0, which no real file has, so the next build re-hashes it once.
+    expect((await upgraded.loadRunSnapshot('r3')).fileStats.get('a.md')).toEqual({
+      path: 'a.md',
+      size: 6,
+      mtimeNs: 1732500000123456789n,
+      ctimeNs: 0n,
+      ino: 99n,
+      sha256: 'e'.repeat(64),
+      statAtNs: 0n,
+    });
+    const pending = await upgraded.startInteraction(call('r3', 7));
+    await upgraded.rejectInteraction(11, 'refused');
+    expect(await upgraded.abandonRunningAttempts('r3')).toBe(1);
+    expect((await upgraded.listInteractions('r3')).map((i) => [i.id, i.status])).toEqual([
+      [11, 'rejected'],
+      [pending, 'abandoned'],
+    ]);
+    await upgraded.close();
+
+    const check = new Database(file, { readonly: true });
+    const versions = check.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all();
+    expect(versions).toEqual(migrations.map((m) => m.version));
+    expect(versions).toContain(4);
+    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'llm_interactions' ORDER BY name").pluck().all();
+    expect(indexes).toEqual(['interactions_by_attempt', 'interactions_by_run']);
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'llm_interactions%'").pluck().all()).toEqual(['llm_interactions']);
+    expect(check.pragma('foreign_key_check')).toEqual([]);
+    expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
     check.close();
   });
 

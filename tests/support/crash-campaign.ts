@@ -21,7 +21,13 @@ import { offlineLikeAnswer } from './fake-model.js';
  *   server received), the run holds exactly as many `completed` rows as the uninterrupted build needed
  *   answers, and no request reached the server once that many answers had been recorded `completed`.
  *   A call cut by the kill before its row was marked `completed` may be asked again, and is counted;
- * - `PRAGMA integrity_check` is ok; no `.plan-tmp-*` file is left.
+ * - `PRAGMA integrity_check` is ok; no `.plan-tmp-*` file is left;
+ * - no person's edit is lost: after about half the kills, a file on disk is edited, as a person would between
+ *   builds; the database holds every edit as a version with source `edit`, and the final file holds the edit
+ *   unless an edit upstream of it made its task run again. The kills that land right after a task's files
+ *   are written (its attempt still `persisted`) prove that recovery keeps an edit. What an edit makes run
+ *   again (the tasks downstream of it, from the reference build's stamps) is exempt from the comparisons
+ *   with the uninterrupted build: its files are checked against their newest rows, its calls are new ones.
  *
  * Runs from vitest (tests/e2e/crash-campaign.test.ts, the short version) and from plain node
  * (bench/crash-campaign.js compiles this file with tsc, for the long version).
@@ -58,6 +64,8 @@ export interface CampaignResult {
   /** Tasks whose persisted files a resume wrote from the database (killed between persist and complete). */
   recovered: number;
   abandoned: number;
+  /** Files a person edited between a kill and the next build, and how many of those edits were lost. */
+  edits: number;
   /** What the killed build had printed last, per kill: where in a task's life the kills landed. */
   killedAfter: Record<string, number>;
   summary: string;
@@ -127,6 +135,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
     replayed: 0,
     recovered: 0,
     abandoned: 0,
+    edits: 0,
     killedAfter: {},
     summary: '',
     workDir,
@@ -141,6 +150,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
     const needed = countByKey(server.requests.map((r) => r.body.messages));
     const referenceEvents = reference.stdout.split('\n').length;
     const taskIds = [...new Set(eventsOf(reference.stdout).filter((e) => e.type === 'task-started').map((e) => String(e.taskId)))];
+    const flow = fileFlow(path.join(referenceDir, 'runs', 'plan.db'));
     log(`reference: ${expected.size} files, ${server.requests.length} model requests, ${referenceEvents} events in ${Date.now() - started} ms`);
 
     while (result.kills < options.kills) {
@@ -153,24 +163,40 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
       let killsThisRound = 0;
       let final: Build | null = null;
       const built = new Set<string>();
+      const edits = new Map<string, Buffer>();
       for (let build = 0; final === null; build++) {
         if (build > 0) result.resumes++;
         if (killsThisRound >= killsWanted) {
           final = await runToEnd(spawnBuild(planBin, args, cwd));
           break;
         }
-        // Now and then the kill lands in the one window a signal from outside can hardly hit: a task's attempt
-        // is persisted and its files are not written yet (the engine's test hook kills itself right there).
+        // Now and then the kill lands in one of the windows a signal from outside can hardly hit (the engine's
+        // test hook kills itself right there): a task's attempt is persisted and its files are not written yet,
+        // or its files are written and the attempt is not marked complete yet.
         const unbuilt = taskIds.filter((id) => !built.has(id));
-        const hookTask = random() < 0.15 && unbuilt.length > 0 ? unbuilt[Math.floor(random() * unbuilt.length)] : undefined;
-        const child = spawnBuild(planBin, args, cwd, hookTask === undefined ? undefined : `kill-after-persist:${hookTask}`);
+        const draw = random();
+        const hookTask = draw < 0.25 && unbuilt.length > 0 ? unbuilt[Math.floor(random() * unbuilt.length)] : undefined;
+        const hookPoint = draw < 0.12 ? 'kill-after-materialize' : 'kill-after-persist';
+        const child = spawnBuild(planBin, args, cwd, hookTask === undefined ? undefined : `${hookPoint}:${hookTask}`);
         const outcome = hookTask === undefined ? await killAtRandomMoment(child, random, referenceEvents) : await runUntilHook(child);
         for (const id of finishedTasks(outcome.stdout)) built.add(id);
         if (hookTask !== undefined) built.add(hookTask);
         if (outcome.signal === 'SIGKILL') {
           killsThisRound++;
           result.kills++;
-          result.killedAfter[outcome.lastEvent] = (result.killedAfter[outcome.lastEvent] ?? 0) + 1;
+          const where = hookTask === undefined ? outcome.lastEvent : `${hookPoint} (hook)`;
+          result.killedAfter[where] = (result.killedAfter[where] ?? 0) + 1;
+          // A person edits an end product while nothing runs.
+          if (random() < 0.5) {
+            // The worst moment for an edit: files the killed build wrote whose attempt is not marked complete.
+            const pending = filesOfPersistedAttempts(cwd);
+            const candidates = pending.length > 0 && random() < 0.7 ? pending : [...expected.keys()].sort();
+            const edit = editSomeFile(path.join(cwd, 'runs', 'demo'), candidates, random, `round ${round}, kill ${killsThisRound}`);
+            if (edit !== null) {
+              edits.set(edit.path, edit.bytes);
+              result.edits++;
+            }
+          }
         } else {
           final = outcome; // it finished before the kill landed
         }
@@ -178,7 +204,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
       }
       result.recovered += countEvents(final.stdout, 'task-recovered');
       const roundRequests = server.requests.slice(firstRequest);
-      const violations = checkInvariants({ cwd, final, expected, needed, requests: roundRequests });
+      const violations = checkInvariants({ cwd, final, expected, needed, requests: roundRequests, edits, flow });
       const stats = roundStats(cwd);
       result.requests += roundRequests.length;
       result.replayed += stats.replayed;
@@ -186,7 +212,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
       result.reaskedCutCalls += roundRequests.length - stats.completed;
       for (const v of violations) result.violations.push(`round ${round}: ${v}`);
       log(
-        `round ${round}: ${killsThisRound} kill(s), ${roundRequests.length} requests, ${stats.replayed} replayed, ` +
+        `round ${round}: ${killsThisRound} kill(s), ${edits.size} edit(s), ${roundRequests.length} requests, ${stats.replayed} replayed, ` +
           `${stats.abandoned} abandoned attempts, ${violations.length} violation(s) · total kills ${result.kills}`,
       );
       for (const v of violations) log(`  VIOLATION ${v}`);
@@ -203,7 +229,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
     .join(', ');
   result.summary =
     `crash campaign (seed ${seed}, --speed ${speed}): kills=${result.kills} resumes=${result.resumes} rounds=${result.rounds} ` +
-    `violations=${result.violations.length} · ${result.requests} model requests, ${result.reaskedCutCalls} re-asked cut calls, ` +
+    `violations=${result.violations.length} · ${result.edits} person edits · ${result.requests} model requests, ${result.reaskedCutCalls} re-asked cut calls, ` +
     `${result.replayed} replayed, ${result.recovered} tasks recovered, ${result.abandoned} attempts abandoned · ` +
     `${(result.durationMs / 1000).toFixed(1)} s · killed after: ${where}`;
   return result;
@@ -269,7 +295,104 @@ async function killAtRandomMoment(child: ChildProcess, random: () => number, ref
 
 async function runUntilHook(child: ChildProcess): Promise<Build & { lastEvent: string }> {
   const build = await runToEnd(child);
-  return { ...build, lastEvent: 'task-persisted (hook)' };
+  return { ...build, lastEvent: 'hook' };
+}
+
+/** Which task reads and writes which file, from a finished build's attempts; and each request's task. */
+export interface FileFlow {
+  readers: Map<string, string[]>;
+  outputs: Map<string, string[]>;
+  taskOfRequest: Map<string, string>;
+}
+
+function fileFlow(dbFile: string): FileFlow {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    const readers = new Map<string, string[]>();
+    const outputs = new Map<string, string[]>();
+    const rows = db.prepare("SELECT task_id, stamp_json, outputs_json FROM task_attempts WHERE status = 'complete'").all() as {
+      task_id: string;
+      stamp_json: string;
+      outputs_json: string;
+    }[];
+    for (const row of rows) {
+      for (const input of Object.keys((JSON.parse(row.stamp_json) as { inputs: Record<string, string> }).inputs)) {
+        readers.set(input, [...(readers.get(input) ?? []), row.task_id]);
+      }
+      outputs.set(row.task_id, Object.keys(JSON.parse(row.outputs_json) as Record<string, string>));
+    }
+    const taskOfRequest = new Map<string, string>();
+    for (const row of db.prepare('SELECT task_id, messages_json, messages_z FROM llm_interactions').all() as { task_id: string; messages_json: string; messages_z: Buffer | null }[]) {
+      taskOfRequest.set(messagesKey(JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json)), row.task_id);
+    }
+    return { readers, outputs, taskOfRequest };
+  } finally {
+    db.close();
+  }
+}
+
+/** The tasks that read the edited files, directly or through what they write, and every file they write. */
+function downstreamOf(flow: FileFlow, edited: Iterable<string>): { tasks: Set<string>; files: Set<string> } {
+  const tasks = new Set<string>();
+  const files = new Set<string>();
+  const queue = [...edited];
+  while (queue.length > 0) {
+    for (const task of flow.readers.get(queue.pop()!) ?? []) {
+      if (tasks.has(task)) continue;
+      tasks.add(task);
+      for (const file of flow.outputs.get(task) ?? []) {
+        files.add(file);
+        queue.push(file);
+      }
+    }
+  }
+  return { tasks, files };
+}
+
+/** Output files of attempts left `persisted` (their files may be on disk already), sorted. */
+function filesOfPersistedAttempts(cwd: string): string[] {
+  const dbFile = path.join(cwd, 'runs', 'plan.db');
+  if (!fs.existsSync(dbFile)) return [];
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    const rows = db.prepare("SELECT outputs_json FROM task_attempts WHERE status = 'persisted'").all() as { outputs_json: string }[];
+    return rows.flatMap((row) => Object.keys(JSON.parse(row.outputs_json) as Record<string, string>)).sort();
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Edits one of `candidates` that is on disk now, the way a person would keep it readable: a JSON file gets a
+ * longer first string (still valid, same shape), any other text a line appended; CSV files are left alone. The
+ * file only grows: an edit is never a prefix of the stored bytes (which recovery takes for a torn file).
+ */
+function editSomeFile(runDir: string, candidates: readonly string[], random: () => number, note: string): { path: string; bytes: Buffer } | null {
+  const present = candidates.filter((file) => !file.endsWith('.csv') && fs.existsSync(path.join(runDir, file)));
+  if (present.length === 0) return null;
+  const file = present[Math.floor(random() * present.length)]!;
+  const before = fs.readFileSync(path.join(runDir, file), 'utf8');
+  const words = `edited by a person between builds (${note})`;
+  let after = `${before}\n\n${words[0]!.toUpperCase()}${words.slice(1)}.\n`;
+  if (file.endsWith('.json')) {
+    let done = false;
+    const edit = (value: unknown): unknown => {
+      if (done) return value;
+      if (typeof value === 'string') {
+        done = true;
+        return `${value} (${words})`;
+      }
+      if (Array.isArray(value)) return value.map(edit);
+      if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, edit(v)]));
+      return value;
+    };
+    const edited = JSON.stringify(edit(JSON.parse(before)), null, 2);
+    if (!done) return null;
+    after = edited;
+  }
+  const bytes = Buffer.from(after);
+  fs.writeFileSync(path.join(runDir, file), bytes);
+  return { path: file, bytes };
 }
 
 function eventsOf(stdout: string): { type: string; taskId?: unknown }[] {
@@ -324,6 +447,10 @@ interface InvariantInput {
   needed: ReadonlyMap<string, number>;
   /** What the server received during this round, in arrival order. */
   requests: readonly FakeRequest[];
+  /** Files a person edited during the round (path → the last bytes written): they must be kept. */
+  edits?: ReadonlyMap<string, Buffer>;
+  /** The reference build's file flow: what the edits made run again. Needed with `edits`. */
+  flow?: FileFlow;
 }
 
 /** The invariants after a resume-to-completion; returns what is wrong (nothing, when all hold). */
@@ -332,14 +459,22 @@ export function checkInvariants(input: InvariantInput): string[] {
   const runDir = path.join(input.cwd, 'runs', 'demo');
   if (input.final.exit !== 0) violations.push(`the resume-to-completion build exited ${input.final.exit}: ${input.final.stderr.trim().split('\n').pop()}`);
 
-  // 1. The files equal the uninterrupted build's, byte for byte.
+  // 1. The files equal the uninterrupted build's, byte for byte; an edited one holds the person's edit; what an
+  // edit made run again is rebuilt from other inputs, so it is only checked against its rows (2).
+  const edits = input.edits ?? new Map<string, Buffer>();
+  const downstream = input.flow === undefined ? { tasks: new Set<string>(), files: new Set<string>() } : downstreamOf(input.flow, edits.keys());
   const actual = readTree(runDir);
   for (const [file, bytes] of input.expected) {
     const got = actual.get(file);
+    const edit = edits.get(file);
+    if (downstream.files.has(file)) continue;
     if (got === undefined) violations.push(`${file} is missing`);
-    else if (!got.equals(bytes)) violations.push(`${file} differs from the uninterrupted build`);
+    else if (edit !== undefined && !got.equals(edit)) violations.push(`${file}: the person's edit was lost`);
+    else if (edit === undefined && !got.equals(bytes)) violations.push(`${file} differs from the uninterrupted build`);
   }
-  for (const file of actual.keys()) if (!input.expected.has(file)) violations.push(`${file} is not in the uninterrupted build`);
+  for (const file of actual.keys()) {
+    if (!input.expected.has(file) && !isExtraOf(file, downstream.tasks, input.cwd)) violations.push(`${file} is not in the uninterrupted build`);
+  }
 
   // 6. No temp file is left.
   for (const entry of fs.readdirSync(runDir, { recursive: true, withFileTypes: true })) {
@@ -366,6 +501,10 @@ export function checkInvariants(input: InvariantInput): string[] {
       else if (stored !== sha256(bytes)) violations.push(`${file}: its newest plan_content row has another sha256`);
     }
 
+    // 7. Every edit is stored as a version.
+    const editRow = db.prepare("SELECT 1 FROM plan_content WHERE path = ? AND sha256 = ? AND source = 'edit'");
+    for (const [file, bytes] of edits) if (editRow.get(file, sha256(bytes)) === undefined) violations.push(`${file}: the person's edit has no version`);
+
     // 3. No attempt is left running.
     const running = db.prepare("SELECT task_id FROM task_attempts WHERE status = 'running'").all() as { task_id: string }[];
     for (const row of running) violations.push(`an attempt of ${row.task_id} is left running`);
@@ -385,7 +524,9 @@ export function checkInvariants(input: InvariantInput): string[] {
       if (row.status !== 'replayed') asked.set(key, (asked.get(key) ?? 0) + 1);
       if (row.status === 'completed') completedAt.set(key, [...(completedAt.get(key) ?? []), row.finished_at ?? 0]);
     }
+    const rebuilt = (key: string): boolean => downstream.tasks.has(input.flow?.taskOfRequest.get(key) ?? '');
     for (const [key, need] of input.needed) {
+      if (rebuilt(key)) continue; // an edit upstream changed what this task asks, or whether it asks again
       const completed = completedAt.get(key)?.length ?? 0;
       if (completed > need) violations.push(`request ${key.slice(0, 12)} was answered ${completed} times; the build needs ${need}`);
       if (completed < need) violations.push(`request ${key.slice(0, 12)} has ${completed} completed rows; the build needs ${need}`);
@@ -396,9 +537,10 @@ export function checkInvariants(input: InvariantInput): string[] {
       serverCounts.set(key, (serverCounts.get(key) ?? 0) + 1);
       const need = input.needed.get(key);
       if (need === undefined) {
-        violations.push(`the server got request ${key.slice(0, 12)}, which the uninterrupted build never made`);
+        if (!rebuiltRequest(db, key, downstream.tasks)) violations.push(`the server got request ${key.slice(0, 12)}, which the uninterrupted build never made`);
         continue;
       }
+      if (rebuilt(key)) continue;
       const answeredBefore = (completedAt.get(key) ?? []).filter((at) => at < request.receivedAt).length;
       if (answeredBefore >= need) {
         violations.push(`request ${key.slice(0, 12)} reached the server after its ${need} answer(s) had been recorded completed`);
@@ -413,6 +555,27 @@ export function checkInvariants(input: InvariantInput): string[] {
     db.close();
   }
   return violations;
+}
+
+/** A request the reference never made is fine when a task that an edit made run again made it. */
+function rebuiltRequest(db: Database.Database, key: string, tasks: ReadonlySet<string>): boolean {
+  for (const row of db.prepare('SELECT task_id, messages_json, messages_z FROM llm_interactions').all() as { task_id: string; messages_json: string; messages_z: Buffer | null }[]) {
+    if (!tasks.has(row.task_id)) continue;
+    if (messagesKey(JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json)) === key) return true;
+  }
+  return false;
+}
+
+/** A file outside the reference is fine when a task that an edit made run again wrote it (per-item files vary). */
+function isExtraOf(file: string, tasks: ReadonlySet<string>, cwd: string): boolean {
+  if (tasks.size === 0) return false;
+  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
+  try {
+    const row = db.prepare('SELECT task_id FROM plan_content WHERE path = ? ORDER BY version DESC LIMIT 1').get(file) as { task_id: string } | undefined;
+    return row !== undefined && tasks.has(row.task_id);
+  } finally {
+    db.close();
+  }
 }
 
 function roundStats(cwd: string): { replayed: number; completed: number; abandoned: number } {

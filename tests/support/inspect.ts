@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { openSqliteStore } from '../../src/store/sqlite-store.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { InteractionStatus } from '../../src/store/store.js';
 import { diamondPipeline, repoRoot, runPlan, type CliResult } from './cli.js';
 

@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileHasher, sha256 } from '../../src/engine/hasher.js';
+import { FileHasher, settled, sha256 } from '../../src/engine/hasher.js';
 import type { FileStat } from '../../src/store/store.js';
 import { tempDir } from '../support/cli.js';
 
@@ -13,9 +14,13 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** Past one file-system timestamp tick: an entry hashed from now on is settled (not racily clean). */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 30));
+
 describe('FileHasher', () => {
-  it('hashes a file once; with the stat cache a no-op reads nothing, a changed stat re-hashes', () => {
+  it('hashes a file once; with the stat cache a no-op reads nothing, a changed stat re-hashes', async () => {
     fs.writeFileSync(path.join(dir, 'a.txt'), 'alpha');
+    await settle();
     const cache = new Map<string, FileStat>();
     const first = new FileHasher(dir, cache);
     expect(first.state('a.txt')).toEqual({ kind: 'file', sha256: sha256('alpha') });
@@ -37,9 +42,53 @@ describe('FileHasher', () => {
     expect(new FileHasher(dir, cache).state('a.txt')).toEqual({ kind: 'file', sha256: sha256('beta!') });
   });
 
-  it('sees an mtime that moved by a few microseconds, and caches the exact nanoseconds', () => {
+  it('sees an edit that keeps size and mtime (cp -p, touch -r, rsync -t): ctime is in the cached stat', async () => {
     const file = path.join(dir, 'a.txt');
     fs.writeFileSync(file, 'alpha');
+    await settle();
+    const cache = new Map<string, FileStat>();
+    new FileHasher(dir, cache).state('a.txt');
+    const reference = path.join(dir, 'times-of-a');
+    execFileSync('cp', ['-p', file, reference]);
+    await settle();
+    // Same size, then the old times put back with the real tool: only the ctime tells.
+    fs.writeFileSync(file, 'omega');
+    execFileSync('touch', ['-r', reference, file]);
+    expect(fs.statSync(file, { bigint: true }).mtimeNs).toBe(cache.get('a.txt')!.mtimeNs);
+    expect(new FileHasher(dir, cache).state('a.txt')).toEqual({ kind: 'file', sha256: sha256('omega') });
+  });
+
+  it('re-hashes a racily clean entry (its stat taken within a timestamp tick of the change), once', async () => {
+    const file = path.join(dir, 'a.txt');
+    fs.writeFileSync(file, 'alpha');
+    const cache = new Map<string, FileStat>();
+    // Hashed at once after the write: another same-size write in the same tick would keep every stat field.
+    new FileHasher(dir, cache).state('a.txt');
+    expect(settled(cache.get('a.txt')!)).toBe(false);
+    const next = new FileHasher(dir, cache);
+    await settle();
+    expect(next.state('a.txt')).toEqual({ kind: 'file', sha256: sha256('alpha') });
+    expect(next.takeNewStats()).toHaveLength(1);
+    expect(settled(cache.get('a.txt')!)).toBe(true);
+    const after = new FileHasher(dir, cache);
+    after.state('a.txt');
+    expect(after.takeNewStats()).toEqual([]);
+  });
+
+  it('trusts an entry of a whole-second file system only two seconds after the change', () => {
+    const base = { path: 'a', size: 1, ino: 1n, sha256: 'x' };
+    const second = 1_000_000_000n;
+    expect(settled({ ...base, mtimeNs: 100n * second, ctimeNs: 100n * second, statAtNs: 101n * second })).toBe(false);
+    expect(settled({ ...base, mtimeNs: 100n * second, ctimeNs: 100n * second, statAtNs: 102n * second })).toBe(true);
+    expect(settled({ ...base, mtimeNs: 100n * second + 5n, ctimeNs: 100n * second + 5n, statAtNs: 100n * second + 30_000_005n })).toBe(true);
+    // A change in the future (a clock ahead, touch -d): never trusted, always hashed.
+    expect(settled({ ...base, mtimeNs: 200n * second, ctimeNs: 100n * second, statAtNs: 150n * second })).toBe(false);
+  });
+
+  it('sees an mtime that moved by a few microseconds, and caches the exact nanoseconds', async () => {
+    const file = path.join(dir, 'a.txt');
+    fs.writeFileSync(file, 'alpha');
+    await settle();
     const cache = new Map<string, FileStat>();
     new FileHasher(dir, cache).state('a.txt');
     const before = cache.get('a.txt')!;

@@ -15,7 +15,7 @@ import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.j
 import { checkRunDirPath, checkRunDirWritable, DB_OPTION, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
 import { resolveLlmSettings, type LlmSettings } from '../llm-settings.js';
 import { CostBudget, createLlmServices } from '../../llm/index.js';
-import type { Durability } from '../../store/sqlite-store.js';
+import type { Durability } from '../../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../../store/store.js';
 
 interface BuildArgs {
@@ -98,7 +98,9 @@ async function runBuild(args: BuildArgs): Promise<number> {
     events.on(createProgressView(mode, process.stdout, process.stderr));
     const controller = new AbortController();
     const removeSignals = abortOnSignals(controller);
-    const stopPolling = args.dryRun ? () => undefined : stopOnCancelRequest(store, run.id, controller);
+    // A cancel request made before this moment was for an earlier build; one made from now on is for this one.
+    const startedAt = Date.now();
+    const stopPolling = args.dryRun ? () => undefined : stopOnCancelRequest(store, run.id, controller, { since: startedAt });
     try {
       if (!args.dryRun) markRunDir(runDir, run);
       const result = await build({
@@ -112,6 +114,8 @@ async function runBuild(args: BuildArgs): Promise<number> {
         force: args.force,
         until: args.until,
         restore: args.restore,
+        durability: args.durability,
+        startedAt,
         signal: controller.signal,
         events,
         services: createLlmServices(llmOptions(llm, budget)),

@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { acquireRunDirLock } from '../../engine/lock.js';
 import { writeFileAtomic } from '../../engine/materialize.js';
 import { readRunMarker, writeRunMarker } from '../../engine/run-dir.js';
-import { sha256 } from '../../engine/hasher.js';
+import { entryOf, nowNs, sha256 } from '../../engine/hasher.js';
 import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { plural, styleFor } from '../output.js';
@@ -125,12 +125,21 @@ async function restoreFiles(store: Store, run: RunRecord, target: string, overwr
     const bytes = await store.readContentBySha(run.id, filePath, sha);
     if (bytes === null) throw new Error(`database lacks the content of ${filePath} (${sha})`);
     const absolute = path.join(target, filePath);
-    const existing = readIfFile(absolute);
+    // Stat before the read: a change after it shows as a newer ctime to the next build.
+    const statAtNs = nowNs();
+    const before = statIfFile(absolute);
+    const existing = before === null ? null : readIfFile(absolute);
     let action: FileAction = 'written';
-    if (existing !== null && sha256(existing) === sha) action = 'unchanged';
-    else if (existing !== null && !overwrite) action = 'kept';
-    else writeFileAtomic(target, filePath, bytes);
-    if (ownDir && action !== 'kept') stats.push(statOf(absolute, filePath, sha));
+    let stat: FileStat | null = null;
+    if (existing !== null && sha256(existing) === sha) {
+      action = 'unchanged';
+      stat = entryOf(filePath, before!, sha, statAtNs);
+    } else if (existing !== null && !overwrite) {
+      action = 'kept';
+    } else {
+      stat = entryOf(filePath, writeFileAtomic(target, filePath, bytes), sha, nowNs());
+    }
+    if (ownDir && stat !== null) stats.push(stat);
     files.push({ path: filePath, version: newest.get(filePath)!.version, sha256: sha, size: bytes.length, action });
   }
   // The run dir's hash cache learns the files just written, so the next build does not re-read them.
@@ -146,9 +155,13 @@ function readIfFile(absolute: string): Buffer | null {
   }
 }
 
-function statOf(absolute: string, relativePath: string, sha: string): FileStat {
-  const stat = fs.statSync(absolute, { bigint: true });
-  return { path: relativePath, size: Number(stat.size), mtimeNs: stat.mtimeNs, ino: stat.ino, sha256: sha };
+function statIfFile(absolute: string): fs.BigIntStats | null {
+  try {
+    const stat = fs.statSync(absolute, { bigint: true });
+    return stat.isFile() ? stat : null;
+  } catch {
+    return null;
+  }
 }
 
 function report(run: RunRecord, target: string, ownDir: boolean, files: RestoredFile[], json: boolean): void {

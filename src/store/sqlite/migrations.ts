@@ -1,3 +1,6 @@
+import type Database from 'better-sqlite3';
+import { StoreError } from '../store-error.js';
+
 /**
  * Forward-only schema migrations. A migration is never edited once released: add a new one instead.
  * `schema_version` records each applied version; opening a database applies what is missing, in order,
@@ -121,6 +124,80 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX attempts_running ON task_attempts (run_id) WHERE status = 'running';
     `,
   },
+  {
+    version: 4,
+    description: 'rejected and abandoned model calls, the call a replay answers from; ctime and stat time in the hash cache',
+    sql: `
+      -- SQLite cannot change a CHECK constraint in place: the table is rebuilt and every row copied. No table
+      -- references llm_interactions, so with foreign_keys on the drop and the rename check nothing.
+      CREATE TABLE llm_interactions_v4 (
+        id               INTEGER PRIMARY KEY,
+        run_id           TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        task_id          TEXT NOT NULL,
+        attempt_id       INTEGER NOT NULL,
+        item_key         TEXT,
+        turn             INTEGER,
+        request_hash     TEXT NOT NULL,
+        provider         TEXT NOT NULL,
+        requested_model  TEXT NOT NULL,
+        answered_model   TEXT,
+        messages_json    TEXT NOT NULL,
+        response_text    TEXT,
+        parsed_json      TEXT,
+        status           TEXT NOT NULL
+                         CHECK (status IN ('pending','completed','failed','cancelled','replayed','rejected','abandoned')),
+        error_class      TEXT,
+        error_message    TEXT,
+        http_status      INTEGER,
+        input_tokens     INTEGER,
+        output_tokens    INTEGER,
+        tokens_estimated INTEGER NOT NULL DEFAULT 0,
+        duration_ms      INTEGER,
+        cost_usd         REAL,
+        price_json       TEXT,
+        started_at       INTEGER NOT NULL,
+        finished_at      INTEGER,
+        messages_z       BLOB,
+        replayed_from    INTEGER
+      );
+      INSERT INTO llm_interactions_v4 (id, run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model,
+          answered_model, messages_json, response_text, parsed_json, status, error_class, error_message, http_status,
+          input_tokens, output_tokens, tokens_estimated, duration_ms, cost_usd, price_json, started_at, finished_at, messages_z)
+        SELECT id, run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model,
+          answered_model, messages_json, response_text, parsed_json, status, error_class, error_message, http_status,
+          input_tokens, output_tokens, tokens_estimated, duration_ms, cost_usd, price_json, started_at, finished_at, messages_z
+        FROM llm_interactions;
+      DROP TABLE llm_interactions;
+      ALTER TABLE llm_interactions_v4 RENAME TO llm_interactions;
+      CREATE INDEX interactions_by_run ON llm_interactions (run_id, task_id, id);
+      CREATE INDEX interactions_by_attempt ON llm_interactions (attempt_id, request_hash);
+
+      -- 0 never equals a real ctime: entries written before this version are re-hashed once.
+      ALTER TABLE file_stats ADD COLUMN ctime_ns TEXT NOT NULL DEFAULT '0';
+      ALTER TABLE file_stats ADD COLUMN stat_at_ns TEXT NOT NULL DEFAULT '0';
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
+
+/** Applies the migrations a database lacks, in one transaction; refuses one made by a newer plan. */
+export function migrate(db: Database.Database, location: string): void {
+  try {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    const current = (db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+    if (current > latestSchemaVersion) {
+      throw new StoreError(`database ${location} has schema version ${current}, newer than this plan knows (${latestSchemaVersion}): upgrade plan`);
+    }
+    const apply = db.transaction(() => {
+      for (const migration of migrations) {
+        if (migration.version <= current) continue;
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(migration.version, Date.now());
+      }
+    });
+    apply.immediate();
+  } catch (error) {
+    throw StoreError.from(error, `cannot use database ${location}`);
+  }
+}

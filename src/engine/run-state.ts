@@ -1,0 +1,129 @@
+import { FileHasher, type FileState } from './hasher.js';
+import { stampHead, stampText, type Stamp } from './stamp.js';
+import type { TaskGraph } from './graph.js';
+import type { AttemptRecord, RunSnapshot } from '../store/store.js';
+
+/**
+ * What a build knows of its run as it goes: the snapshot read from the store (updated as tasks complete), the
+ * hash cache, the sha256 of every known file (what dependents' stamps are made of), and who owns which file.
+ */
+export class RunState<S extends object> {
+  readonly hasher: FileHasher;
+  /** sha256 of every known file of the run, as the build goes. */
+  readonly currentSha = new Map<string, string>();
+  private readonly outputPathsCache = new Map<string, readonly string[]>();
+  private readonly stampHeads = new Map<string, string>();
+  /** Owner of every file a task of the pipeline has built (declared or extra), made on first need. */
+  private builtOwners: Map<string, string> | undefined;
+  /** Extra files tasks running now have written, until they complete or fail. */
+  private readonly claims = new Map<string, string>();
+
+  constructor(
+    readonly graph: TaskGraph<S>,
+    /** Every task of the pipeline (more than `graph` under `--until`). */
+    private readonly all: TaskGraph<S>,
+    runDir: string,
+    readonly snapshot: RunSnapshot,
+  ) {
+    this.hasher = new FileHasher(runDir, snapshot.fileStats);
+  }
+
+  /** Declared outputs plus the extra files the built attempt wrote. */
+  outputStates(taskId: string, built: AttemptRecord | undefined): Map<string, FileState> {
+    const states = new Map<string, FileState>();
+    for (const filePath of this.graph.outputs.get(taskId)!) states.set(filePath, this.hasher.state(filePath));
+    for (const filePath of Object.keys(built?.outputs ?? {})) {
+      if (!states.has(filePath)) states.set(filePath, this.hasher.state(filePath));
+    }
+    return states;
+  }
+
+  currentStamp(taskId: string): Stamp {
+    const task = this.graph.tasks.get(taskId)!;
+    const inputs: Record<string, string> = {};
+    for (const filePath of this.knownInputs(taskId)) inputs[filePath] = this.currentSha.get(filePath)!;
+    return { version: task.version, params: task.stampParams(), inputs };
+  }
+
+  /** The text of `currentStamp(taskId)`, built without the record (the head is cached: it holds no input). */
+  stampText(taskId: string): string {
+    let head = this.stampHeads.get(taskId);
+    if (head === undefined) {
+      const task = this.graph.tasks.get(taskId)!;
+      head = stampHead(task.version, task.stampParams());
+      this.stampHeads.set(taskId, head);
+    }
+    const paths = this.knownInputs(taskId);
+    if (paths.length > 1) paths.sort();
+    return stampText(head, paths, (filePath) => this.currentSha.get(filePath)!);
+  }
+
+  /** A task's attempt reached `complete` (it ran, or was adopted): what it wrote is now the run's. */
+  noteBuilt(taskId: string, attempt: AttemptRecord): void {
+    const before = this.snapshot.built.get(taskId)?.outputs ?? {};
+    this.snapshot.built.set(taskId, attempt);
+    this.outputPathsCache.delete(taskId);
+    this.snapshot.replayable.delete(taskId);
+    const outputs = attempt.outputs ?? {};
+    for (const [filePath, sha] of Object.entries(outputs)) {
+      this.currentSha.set(filePath, sha);
+      this.snapshot.latestContent.set(filePath, sha);
+      this.builtOwners?.set(filePath, taskId);
+      if (this.claims.get(filePath) === taskId) this.claims.delete(filePath);
+    }
+    for (const filePath of Object.keys(before)) {
+      if (!(filePath in outputs) && this.builtOwners?.get(filePath) === taskId) this.builtOwners.delete(filePath);
+    }
+  }
+
+  /**
+   * A file belongs to one task. Before a task's undeclared (extra) files are persisted: the first file that
+   * another task of the pipeline declares, has built, or is writing in this build, with that task; else the
+   * files are claimed for this task until it completes or `releaseClaims` is called.
+   */
+  claimExtras(taskId: string, paths: readonly string[]): { path: string; owner: string } | null {
+    for (const filePath of paths) {
+      const owner = this.all.ownerOf.get(filePath) ?? this.claims.get(filePath) ?? this.ownerFromBuilds(filePath);
+      if (owner !== undefined && owner !== taskId) return { path: filePath, owner };
+    }
+    for (const filePath of paths) this.claims.set(filePath, taskId);
+    return null;
+  }
+
+  releaseClaims(taskId: string): void {
+    for (const [filePath, owner] of this.claims) if (owner === taskId) this.claims.delete(filePath);
+  }
+
+  /** The task of the pipeline whose built attempt wrote this file, if any (tasks that left it do not count). */
+  private ownerFromBuilds(filePath: string): string | undefined {
+    if (this.builtOwners === undefined) {
+      this.builtOwners = new Map();
+      for (const [taskId, attempt] of this.snapshot.built) {
+        if (!this.all.tasks.has(taskId)) continue;
+        for (const path of Object.keys(attempt.outputs ?? {})) this.builtOwners.set(path, taskId);
+      }
+    }
+    return this.builtOwners.get(filePath);
+  }
+
+  /** The outputs of the task's dependencies whose sha256 is known: what its stamp is made of. */
+  private knownInputs(taskId: string): string[] {
+    const paths: string[] = [];
+    for (const dep of this.graph.requires.get(taskId)!) {
+      for (const filePath of this.outputPaths(dep)) if (this.currentSha.has(filePath)) paths.push(filePath);
+    }
+    return paths;
+  }
+
+  /** A task's declared outputs and the extra files its current build wrote; cached until it builds again. */
+  private outputPaths(taskId: string): readonly string[] {
+    let paths = this.outputPathsCache.get(taskId);
+    if (paths === undefined) {
+      const declared = this.graph.outputs.get(taskId)!;
+      const extras = Object.keys(this.snapshot.built.get(taskId)?.outputs ?? {}).filter((p) => !declared.includes(p));
+      paths = extras.length === 0 ? declared : [...declared, ...extras];
+      this.outputPathsCache.set(taskId, paths);
+    }
+    return paths;
+  }
+}
