@@ -55,7 +55,13 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 for (const [layer, index] of nodes(n)) {
   const inputs = nodeInputs(layer, index).map(([l, i]) => fs.readFileSync(path.join(dir, nodeFile(l, i))));
   const stamp = inputs.map(sha256).join(',');
-  const bytes = Buffer.from(nodeContent(layer, index, inputs.map((b) => b.toString('utf8'))));
+  const bytes = Buffer.from(
+    nodeContent(
+      layer,
+      index,
+      inputs.map((b) => b.toString('utf8')),
+    ),
+  );
   const file = nodeFile(layer, index);
   const attemptId = persist.immediate(nodeName(layer, index), stamp, file, sha256(bytes), bytes);
   const target = path.join(dir, file);
@@ -74,4 +80,8 @@ const report = {
   maxRssKb: process.resourceUsage().maxRSS,
   durability: values.durability,
 };
-process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `floor: ${n} tasks in ${(report.buildMs / 1000).toFixed(3)} s (${(report.sinceStartMs / 1000).toFixed(3)} s since process start), peak RSS ${(report.maxRssKb / 1024).toFixed(0)} MB\n`);
+process.stdout.write(
+  values.json
+    ? `${JSON.stringify(report)}\n`
+    : `floor: ${n} tasks in ${(report.buildMs / 1000).toFixed(3)} s (${(report.sinceStartMs / 1000).toFixed(3)} s since process start), peak RSS ${(report.maxRssKb / 1024).toFixed(0)} MB\n`,
+);

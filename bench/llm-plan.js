@@ -103,7 +103,16 @@ if (!(CHECK_SCALE >= 0 && CHECK_SCALE <= 1)) fail(`--check-scale must be a fract
 if (!Number.isInteger(CHECK_REPS) || CHECK_REPS < 0) fail(`--check-reps must be a whole number ≥ 0 (got ${opts['check-reps']})`);
 if (MAPPING !== 'proportional' && MAPPING !== 'sequential') fail(`--mapping must be proportional or sequential (got ${MAPPING})`);
 
-const PLAN_FILES = resolvePlans(opts.plan ?? (FULL ? fs.readdirSync(DATA_DIR).filter((f) => f.endsWith('.jsonl')).sort().join(',') : '20250321_silo'));
+const PLAN_FILES = resolvePlans(
+  opts.plan ??
+    (FULL
+      ? fs
+          .readdirSync(DATA_DIR)
+          .filter((f) => f.endsWith('.jsonl'))
+          .sort()
+          .join(',')
+      : '20250321_silo'),
+);
 if (!fs.existsSync(path.join(root, 'dist', 'cli', 'main.js'))) fail('the CLI is not compiled: run `npm run build` first');
 
 function parseScale(text) {
@@ -216,15 +225,28 @@ function classify(body) {
 // Real plans.
 
 function loadRealPlan(file) {
-  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  lines.forEach((l, k) => (l.line = k + 1));
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  lines.forEach((l, k) => {
+    l.line = k + 1;
+  });
   const ok = lines.filter((l) => l.success !== false && Number.isFinite(l.input_tokens) && Number.isFinite(l.output_tokens));
   const failed = lines.filter((l) => !ok.includes(l));
   const span = (Date.parse(lines.at(-1).timestamp) - Date.parse(lines[0].timestamp)) / 1000 + (lines.at(-1).duration_seconds ?? 0);
   return {
     name: path.basename(file, '.jsonl'),
     file,
-    calls: ok.map((l, i) => ({ index: i, line: l.line, seconds: l.duration_seconds, input: l.input_tokens, output: l.output_tokens, costUsd: l.cost_usd ?? null })),
+    calls: ok.map((l, i) => ({
+      index: i,
+      line: l.line,
+      seconds: l.duration_seconds,
+      input: l.input_tokens,
+      output: l.output_tokens,
+      costUsd: l.cost_usd ?? null,
+    })),
     failed: failed.map((l) => ({ line: l.line, seconds: l.duration_seconds, error: l.error ?? null })),
     totalLines: lines.length,
     realWallSeconds: span,
@@ -269,7 +291,7 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
       const i = counters.get(task) ?? 0;
       counters.set(task, i + 1);
       const list = assignment?.byTask.get(task);
-      const real = list === undefined ? null : list[i] ?? list[i % list.length];
+      const real = list === undefined ? null : (list[i] ?? list[i % list.length]);
       if (assignment && (list === undefined || i >= list.length)) unassigned++;
       const usage = real ? { prompt_tokens: real.input, completion_tokens: real.output } : { prompt_tokens: 1000, completion_tokens: 200 };
       const answer = offlineLikeAnswer(request, usage);
@@ -279,18 +301,40 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
       const targetMs = real ? real.seconds * 1000 * scale : 0;
       const delayMs = Math.max(0, targetMs - computeMs);
       calls.push({
-        task, group, kind, i, arrivedAt: request.receivedAt, answeredAt: request.receivedAt + Math.max(targetMs, computeMs),
-        realIndex: real ? real.index : null, realLine: real ? real.line : null, realSeconds: real ? real.seconds : 0, input: usage.prompt_tokens, output: usage.completion_tokens,
+        task,
+        group,
+        kind,
+        i,
+        arrivedAt: request.receivedAt,
+        answeredAt: request.receivedAt + Math.max(targetMs, computeMs),
+        realIndex: real ? real.index : null,
+        realLine: real ? real.line : null,
+        realSeconds: real ? real.seconds : 0,
+        input: usage.prompt_tokens,
+        output: usage.completion_tokens,
         computeMs: round(computeMs, 2),
       });
-      return delayMs > 0 ? { kind: 'delay', ms: delayMs, then: answer } : answer;
+      return delayMs > 0 ? { kind: 'delay', ms: delayMs, next: answer } : answer;
     },
   });
   const runDir = path.join(work, 'run');
   const db = path.join(work, 'plan.db');
   const args = [
-    PLAN_BIN, 'build', runDir, '--db', db, '--prompt', PROMPT, `--param=startTime=${START_TIME}`,
-    '--model', `openai-compatible:replay@${server.url}`, '--llm-concurrency', String(concurrency), '-j', String(jobs), '--json',
+    PLAN_BIN,
+    'build',
+    runDir,
+    '--db',
+    db,
+    '--prompt',
+    PROMPT,
+    `--param=startTime=${START_TIME}`,
+    '--model',
+    `openai-compatible:replay@${server.url}`,
+    '--llm-concurrency',
+    String(concurrency),
+    '-j',
+    String(jobs),
+    '--json',
   ];
   const spawnedAt = Date.now();
   const t0 = performance.now();
@@ -327,10 +371,12 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
   const serverCounts = countBy(calls, (c) => c.task);
   const dbCounts = countBy(facts.interactions, (c) => c.task_id);
   for (const task of new Set([...serverCounts.keys(), ...dbCounts.keys()])) {
-    if (serverCounts.get(task) !== dbCounts.get(task)) problems.push(`${task}: ${serverCounts.get(task) ?? 0} requests at the server, ${dbCounts.get(task) ?? 0} recorded by the engine`);
+    if (serverCounts.get(task) !== dbCounts.get(task))
+      problems.push(`${task}: ${serverCounts.get(task) ?? 0} requests at the server, ${dbCounts.get(task) ?? 0} recorded by the engine`);
   }
   const notCompleted = facts.interactions.filter((c) => c.status !== 'completed');
-  if (notCompleted.length > 0) problems.push(`${notCompleted.length} interactions not completed (${[...new Set(notCompleted.map((c) => c.status))].join(', ')})`);
+  if (notCompleted.length > 0)
+    problems.push(`${notCompleted.length} interactions not completed (${[...new Set(notCompleted.map((c) => c.status))].join(', ')})`);
   if (assignment) {
     const wrongTokens = facts.interactions.filter((row) => row.tokens_estimated !== 0).length;
     if (wrongTokens > 0) problems.push(`${wrongTokens} interactions with estimated tokens (the server's usage was not read)`);
@@ -358,7 +404,9 @@ function readDb(file) {
   try {
     const attempts = db.prepare(`SELECT task_id, status, started_at, persisted_at, finished_at FROM task_attempts ORDER BY id`).all();
     const interactions = db
-      .prepare(`SELECT task_id, item_key, turn, status, input_tokens, output_tokens, tokens_estimated, duration_ms, started_at, finished_at FROM llm_interactions ORDER BY id`)
+      .prepare(
+        `SELECT task_id, item_key, turn, status, input_tokens, output_tokens, tokens_estimated, duration_ms, started_at, finished_at FROM llm_interactions ORDER BY id`,
+      )
       .all();
     return { attempts, interactions };
   } finally {
@@ -381,7 +429,10 @@ function callStructure(calls) {
     if (!byTask.has(c.task)) byTask.set(c.task, []);
     const groups = byTask.get(c.task);
     let group = groups.find((g) => g.name === c.group);
-    if (!group) groups.push((group = { name: c.group, kind: c.kind, latencies: [], realLines: [] }));
+    if (!group) {
+      group = { name: c.group, kind: c.kind, latencies: [], realLines: [] };
+      groups.push(group);
+    }
     group.latencies.push(c.realSeconds);
     group.realLines.push(c.realLine);
   }
@@ -391,8 +442,7 @@ function callStructure(calls) {
 
 /** The same latencies per task and group (as multisets) in two runs? */
 function sameStructure(a, b) {
-  const key = (s) =>
-    JSON.stringify([...s.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([t, gs]) => [t, gs.map((g) => [g.name, g.sorted])]));
+  const key = (s) => JSON.stringify([...s.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([t, gs]) => [t, gs.map((g) => [g.name, g.sorted])]));
   return key(a) === key(b);
 }
 
@@ -427,7 +477,11 @@ function criticalPath(graph, structure, c = Infinity) {
   const chain = [];
   for (let id = end; id !== null; id = via.get(id)) chain.unshift(id);
   const onPath = chain
-    .map((id) => ({ task: id, seconds: round(taskWeight(structure.get(id), c), 2), calls: (structure.get(id) ?? []).reduce((n, g) => n + g.latencies.length, 0) }))
+    .map((id) => ({
+      task: id,
+      seconds: round(taskWeight(structure.get(id), c), 2),
+      calls: (structure.get(id) ?? []).reduce((n, g) => n + g.latencies.length, 0),
+    }))
     .filter((t) => t.calls > 0);
   return { seconds: finish.get(end), chain, onPath };
 }
@@ -586,7 +640,14 @@ function observedChain(graph, run) {
     const readyAt = last ? att.get(last).finished_at : run.spawnedAt;
     const busyMs = unionLength(run.calls.filter((c) => c.task === id).map((c) => [c.arrivedAt, c.answeredAt]));
     const runMs = a ? a.finished_at - a.started_at : null;
-    chain.unshift({ task: id, calls: callsOf.get(id) ?? 0, waitMs: a ? a.started_at - readyAt : null, runMs, modelMs: round(busyMs, 0), restMs: runMs === null ? null : round(runMs - busyMs, 0) });
+    chain.unshift({
+      task: id,
+      calls: callsOf.get(id) ?? 0,
+      waitMs: a ? a.started_at - readyAt : null,
+      runMs,
+      modelMs: round(busyMs, 0),
+      restMs: runMs === null ? null : round(runMs - busyMs, 0),
+    });
     id = last;
   }
   return chain;
@@ -649,11 +710,15 @@ function machineInfo() {
     versions: {
       node: process.version,
       plan: pkg.version,
-      sqlite: firstLineOf(process.execPath, ['-e', "const D=require('better-sqlite3');console.log(new D(':memory:').prepare('select sqlite_version() v').get().v)"]),
+      sqlite: firstLineOf(process.execPath, [
+        '-e',
+        "const D=require('better-sqlite3');console.log(new D(':memory:').prepare('select sqlite_version() v').get().v)",
+      ]),
       typescript: JSON.parse(fs.readFileSync(path.join(root, 'node_modules', 'typescript', 'package.json'), 'utf8')).version,
     },
     commit: firstLineOf('git', ['-C', root, 'rev-parse', '--short', 'HEAD']),
-    dirtySrc: (spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no', 'src'], { encoding: 'utf8' }).stdout ?? '').trim() !== '',
+    dirtySrc:
+      (spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no', 'src'], { encoding: 'utf8' }).stdout ?? '').trim() !== '',
     distAtStart: distFingerprint(),
   };
 }
@@ -663,7 +728,11 @@ function distFingerprint() {
   for (const sub of ['engine', 'llm', 'tasks', 'store']) {
     const dir = path.join(root, 'dist', sub);
     if (!fs.existsSync(dir)) continue;
-    for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) hash.update(name).update(fs.readFileSync(path.join(dir, name)));
+    for (const name of fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.js'))
+      .sort())
+      hash.update(name).update(fs.readFileSync(path.join(dir, name)));
   }
   return hash.digest('hex').slice(0, 12);
 }
@@ -705,7 +774,9 @@ const shortTask = (id) => id.replace(/Task$/, '');
 
 async function benchPlan(file, graph) {
   const real = loadRealPlan(file);
-  log(`\n== ${real.name}: ${real.calls.length} successful real calls (${real.failed.length} failed, left out), sum ${real.realSumSeconds.toFixed(0)} s, real wall ${real.realWallSeconds.toFixed(0)} s`);
+  log(
+    `\n== ${real.name}: ${real.calls.length} successful real calls (${real.failed.length} failed, left out), sum ${real.realSumSeconds.toFixed(0)} s, real wall ${real.realWallSeconds.toFixed(0)} s`,
+  );
 
   // Calibration: no latency, enough concurrency; counts the calls of each task.
   const calib = await runBuild({ label: 'calibration', concurrency: 16, jobs: JOBS, assignment: null, scale: SCALE });
@@ -715,7 +786,9 @@ async function benchPlan(file, graph) {
   if (unknown.length > 0) throw new Error(`requests the bench cannot attribute to a task: ${unknown.join(', ')} (update SCHEMA_TASK)`);
   const catalogue = PLAN_STAGE_TASKS.map((C) => C.name);
   const assignment = assignCalls(real, counts, catalogue);
-  log(`calibration: ${calib.calls.length} calls in ${counts.size} tasks; ${assignment.distinctRealCallsUsed} of ${assignment.realCalls} real calls used (${MAPPING} mapping); zero-latency build ${(calib.wallMs / 1000).toFixed(2)} s`);
+  log(
+    `calibration: ${calib.calls.length} calls in ${counts.size} tasks; ${assignment.distinctRealCallsUsed} of ${assignment.realCalls} real calls used (${MAPPING} mapping); zero-latency build ${(calib.wallMs / 1000).toFixed(2)} s`,
+  );
 
   const configs = [...CONCURRENCIES.map((c) => ({ key: `c${c}`, concurrency: c, zero: false })), { key: 'zero', concurrency: 16, zero: true }];
   const runs = [];
@@ -723,12 +796,20 @@ async function benchPlan(file, graph) {
     // Alternate: each repetition starts one configuration further on, so drift of a shared machine spreads.
     const order = configs.map((_, k) => configs[(k + rep) % configs.length]);
     for (const cfg of order) {
-      const run = await runBuild({ label: cfg.key, concurrency: cfg.concurrency, jobs: JOBS, assignment: cfg.zero ? null : assignment, scale: SCALE });
+      const run = await runBuild({
+        label: cfg.key,
+        concurrency: cfg.concurrency,
+        jobs: JOBS,
+        assignment: cfg.zero ? null : assignment,
+        scale: SCALE,
+      });
       run.rep = rep + 1;
       run.key = cfg.key;
       runs.push(run);
       const flag = run.problems.length > 0 ? `  PROBLEMS: ${run.problems.join('; ')}` : '';
-      log(`rep ${rep + 1}  ${cfg.zero ? 'zero latency, c=16' : `llm-concurrency ${String(cfg.concurrency).padStart(2)}`}  wall ${(run.wallMs / 1000).toFixed(2)} s  engine ${((run.engineMs ?? 0) / 1000).toFixed(2)} s  calls ${run.calls.length}${flag}`);
+      log(
+        `rep ${rep + 1}  ${cfg.zero ? 'zero latency, c=16' : `llm-concurrency ${String(cfg.concurrency).padStart(2)}`}  wall ${(run.wallMs / 1000).toFixed(2)} s  engine ${((run.engineMs ?? 0) / 1000).toFixed(2)} s  calls ${run.calls.length}${flag}`,
+      );
     }
   }
 
@@ -804,7 +885,9 @@ async function benchPlan(file, graph) {
       run.key = `check-c${TARGET_CONCURRENCY}`;
       runs.push(run);
       const flag = run.problems.length > 0 ? `  PROBLEMS: ${run.problems.join('; ')}` : '';
-      log(`check ${k + 1}  scale ${fmtScale(CHECK_SCALE)}, llm-concurrency ${TARGET_CONCURRENCY}  wall ${(run.wallMs / 1000).toFixed(2)} s  engine ${((run.engineMs ?? 0) / 1000).toFixed(2)} s${flag}`);
+      log(
+        `check ${k + 1}  scale ${fmtScale(CHECK_SCALE)}, llm-concurrency ${TARGET_CONCURRENCY}  wall ${(run.wallMs / 1000).toFixed(2)} s  engine ${((run.engineMs ?? 0) / 1000).toFixed(2)} s${flag}`,
+      );
       checkRuns.push(run);
     }
     const wallS = median(checkRuns.map((r) => r.wallMs)) / 1000;
@@ -832,7 +915,9 @@ async function benchPlan(file, graph) {
     .filter((t) => structure.has(t))
     .map((t) => ({
       task: t,
-      groups: structure.get(t).map((g) => ({ name: g.name, kind: g.kind, calls: g.latencies.length, realCallLines: g.realLines, latenciesS: g.latencies })),
+      groups: structure
+        .get(t)
+        .map((g) => ({ name: g.name, kind: g.kind, calls: g.latencies.length, realCallLines: g.realLines, latenciesS: g.latencies })),
       weightS: round(taskWeight(structure.get(t)), 2),
       serialS: round(sum(structure.get(t).flatMap((g) => g.latencies)), 2),
     }));
@@ -861,7 +946,12 @@ async function benchPlan(file, graph) {
     criticalPathUnboundedS: round(cpInf.seconds, 1),
     criticalPathUnbounded: cpInf.onPath,
     classicS: round(classic.seconds, 1),
-    zeroLatency: { wallS: round(zeroWallS, 3), engineS: round(zeroEngineS, 3), startupS: round(zeroStartupS, 3), samplesS: zeroRuns.map((r) => round(r.wallMs / 1000, 3)) },
+    zeroLatency: {
+      wallS: round(zeroWallS, 3),
+      engineS: round(zeroEngineS, 3),
+      startupS: round(zeroStartupS, 3),
+      samplesS: zeroRuns.map((r) => round(r.wallMs / 1000, 3)),
+    },
     rows,
     check,
     target: at8 && {
@@ -889,12 +979,30 @@ async function benchPlan(file, graph) {
       exitCode: r.exitCode,
       calls: r.calls.length,
       problems: r.problems,
-      tasks: r.facts.attempts.map((a) => [a.task_id, a.status, a.started_at - r.spawnedAt, a.finished_at === null ? null : a.finished_at - r.spawnedAt]),
+      tasks: r.facts.attempts.map((a) => [
+        a.task_id,
+        a.status,
+        a.started_at - r.spawnedAt,
+        a.finished_at === null ? null : a.finished_at - r.spawnedAt,
+      ]),
       ...(r.rep === 1
         ? {
-            serverCalls: r.calls.map((c) => [c.task, c.group, c.i, c.realLine, c.arrivedAt - r.spawnedAt, round(c.answeredAt - c.arrivedAt, 1), c.computeMs]),
+            serverCalls: r.calls.map((c) => [
+              c.task,
+              c.group,
+              c.i,
+              c.realLine,
+              c.arrivedAt - r.spawnedAt,
+              round(c.answeredAt - c.arrivedAt, 1),
+              c.computeMs,
+            ]),
             interactions: r.facts.interactions.map((row) => [
-              row.task_id, row.item_key, row.turn, row.started_at - r.spawnedAt, row.finished_at === null ? null : row.finished_at - r.spawnedAt, row.duration_ms,
+              row.task_id,
+              row.item_key,
+              row.turn,
+              row.started_at - r.spawnedAt,
+              row.finished_at === null ? null : row.finished_at - r.spawnedAt,
+              row.duration_ms,
             ]),
           }
         : {}),
@@ -909,7 +1017,7 @@ function mappingText() {
   return (
     `Mapping: a calibration build (no latency) counts each task's calls; our calls are laid out in catalogue order ` +
     `(PLAN_STAGE_TASKS; within a task in the order the server receives them) as slots 0…N−1, the real plan's successful ` +
-    `calls in their recorded order as 0…R−1, and ${MAPPING === 'proportional' ? 'slot g replays real call ⌊g·R/N⌋ (our first calls get the real plan\'s first calls, our last its last)' : 'slot g replays real call g mod R'}. ` +
+    `calls in their recorded order as 0…R−1, and ${MAPPING === 'proportional' ? "slot g replays real call ⌊g·R/N⌋ (our first calls get the real plan's first calls, our last its last)" : 'slot g replays real call g mod R'}. ` +
     `Each of our calls is answered after the real call's duration × ${fmtScale(SCALE)} with its input/output tokens in \`usage\`; ` +
     `the i-th call the server receives for a task gets that task's i-th slot, so every run assigns the same latencies to the same task. ` +
     `Failed real calls (invalid JSON) are left out.`
@@ -959,7 +1067,9 @@ function planMarkdown(p) {
   out.push('');
   out.push(
     `Simulated with the ready queue and the model-call queue both ordered by the latency-weighted chain instead: ` +
-      p.rows.map((r) => `c=${r.concurrency} ${fmtS(r.simulatedLatencyPriorityS, 0)} (task-count priority ${fmtS(r.simulatedOurPolicyS, 0)})`).join(', ') +
+      p.rows
+        .map((r) => `c=${r.concurrency} ${fmtS(r.simulatedLatencyPriorityS, 0)} (task-count priority ${fmtS(r.simulatedOurPolicyS, 0)})`)
+        .join(', ') +
       '.',
     '',
   );
@@ -981,7 +1091,12 @@ function planMarkdown(p) {
   const r8 = p.rows.find((r) => r.concurrency === TARGET_CONCURRENCY);
   if (r8) {
     const same = JSON.stringify(r8.criticalPathTasks.map((t) => t.task)) === JSON.stringify(p.criticalPathUnbounded.map((t) => t.task));
-    out.push(same ? `At concurrency ${TARGET_CONCURRENCY} the critical path is the same (${r8.criticalPathS} s).` : `At concurrency ${TARGET_CONCURRENCY} the critical path (${r8.criticalPathS} s) is: ${r8.criticalPathTasks.map((t) => `${shortTask(t.task)} ${t.seconds} s`).join(' → ')}.`, '');
+    out.push(
+      same
+        ? `At concurrency ${TARGET_CONCURRENCY} the critical path is the same (${r8.criticalPathS} s).`
+        : `At concurrency ${TARGET_CONCURRENCY} the critical path (${r8.criticalPathS} s) is: ${r8.criticalPathTasks.map((t) => `${shortTask(t.task)} ${t.seconds} s`).join(' → ')}.`,
+      '',
+    );
     out.push(
       `Per-call overhead at concurrency ${TARGET_CONCURRENCY} (the engine's recorded call duration − the server's latency, matched per task): median ${round(r8.overheadPerCall.medianMs, 1) ?? '–'} ms, p90 ${round(r8.overheadPerCall.p90Ms, 1) ?? '–'} ms.`,
       '',
@@ -1002,7 +1117,8 @@ function planMarkdown(p) {
     '',
   );
   out.push('| task | calls | wait | ran | model | rest |', '|---|---:|---:|---:|---:|---:|');
-  for (const t of p.observedChainAt8) out.push(`| ${t.task} | ${t.calls} | ${t.waitMs ?? '–'} ms | ${t.runMs ?? '–'} ms | ${t.modelMs} ms | ${t.restMs ?? '–'} ms |`);
+  for (const t of p.observedChainAt8)
+    out.push(`| ${t.task} | ${t.calls} | ${t.waitMs ?? '–'} ms | ${t.runMs ?? '–'} ms | ${t.modelMs} ms | ${t.restMs ?? '–'} ms |`);
   const tot = (k) => sum(p.observedChainAt8.map((t) => t[k] ?? 0));
   out.push(`| total | ${tot('calls')} | ${tot('waitMs')} ms | ${tot('runMs')} ms | ${tot('modelMs')} ms | ${tot('restMs')} ms |`);
   out.push('');
@@ -1040,7 +1156,9 @@ function markdown(results) {
 // ---------------------------------------------------------------------------------------------------------
 
 const machine = machineInfo();
-log(`LLM-bound plan benchmark on ${machine.nproc} CPUs (${machine.cpuModel}), load ${machine.loadAverageAtStart.join(' ')}; scale ${fmtScale(SCALE)}, ${REPS} reps, --llm-concurrency ${CONCURRENCIES.join(',')}, -j ${JOBS}`);
+log(
+  `LLM-bound plan benchmark on ${machine.nproc} CPUs (${machine.cpuModel}), load ${machine.loadAverageAtStart.join(' ')}; scale ${fmtScale(SCALE)}, ${REPS} reps, --llm-concurrency ${CONCURRENCIES.join(',')}, -j ${JOBS}`,
+);
 const graph = taskGraph();
 const plans = [];
 for (const file of PLAN_FILES) plans.push(await benchPlan(file, graph));
@@ -1049,14 +1167,31 @@ machine.distAtEnd = distFingerprint();
 
 const RAW_COLUMNS = {
   tasks: ['task', 'status', 'startMs', 'endMs'],
-  serverCalls: ['task', 'group', 'i (nth call received for the task)', 'real call (line of the jsonl)', 'arrivedMs', 'latencyMs (answered − arrived)', 'answer computeMs'],
+  serverCalls: [
+    'task',
+    'group',
+    'i (nth call received for the task)',
+    'real call (line of the jsonl)',
+    'arrivedMs',
+    'latencyMs (answered − arrived)',
+    'answer computeMs',
+  ],
   interactions: ['task', 'itemKey', 'turn', 'row startedMs (after the limiter slot)', 'row finishedMs', 'durationMs (engine-measured)'],
 };
 
 const results = {
   mode: FULL ? 'full' : 'short',
   machine,
-  config: { scale: SCALE, reps: REPS, concurrencies: CONCURRENCIES, jobs: JOBS, mapping: MAPPING, classicWorkers: CLASSIC_WORKERS, prompt: PROMPT, startTime: START_TIME },
+  config: {
+    scale: SCALE,
+    reps: REPS,
+    concurrencies: CONCURRENCIES,
+    jobs: JOBS,
+    mapping: MAPPING,
+    classicWorkers: CLASSIC_WORKERS,
+    prompt: PROMPT,
+    startTime: START_TIME,
+  },
   mappingText: mappingText(),
   definitions: definitionText(),
   rawColumns: RAW_COLUMNS,

@@ -64,7 +64,17 @@ export class MemoryStore {
 
   async startAttempt(runId, taskId) {
     const id = this.#nextAttemptId++;
-    this.#attempts.set(id, { id, runId, taskId, status: 'running', stamp: null, outputs: null, error: null, startedAt: Date.now(), finishedAt: null });
+    this.#attempts.set(id, {
+      id,
+      runId,
+      taskId,
+      status: 'running',
+      stamp: null,
+      outputs: null,
+      error: null,
+      startedAt: Date.now(),
+      finishedAt: null,
+    });
     return id;
   }
 

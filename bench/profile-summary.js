@@ -7,7 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } },
+});
 if (positionals.length !== 1) {
   process.stderr.write('usage: node bench/profile-summary.js <file.cpuprofile> [--top N] [--json]\n');
   process.exit(2);

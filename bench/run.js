@@ -94,9 +94,33 @@ const TOOLS = [
     outDir: (base) => path.join(base, 'run'),
     command: (base, n) => [node, [LAYERED, 'build', path.join(base, 'run'), '--n', String(n), '-j', String(JOBS), '--durability', 'full', '--json']],
   },
-  { id: 'ninja', label: 'ninja', peer: true, binary: 'ninja', phases: PHASES, command: () => ['ninja', ['-j', String(JOBS)]], version: ['ninja', ['--version']] },
-  { id: 'make', label: 'make', peer: true, binary: 'make', phases: PHASES, command: () => ['make', ['-j', String(JOBS), '-s']], version: ['make', ['--version']] },
-  { id: 'doit', label: 'doit', peer: true, binary: 'doit', phases: PHASES, command: () => ['doit', ['-n', String(JOBS), '-P', 'thread']], version: ['doit', ['--version']] },
+  {
+    id: 'ninja',
+    label: 'ninja',
+    peer: true,
+    binary: 'ninja',
+    phases: PHASES,
+    command: () => ['ninja', ['-j', String(JOBS)]],
+    version: ['ninja', ['--version']],
+  },
+  {
+    id: 'make',
+    label: 'make',
+    peer: true,
+    binary: 'make',
+    phases: PHASES,
+    command: () => ['make', ['-j', String(JOBS), '-s']],
+    version: ['make', ['--version']],
+  },
+  {
+    id: 'doit',
+    label: 'doit',
+    peer: true,
+    binary: 'doit',
+    phases: PHASES,
+    command: () => ['doit', ['-n', String(JOBS), '-P', 'thread']],
+    version: ['doit', ['--version']],
+  },
   {
     id: 'snakemake',
     label: 'snakemake',
@@ -142,7 +166,11 @@ function ensurePeers() {
   if (missing.length === 0 || opts['no-install']) return;
   log(`installing the peers from Debian (${missing.join(', ')} missing)…`);
   const packages = ['ninja-build', 'make', 'python3-doit', 'snakemake', 'hyperfine', 'time'];
-  const install = () => spawnSync('apt-get', ['install', '-y', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', ...packages], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   if (install().status !== 0) {
     spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'] });
     if (install().status !== 0) log('could not install the peers: the missing ones are left out');
@@ -151,7 +179,12 @@ function ensurePeers() {
 
 function firstLineOf(command, args) {
   const result = spawnSync(command, args, { encoding: 'utf8' });
-  return `${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').find((l) => l.trim() !== '')?.trim() ?? null;
+  return (
+    `${result.stdout ?? ''}${result.stderr ?? ''}`
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? null
+  );
 }
 
 /** A hash of the compiled engine and store: tells whether dist/ changed under a run (a shared work tree). */
@@ -159,7 +192,11 @@ function distFingerprint() {
   const hash = createHash('sha256');
   for (const sub of ['engine', 'store']) {
     const dir = path.join(repo, 'dist', sub);
-    for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) hash.update(name).update(fs.readFileSync(path.join(dir, name)));
+    for (const name of fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.js'))
+      .sort())
+      hash.update(name).update(fs.readFileSync(path.join(dir, name)));
   }
   return hash.digest('hex').slice(0, 12);
 }
@@ -168,7 +205,10 @@ function machineInfo() {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
   const versions = { node: process.version };
   for (const tool of TOOLS) if (tool.version && which(tool.binary)) versions[tool.id] = firstLineOf(...tool.version);
-  versions.sqlite = firstLineOf(node, ['-e', "const D=require('better-sqlite3');console.log(new D(':memory:').prepare('select sqlite_version() v').get().v)"]);
+  versions.sqlite = firstLineOf(node, [
+    '-e',
+    "const D=require('better-sqlite3');console.log(new D(':memory:').prepare('select sqlite_version() v').get().v)",
+  ]);
   return {
     date: new Date().toISOString(),
     nproc: Number(firstLineOf('nproc', [])),
@@ -259,7 +299,10 @@ function measure(tool, base, n) {
   const timeText = fs.existsSync(timeFile) ? fs.readFileSync(timeFile, 'utf8') : '';
   const maxRssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timeText)?.[1] ?? NaN);
   // user + system time of the build and every process it waited for (ninja's shells included)
-  const cpuMs = ['User', 'System'].reduce((sum, kind) => sum + Number(new RegExp(`${kind} time \\(seconds\\): ([\\d.]+)`).exec(timeText)?.[1] ?? NaN) * 1000, 0);
+  const cpuMs = ['User', 'System'].reduce(
+    (sum, kind) => sum + Number(new RegExp(`${kind} time \\(seconds\\): ([\\d.]+)`).exec(timeText)?.[1] ?? NaN) * 1000,
+    0,
+  );
   const stdout = fs.readFileSync(outFile, 'utf8');
   const stderr = fs.readFileSync(errFile, 'utf8');
   return { wallMs, cpuMs, maxRssKb, status: result.status, stdout, stderr };
@@ -324,7 +367,8 @@ function phasesFor(tool, n) {
   // ~25 s for a 1,000-task build here: too slow for the short run's few minutes
   if (tool.id === 'snakemake' && !FULL) return { phases: [], note: 'only with --full (too slow for the short run)' };
   if (!tool.peer || n <= 1000 || (FULL && n <= 10000)) return { phases: tool.phases };
-  if (tool.id === 'ninja' || FULL) return { phases: tool.phases.filter((p) => p === 'a' || p === 'b'), note: 'full build and no-op only at this size' };
+  if (tool.id === 'ninja' || FULL)
+    return { phases: tool.phases.filter((p) => p === 'a' || p === 'b'), note: 'full build and no-op only at this size' };
   return { phases: [], note: 'only with --full' };
 }
 
@@ -396,7 +440,19 @@ function main() {
             }
           }
           const ran = report?.ran ?? written;
-          const row = { n, tool: tool.id, rep, phase, wallMs: round(m.wallMs), cpuMs: round(m.cpuMs), maxRssKb: m.maxRssKb, ran, filesWritten: written, status: m.status, change };
+          const row = {
+            n,
+            tool: tool.id,
+            rep,
+            phase,
+            wallMs: round(m.wallMs),
+            cpuMs: round(m.cpuMs),
+            maxRssKb: m.maxRssKb,
+            ran,
+            filesWritten: written,
+            status: m.status,
+            change,
+          };
           if (report?.buildMs !== undefined) row.inProcessMs = report.buildMs;
           raw.push(row);
           log(
@@ -474,7 +530,10 @@ function summarize(raw) {
   }
   const perRep = (n, phase, tool, rep) => raw.find((r) => r.n === n && r.phase === phase && r.tool === tool && r.rep === rep && r.status === 0);
   const ratioTo = (rows, reference) => {
-    const ratios = rows.map((r) => [r, perRep(r.n, r.phase, reference, r.rep)]).filter(([, ref]) => ref).map(([r, ref]) => r.wallMs / ref.wallMs);
+    const ratios = rows
+      .map((r) => [r, perRep(r.n, r.phase, reference, r.rep)])
+      .filter(([, ref]) => ref)
+      .map(([r, ref]) => r.wallMs / ref.wallMs);
     return ratios.length > 0 ? round(median(ratios), 3) : null;
   };
   const summary = [];
@@ -580,7 +639,9 @@ function renderMarkdown(results) {
         return s && s.reps < config.reps ? `${seconds(s.wallMs)} (${s.reps} run${s.reps > 1 ? 's' : ''})` : seconds(s?.wallMs);
       });
       const plan = get(n, 'plan', phase);
-      out.push(`| ${PHASE_NAMES[phase]} | ${cells.join(' | ')} | ${ratio(plan?.toFloor)} | ${ratio(plan?.toNinja)} |${withBaseline ? ` ${ratio(plan?.toBaseline)} |` : ''}`);
+      out.push(
+        `| ${PHASE_NAMES[phase]} | ${cells.join(' | ')} | ${ratio(plan?.toFloor)} | ${ratio(plan?.toNinja)} |${withBaseline ? ` ${ratio(plan?.toBaseline)} |` : ''}`,
+      );
     }
     out.push('', `CPU time, user + system, every child process included (N = ${n.toLocaleString('en-US')}):`, '');
     out.push(`| phase | ${toolIds.map(label).join(' | ')} |`);
@@ -608,7 +669,9 @@ function renderMarkdown(results) {
     out.push('');
   }
   const notes = results.skipped.map((s) => `- ${s.tool} at N = ${s.n.toLocaleString('en-US')}: ${s.reason}`);
-  const wrong = results.checks.filter((c) => c.wrong > 0).map((c) => `- ${c.tool} at N = ${c.n}, phase ${c.phase}: ${c.wrong} files with wrong content (${c.sample.join(', ')})`);
+  const wrong = results.checks
+    .filter((c) => c.wrong > 0)
+    .map((c) => `- ${c.tool} at N = ${c.n}, phase ${c.phase}: ${c.wrong} files with wrong content (${c.sample.join(', ')})`);
   const checked = results.checks.filter((c) => c.wrong === 0).length;
   out.push('## Notes', '');
   for (const n of config.sizes) {
@@ -622,7 +685,9 @@ function renderMarkdown(results) {
   if (summary.some((s) => s.tool === 'snakemake' && s.phase === 'd' && s.ran === 0)) {
     out.push('- snakemake does not rebuild a missing intermediate file while the final targets are up to date: hence its 0 in (d).');
   }
-  out.push(`- Output checked byte for byte against the expected content after (a) and (e) of the first repetition: ${checked} checks passed${wrong.length ? `, ${wrong.length} failed` : ''}.`);
+  out.push(
+    `- Output checked byte for byte against the expected content after (a) and (e) of the first repetition: ${checked} checks passed${wrong.length ? `, ${wrong.length} failed` : ''}.`,
+  );
   out.push(...wrong, ...notes, '');
   return `${out.join('\n')}`;
 }

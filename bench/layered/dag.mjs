@@ -21,7 +21,12 @@ export function nodeFile(layer, index) {
 
 /** The (layer, index) pairs a task reads, in the order their first lines appear in its output. */
 export function nodeInputs(layer, index) {
-  return layer === 0 ? [] : [[layer - 1, index], [layer - 1, (index + 1) % WIDTH]];
+  return layer === 0
+    ? []
+    : [
+        [layer - 1, index],
+        [layer - 1, (index + 1) % WIDTH],
+      ];
 }
 
 /** What task (layer, index) writes, given the text of its inputs. */

@@ -137,7 +137,10 @@ export class RunExplainer {
       wouldRun: decision.state !== 'fresh',
       version: task.version,
       changes: built?.stamp ? this.stampChanges(parseStamp(built.stamp), current) : [],
-      upstream: this.graph.requires.get(taskId)!.filter((dep) => this.decisions.get(dep)?.state !== 'fresh').map((dep) => this.ref(dep)),
+      upstream: this.graph.requires
+        .get(taskId)!
+        .filter((dep) => this.decisions.get(dep)?.state !== 'fresh')
+        .map((dep) => this.ref(dep)),
       causes: this.rootCauses(taskId),
       failedUpstream: this.failedUpstream(taskId),
       outputs: this.outputPaths(taskId, built).map((filePath) => {

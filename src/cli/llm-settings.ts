@@ -57,9 +57,11 @@ export function resolveLlmSettings(flags: LlmFlags, cwd: string = process.cwd())
   const speed = flags.speed ?? config.speed;
   if (speed !== undefined && speed !== 'fast' && speed !== 'full') throw new UsageError(`--speed must be fast or full (got '${speed}')`);
   const maxCost = flags.maxCost ?? config.maxCost;
-  if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost >= 0)) throw new UsageError(`--max-cost must be a number of USD ≥ 0 (got ${maxCost})`);
+  if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost >= 0))
+    throw new UsageError(`--max-cost must be a number of USD ≥ 0 (got ${maxCost})`);
   const llmConcurrency = flags.llmConcurrency ?? config.llmConcurrency ?? 4;
-  if (!Number.isInteger(llmConcurrency) || llmConcurrency < 1) throw new UsageError(`--llm-concurrency must be a whole number ≥ 1 (got ${llmConcurrency})`);
+  if (!Number.isInteger(llmConcurrency) || llmConcurrency < 1)
+    throw new UsageError(`--llm-concurrency must be a whole number ≥ 1 (got ${llmConcurrency})`);
   return {
     models,
     speed,

@@ -42,7 +42,11 @@ export function checkRunDirWritable(shown: string, runDir: string): void {
   }
 }
 
-export async function openStoreFor(runDir: string | undefined, db: string | undefined, durability?: Durability): Promise<{ store: Store; location: string }> {
+export async function openStoreFor(
+  runDir: string | undefined,
+  db: string | undefined,
+  durability?: Durability,
+): Promise<{ store: Store; location: string }> {
   const location = dbLocationFor(runDir, db);
   return { store: await openStore(location, { runDir, durability }), location };
 }

@@ -41,7 +41,9 @@ export async function summarizeRun(store: Store, runId: string, runDir: string, 
       state: decision.state,
       reason: decision.reason,
       attempts: mine.length,
-      lastAttempt: last ? { status: last.status, startedAt: last.startedAt, durationMs: last.finishedAt === null ? null : last.finishedAt - last.startedAt } : null,
+      lastAttempt: last
+        ? { status: last.status, startedAt: last.startedAt, durationMs: last.finishedAt === null ? null : last.finishedAt - last.startedAt }
+        : null,
       // A rejected answer was an answer (paid for): a call, refused by the task after.
       calls: taskCalls.filter((c) => c.status === 'completed' || c.status === 'replayed' || c.status === 'rejected').length,
       failedCalls: taskCalls.filter((c) => c.status === 'failed').length,

@@ -21,5 +21,5 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
       })
       .join('  ');
   const header = line(columns.map((c) => c.header));
-  return [style ? style.bold(header) : header, ...rows.map(line)].join('\n') + '\n';
+  return `${[style ? style.bold(header) : header, ...rows.map(line)].join('\n')}\n`;
 }

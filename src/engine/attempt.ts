@@ -78,7 +78,9 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
       testHook('after-persist', taskId);
 
       const fsync = args.fsync;
-      const stats = outputs.map((output) => args.hasher.learn(output.path, output.sha256, writeFileAtomic(args.runDir, output.path, output.bytes, { fsync })));
+      const stats = outputs.map((output) =>
+        args.hasher.learn(output.path, output.sha256, writeFileAtomic(args.runDir, output.path, output.bytes, { fsync })),
+      );
       const dropped = removeDroppedExtras(args, outputs);
       if (fsync) fsyncFolders(args.runDir, [...outputs.map((o) => o.path), ...dropped]);
       testHook('after-materialize', taskId);
@@ -88,7 +90,17 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
       args.emit({ type: 'task-complete', taskId, attemptId, durationMs: Date.now() - started, changed });
       return {
         kind: 'complete',
-        attempt: { id: attemptId, runId: args.runId, taskId, status: 'complete', stamp, outputs: shas, error: null, startedAt: started, finishedAt: Date.now() },
+        attempt: {
+          id: attemptId,
+          runId: args.runId,
+          taskId,
+          status: 'complete',
+          stamp,
+          outputs: shas,
+          error: null,
+          startedAt: started,
+          finishedAt: Date.now(),
+        },
       };
     } catch (error) {
       if (persisted) return failedAfterPersist(args, attemptId, error, unpersisted);
@@ -119,7 +131,12 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
  * error is stored on the attempt, which stays `persisted`, so the next build writes the files from the
  * database. It is not run again here (its model calls are paid and stored), nor replayed from.
  */
-async function failedAfterPersist<S extends object>(args: AttemptArgs<S>, attemptId: number, error: unknown, unpersisted: number[]): Promise<AttemptOutcome> {
+async function failedAfterPersist<S extends object>(
+  args: AttemptArgs<S>,
+  attemptId: number,
+  error: unknown,
+  unpersisted: number[],
+): Promise<AttemptOutcome> {
   const message = `its output was stored, but writing its files failed: ${errorMessage(error)}`;
   await args.store.recordAttemptError(attemptId, message);
   args.emit({ type: 'task-failed', taskId: args.taskId, attemptId, error: message, retryInMs: null });
@@ -137,8 +154,8 @@ function collectOutputs<S extends object>(args: AttemptArgs<S>, written: Readonl
     if (owner !== undefined && owner !== args.taskId) throw new Error(`wrote ${filePath}, which is an output of ${owner}`);
     if (owner === undefined) extras.push(filePath);
     // Refused before persisting: a file that cannot be written inside the run dir must not get a row either.
-    const escape = folderEscape(args.runDir, filePath);
-    if (escape !== null) throw new Error(`cannot write ${filePath}: ${escape}`);
+    const leadsOut = folderEscape(args.runDir, filePath);
+    if (leadsOut !== null) throw new Error(`cannot write ${filePath}: ${leadsOut}`);
     outputs.push({ path: filePath, sha256: sha256(bytes), bytes });
   }
   const taken = extras.length === 0 ? null : args.claimExtras(extras);

@@ -71,7 +71,17 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
   const bus = options.events ?? new EventBus();
   const emit = bus.emit.bind(bus);
   const { store, runId } = options;
-  const summary: BuildSummary = { tasks: graph.order.length, fresh: 0, ran: 0, recovered: 0, failed: [], blocked: [], cancelled: [], notStarted: 0, durationMs: 0 };
+  const summary: BuildSummary = {
+    tasks: graph.order.length,
+    fresh: 0,
+    ran: 0,
+    recovered: 0,
+    failed: [],
+    blocked: [],
+    cancelled: [],
+    notStarted: 0,
+    durationMs: 0,
+  };
   const fsync = options.durability === 'full';
 
   if (options.dryRun) {
@@ -95,18 +105,23 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
     await store.updateRun(runId, { status: 'running', statusReason: null, runDir, clearCancelRequestedBefore: startedAt });
 
     const decider = new TaskDecider(state, { runId, runDir, store, forced, restore: options.restore === true, emit });
-    const scheduler = new Scheduler(state, decider, {
-      runId,
-      runDir,
-      store,
-      services: options.services,
-      concurrency: Math.max(1, options.concurrency ?? 8),
-      pools: options.pools ?? {},
-      keepGoing: options.keepGoing === true,
-      backoff: options.backoff,
-      fsync,
-      emit,
-    }, summary);
+    const scheduler = new Scheduler(
+      state,
+      decider,
+      {
+        runId,
+        runDir,
+        store,
+        services: options.services,
+        concurrency: Math.max(1, options.concurrency ?? 8),
+        pools: options.pools ?? {},
+        keepGoing: options.keepGoing === true,
+        backoff: options.backoff,
+        fsync,
+        emit,
+      },
+      summary,
+    );
     const onAbort = (): void => scheduler.stop('interrupted');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {

@@ -19,7 +19,14 @@ export function decideAllDry<S extends object>(
     const outputs = state.outputStates(taskId, built);
     for (const [filePath, fileState] of outputs) if (fileState.kind === 'file') state.currentSha.set(filePath, fileState.sha256);
     const forced = options.forced.has(taskId);
-    let decision = decideTaskState({ built, stamp: () => state.currentStamp(taskId), stampText: state.stampText(taskId), outputs, forced, blockedBy: null });
+    let decision = decideTaskState({
+      built,
+      stamp: () => state.currentStamp(taskId),
+      stampText: state.stampText(taskId),
+      outputs,
+      forced,
+      blockedBy: null,
+    });
     const upstream = graph.requires.get(taskId)!.find((dep) => wouldRun.has(dep));
     if (upstream !== undefined && dependsOnInputsOnly(decision.cause) && !forced) {
       decision = makeDecision('stale', { kind: 'upstream-will-run', upstream });

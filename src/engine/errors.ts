@@ -11,11 +11,7 @@ export class GraphError extends UsageError {
   override name = 'GraphError';
 
   constructor(readonly problems: readonly string[]) {
-    super(
-      problems.length === 1
-        ? problems[0]!
-        : `${problems.length} problems in the task graph:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
-    );
+    super(problems.length === 1 ? problems[0]! : `${problems.length} problems in the task graph:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 

@@ -28,7 +28,7 @@ export function resolveNames<S extends object>(graph: TaskGraph<S>, names: reado
   for (const name of names) {
     const hits = graph.order.filter((id) => id === name || id.split('(')[0] === name);
     if (hits.length === 0) unknown.push(name);
-    hits.forEach((id) => matched.add(id));
+    for (const id of hits) matched.add(id);
   }
   if (unknown.length > 0) throw new UsageError(`unknown task ${unknown.map((n) => `'${n}'`).join(', ')} (see 'plan status' for the task names)`);
   return matched;

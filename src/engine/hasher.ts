@@ -115,7 +115,9 @@ export function entryOf(relativePath: string, stat: fs.BigIntStats, sha: string,
 
 /** The cached stat is the file's stat now (compared as Node's plain `Stats` has the times: doubles in ms). */
 function matches(cached: FileStat, stat: fs.Stats): boolean {
-  return cached.size === stat.size && msOf(cached.mtimeNs) === stat.mtimeMs && msOf(cached.ctimeNs) === stat.ctimeMs && Number(cached.ino) === stat.ino;
+  return (
+    cached.size === stat.size && msOf(cached.mtimeNs) === stat.mtimeMs && msOf(cached.ctimeNs) === stat.ctimeMs && Number(cached.ino) === stat.ino
+  );
 }
 
 /**
@@ -124,6 +126,7 @@ function matches(cached: FileStat, stat: fs.Stats): boolean {
  * it keeps whole seconds (both times end in .000000000), it is taken as 2 s.
  */
 export function settled(entry: FileStat): boolean {
+  // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max does not take
   const changed = entry.ctimeNs > entry.mtimeNs ? entry.ctimeNs : entry.mtimeNs;
   const wholeSeconds = entry.mtimeNs % NS_PER_S === 0n && entry.ctimeNs % NS_PER_S === 0n;
   return entry.statAtNs - changed >= (wholeSeconds ? COARSE_TICK_NS : TICK_NS);

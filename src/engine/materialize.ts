@@ -14,8 +14,8 @@ export const TEMP_PREFIX = '.plan-tmp-';
 export function writeFileAtomic(runDir: string, relativePath: string, bytes: Uint8Array, options: { fsync?: boolean } = {}): fs.BigIntStats {
   const target = path.join(runDir, relativePath);
   const dir = path.dirname(target);
-  const escape = folderEscape(runDir, relativePath);
-  if (escape !== null) throw new Error(`cannot write ${relativePath}: ${escape}`);
+  const leadsOut = folderEscape(runDir, relativePath);
+  if (leadsOut !== null) throw new Error(`cannot write ${relativePath}: ${leadsOut}`);
   const temp = path.join(dir, `${TEMP_PREFIX}${path.basename(target)}.${process.pid}.${++tempCounter}`);
   const fd = openCreatingFolder(temp, dir);
   try {

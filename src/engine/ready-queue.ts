@@ -22,7 +22,10 @@ export class ReadyQueue<T> {
 
   push(item: T, priority: number, order: number, group = ''): void {
     let heap = this.groups.get(group);
-    if (heap === undefined) this.groups.set(group, (heap = new BinaryHeap<T>()));
+    if (heap === undefined) {
+      heap = new BinaryHeap<T>();
+      this.groups.set(group, heap);
+    }
     heap.push({ item, priority, order });
     this.count++;
   }

@@ -23,8 +23,7 @@ export interface ModelSpecOptions {
   apiKeyEnv?: string;
 }
 
-export const ACCEPTED_MODEL_SPECS =
-  'offline, openai:<model>, openrouter:<model>, ollama:<model>, openai-compatible:<model>@<base-url>';
+export const ACCEPTED_MODEL_SPECS = 'offline, openai:<model>, openrouter:<model>, ollama:<model>, openai-compatible:<model>@<base-url>';
 
 export class ModelSpecError extends Error {
   constructor(spec: string, why: string) {

@@ -9,7 +9,15 @@ import { costFromPrice, costUsd, priceFor, type PriceTable } from './pricing.js'
 import { backoffDelay, type Sleep } from './backoff.js';
 import { feedbackMessage } from './parse-answer.js';
 import { maskSecrets, redact } from './redact.js';
-import { CancelledError, LlmError, RateLimitedError, RejectedAnswerError, type FailedAnswer, type LlmErrorClass, type ModelFailure } from './errors.js';
+import {
+  CancelledError,
+  LlmError,
+  RateLimitedError,
+  RejectedAnswerError,
+  type FailedAnswer,
+  type LlmErrorClass,
+  type ModelFailure,
+} from './errors.js';
 
 /**
  * The tries of one call on one model: budget, rate limit, a recorded row per try, backoff between tries, and
@@ -56,11 +64,7 @@ type TryOutcome<T> = { ok: true; completion: Completion<T> } | { ok: false; erro
 const MAX_ECHOED_ANSWER_CHARS = 6000;
 const FED_BACK: ReadonlySet<LlmErrorClass> = new Set<LlmErrorClass>(['invalid_json', 'schema_invalid', 'rejected']);
 
-export async function tryModel<T>(
-  provider: Provider,
-  plan: CallPlan<T>,
-  ctx: CallContext,
-): Promise<Completion<T> | ModelFailure> {
+export async function tryModel<T>(provider: Provider, plan: CallPlan<T>, ctx: CallContext): Promise<Completion<T> | ModelFailure> {
   let messages = plan.messages;
   let last: LlmError | null = null;
   for (let tryNo = 1; tryNo <= ctx.retry.maxTries; tryNo++) {
@@ -86,12 +90,7 @@ export async function tryModel<T>(
   return { model: provider.spec.spec, errorClass: error.errorClass, message: redact(error.message, ctx.secrets()) };
 }
 
-async function tryOnce<T>(
-  provider: Provider,
-  plan: CallPlan<T>,
-  messages: readonly ChatMessage[],
-  ctx: CallContext,
-): Promise<TryOutcome<T>> {
+async function tryOnce<T>(provider: Provider, plan: CallPlan<T>, messages: readonly ChatMessage[], ctx: CallContext): Promise<TryOutcome<T>> {
   const { spec } = provider;
   if (ctx.signal.aborted) return { ok: false, error: new CancelledError('model call cancelled') };
   const schemaChars = plan.json ? JSON.stringify(plan.json.schema) : '';

@@ -11,10 +11,9 @@ const MIN_SECRET_LENGTH = 8;
 export function redact(text: string, secrets: readonly (string | null | undefined)[]): string {
   const out = maskSecrets(text, secrets);
   // An echoed header (some servers include the request in their error body) is masked whatever the key was.
-  return out.replace(/(authorization["']?\s*[:=]\s*["']?)(bearer\s+)?[^\s"',}]+/gi, `$1$2${MASK}`).replace(
-    /\bbearer\s+[A-Za-z0-9._~+/=-]{8,}/gi,
-    `Bearer ${MASK}`,
-  );
+  return out
+    .replace(/(authorization["']?\s*[:=]\s*["']?)(bearer\s+)?[^\s"',}]+/gi, `$1$2${MASK}`)
+    .replace(/\bbearer\s+[A-Za-z0-9._~+/=-]{8,}/gi, `Bearer ${MASK}`);
 }
 
 /**

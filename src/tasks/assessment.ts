@@ -35,7 +35,8 @@ export class PreProjectAssessmentTask extends OneCallTask<Assessment> {
   }
   protected readonly schemaName = 'pre_project_assessment';
   protected readonly schema = assessmentSchema;
-  protected readonly system = `Act as two senior reviewers, a project-delivery expert and a domain expert, assessing whether this project is ready to start. Name the actions that must happen before or right after the start (permits, funding commitments, safety, key hires, validation), each with a rationale and deadline, and give a go / no-go recommendation with its reason.`;
+  protected readonly system =
+    `Act as two senior reviewers, a project-delivery expert and a domain expert, assessing whether this project is ready to start. Name the actions that must happen before or right after the start (permits, funding commitments, safety, key hires, validation), each with a rationale and deadline, and give a go / no-go recommendation with its reason.`;
   protected render(v: Assessment) {
     return { json: v };
   }
@@ -54,7 +55,10 @@ const projectPlanSchema = z.object({
   resources_required: z.array(z.string()).min(1).max(12),
   related_goals: z.array(z.string()).max(6),
   tags: z.array(z.string()).max(10),
-  risk_assessment_and_mitigation: z.object({ key_risks: z.array(z.string()).min(1).max(8), mitigation_strategies: z.array(z.string()).min(1).max(8) }),
+  risk_assessment_and_mitigation: z.object({
+    key_risks: z.array(z.string()).min(1).max(8),
+    mitigation_strategies: z.array(z.string()).min(1).max(8),
+  }),
   stakeholder_analysis: z.object({
     primary_stakeholders: z.array(z.string()).min(1).max(8),
     secondary_stakeholders: z.array(z.string()).max(8),
@@ -79,7 +83,8 @@ export class ProjectPlanTask extends OneCallTask<ProjectPlan> {
   }
   protected readonly schemaName = 'project_plan';
   protected readonly schema = projectPlanSchema;
-  protected readonly system = `Write the core project plan. Follow the chosen scenario and the strategic decisions, respect the assumptions, and act on the pre-project assessment. The goal statement is one clear sentence. SMART criteria must carry numbers and dates. Be concrete about dependencies, resources, stakeholders and the regulation that applies where the project happens.`;
+  protected readonly system =
+    `Write the core project plan. Follow the chosen scenario and the strategic decisions, respect the assumptions, and act on the pre-project assessment. The goal statement is one clear sentence. SMART criteria must carry numbers and dates. Be concrete about dependencies, resources, stakeholders and the regulation that applies where the project happens.`;
   protected render(v: ProjectPlan) {
     const s = v.smart_criteria;
     const sh = v.stakeholder_analysis;
@@ -87,19 +92,42 @@ export class ProjectPlanTask extends OneCallTask<ProjectPlan> {
     return {
       md: doc(
         field('Goal Statement', v.goal_statement),
-        section(2, 'SMART Criteria', bullets([`**Specific:** ${s.specific}`, `**Measurable:** ${s.measurable}`,
-          `**Achievable:** ${s.achievable}`, `**Relevant:** ${s.relevant}`, `**Time-bound:** ${s.time_bound}`])),
+        section(
+          2,
+          'SMART Criteria',
+          bullets([
+            `**Specific:** ${s.specific}`,
+            `**Measurable:** ${s.measurable}`,
+            `**Achievable:** ${s.achievable}`,
+            `**Relevant:** ${s.relevant}`,
+            `**Time-bound:** ${s.time_bound}`,
+          ]),
+        ),
         section(2, 'Dependencies', bullets(v.dependencies)),
         section(2, 'Resources Required', bullets(v.resources_required)),
         section(2, 'Related Goals', bullets(v.related_goals)),
         section(2, 'Tags', bullets(v.tags)),
-        section(2, 'Risk Assessment and Mitigation Strategies', section(3, 'Key Risks', bullets(v.risk_assessment_and_mitigation.key_risks)),
-          section(3, 'Mitigation Strategies', bullets(v.risk_assessment_and_mitigation.mitigation_strategies))),
-        section(2, 'Stakeholder Analysis', section(3, 'Primary Stakeholders', bullets(sh.primary_stakeholders)),
-          section(3, 'Secondary Stakeholders', bullets(sh.secondary_stakeholders)), section(3, 'Engagement Strategies', bullets(sh.engagement_strategies))),
-        section(2, 'Regulatory and Compliance Requirements', section(3, 'Permits and Licenses', bullets(rc.permits_and_licenses)),
-          section(3, 'Compliance Standards', bullets(rc.compliance_standards)), section(3, 'Regulatory Bodies', bullets(rc.regulatory_bodies)),
-          section(3, 'Compliance Actions', bullets(rc.compliance_actions))),
+        section(
+          2,
+          'Risk Assessment and Mitigation Strategies',
+          section(3, 'Key Risks', bullets(v.risk_assessment_and_mitigation.key_risks)),
+          section(3, 'Mitigation Strategies', bullets(v.risk_assessment_and_mitigation.mitigation_strategies)),
+        ),
+        section(
+          2,
+          'Stakeholder Analysis',
+          section(3, 'Primary Stakeholders', bullets(sh.primary_stakeholders)),
+          section(3, 'Secondary Stakeholders', bullets(sh.secondary_stakeholders)),
+          section(3, 'Engagement Strategies', bullets(sh.engagement_strategies)),
+        ),
+        section(
+          2,
+          'Regulatory and Compliance Requirements',
+          section(3, 'Permits and Licenses', bullets(rc.permits_and_licenses)),
+          section(3, 'Compliance Standards', bullets(rc.compliance_standards)),
+          section(3, 'Regulatory Bodies', bullets(rc.regulatory_bodies)),
+          section(3, 'Compliance Actions', bullets(rc.compliance_actions)),
+        ),
       ),
     };
   }
@@ -137,15 +165,23 @@ export class RelatedResourcesTask extends OneCallTask<Related> {
   }
   protected readonly schemaName = 'related_resources';
   protected readonly schema = relatedSchema;
-  protected readonly system = `Suggest real past or ongoing projects similar to this one, in scale, domain or approach, that its team should study. For each, say what it was, how success was measured, what went wrong, where to learn more and what to do with it. Prefer well-documented projects; never invent one.`;
+  protected readonly system =
+    `Suggest real past or ongoing projects similar to this one, in scale, domain or approach, that its team should study. For each, say what it was, how success was measured, what went wrong, where to learn more and what to do with it. Prefer well-documented projects; never invent one.`;
   protected render(v: Related) {
     return {
       md: doc(
         ...v.suggestion_list.map((p, i) =>
-          section(2, `Suggestion ${i + 1} - ${p.project_name}`, p.project_description, section(3, 'Success Metrics', bullets(p.success_metrics)),
+          section(
+            2,
+            `Suggestion ${i + 1} - ${p.project_name}`,
+            p.project_description,
+            section(3, 'Success Metrics', bullets(p.success_metrics)),
             section(3, 'Risks and Challenges Faced', bullets(p.risks_and_challenges_faced)),
             section(3, 'Where to Find More Information', bullets(p.where_to_find_more_information)),
-            section(3, 'Actionable Steps', bullets(p.actionable_steps)), field('Rationale for Suggestion', p.rationale_for_suggestion))),
+            section(3, 'Actionable Steps', bullets(p.actionable_steps)),
+            field('Rationale for Suggestion', p.rationale_for_suggestion),
+          ),
+        ),
         section(2, 'Summary', v.summary),
       ),
     };

@@ -36,13 +36,15 @@ export class MakeAssumptionsTask extends OneCallTask<Assumptions> {
   }
   protected readonly schemaName = 'make_assumptions';
   protected readonly schema = assumptionsSchema;
-  protected readonly system = `A plan cannot wait for every answer. Ask the questions this prompt leaves open — funding and budget, timeline, team and roles, regulation, safety, environment, stakeholders, operations — and answer each with a concrete assumption (numbers, dates, names of standards) that a planner can work with. Assess each assumption: why it is reasonable, what could make it wrong and what follows for the plan.`;
+  protected readonly system =
+    `A plan cannot wait for every answer. Ask the questions this prompt leaves open — funding and budget, timeline, team and roles, regulation, safety, environment, stakeholders, operations — and answer each with a concrete assumption (numbers, dates, names of standards) that a planner can work with. Assess each assumption: why it is reasonable, what could make it wrong and what follows for the plan.`;
   protected render(v: Assumptions) {
     return {
       json: v.question_assumption_list,
       md: doc(
         ...v.question_assumption_list.map((q, i) =>
-          section(2, `Question ${i + 1} - ${q.question}`, field('Assumption', q.assumption), field('Assessment', q.assessment))),
+          section(2, `Question ${i + 1} - ${q.question}`, field('Assumption', q.assumption), field('Assessment', q.assessment)),
+        ),
       ),
     };
   }
@@ -63,7 +65,8 @@ export class DistillAssumptionsTask extends OneCallTask<Distilled> {
   }
   protected readonly schemaName = 'distill_assumptions';
   protected readonly schema = distillSchema;
-  protected readonly system = `Distill the assumptions into at most ten short sentences, one assumption each, keeping every number and name that matters. Drop anything that merely restates the prompt.`;
+  protected readonly system =
+    `Distill the assumptions into at most ten short sentences, one assumption each, keeping every number and name that matters. Drop anything that merely restates the prompt.`;
   protected render(v: Distilled) {
     return { md: doc(bullets(v.assumption_list)) };
   }
@@ -91,8 +94,15 @@ type Review = z.infer<typeof reviewSchema>;
 export class ReviewAssumptionsTask extends OneCallTask<Review> {
   override requires() {
     return this.need(
-      IdentifyPurposeTask, PlanTypeTask, StrategicDecisionsMarkdownTask, ScenariosMarkdownTask, PhysicalLocationsTask,
-      CurrencyStrategyTask, IdentifyRisksTask, MakeAssumptionsTask, DistillAssumptionsTask,
+      IdentifyPurposeTask,
+      PlanTypeTask,
+      StrategicDecisionsMarkdownTask,
+      ScenariosMarkdownTask,
+      PhysicalLocationsTask,
+      CurrencyStrategyTask,
+      IdentifyRisksTask,
+      MakeAssumptionsTask,
+      DistillAssumptionsTask,
     );
   }
   override output() {
@@ -100,15 +110,22 @@ export class ReviewAssumptionsTask extends OneCallTask<Review> {
   }
   protected readonly schemaName = 'review_assumptions';
   protected readonly schema = reviewSchema;
-  protected readonly system = `Act as the domain expert best placed to judge this plan. Find the missing, weak or contradictory assumptions: what has been overlooked, what is too optimistic, which numbers do not add up. For each issue explain it, recommend a fix and say how sensitive the outcome is to it.`;
+  protected readonly system =
+    `Act as the domain expert best placed to judge this plan. Find the missing, weak or contradictory assumptions: what has been overlooked, what is too optimistic, which numbers do not add up. For each issue explain it, recommend a fix and say how sensitive the outcome is to it.`;
   protected render(v: Review) {
     return {
       md: doc(
         field('Domain of the expert reviewer', v.expert_domain),
         section(2, 'Domain-specific considerations', bullets(v.domain_specific_considerations)),
         ...v.issues.map((issue, i) =>
-          section(2, `Issue ${i + 1} - ${issue.title}`, issue.explanation, field('Recommendation', issue.recommendation),
-            field('Sensitivity', issue.sensitivity))),
+          section(
+            2,
+            `Issue ${i + 1} - ${issue.title}`,
+            issue.explanation,
+            field('Recommendation', issue.recommendation),
+            field('Sensitivity', issue.sensitivity),
+          ),
+        ),
         section(2, 'Review conclusion', v.conclusion),
       ),
     };
@@ -141,9 +158,7 @@ export class ConsolidateAssumptionsMarkdownTask extends PlanTask {
     return [this.output().short];
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const sections = await Promise.all(
-      SECTIONS.map(async (s) => ({ title: s.title, body: await readTaskDoc(ctx, new s.task(this.config)) })),
-    );
+    const sections = await Promise.all(SECTIONS.map(async (s) => ({ title: s.title, body: await readTaskDoc(ctx, new s.task(this.config)) })));
     const shortened = await runPerItem(ctx, {
       items: sections,
       speed: this.config.speed,

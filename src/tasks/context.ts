@@ -42,14 +42,23 @@ export class PhysicalLocationsTask extends OneCallTask<Locations> {
   }
   protected readonly schemaName = 'physical_locations';
   protected readonly schema = locationsSchema;
-  protected readonly system = `Propose where this physical project should happen. If the prompt names a place, respect it and get more specific within it; otherwise propose three contrasting real locations. State the requirements a site must meet first, then for each location explain why it fits and what its main drawback is.`;
+  protected readonly system =
+    `Propose where this physical project should happen. If the prompt names a place, respect it and get more specific within it; otherwise propose three contrasting real locations. State the requirements a site must meet first, then for each location explain why it fits and what its main drawback is.`;
   protected render(v: Locations) {
     return {
       md: doc(
         section(2, 'Requirements for physical locations', bullets(v.requirements)),
         ...v.locations.map((l, i) =>
-          section(2, `Location ${i + 1}`, field('Name', l.name), field('Country', l.country), field('Region or city', l.region_or_city),
-            field('Specific site', l.specific_site), field('Rationale', l.rationale))),
+          section(
+            2,
+            `Location ${i + 1}`,
+            field('Name', l.name),
+            field('Country', l.country),
+            field('Region or city', l.region_or_city),
+            field('Specific site', l.specific_site),
+            field('Rationale', l.rationale),
+          ),
+        ),
         section(2, 'Location Summary', v.location_summary),
       ),
     };
@@ -66,7 +75,10 @@ export class PhysicalLocationsTask extends OneCallTask<Locations> {
 
 const currencySchema = z.object({
   money_involved: z.boolean(),
-  currencies: z.array(z.object({ code: z.string().describe('ISO 4217 code, e.g. EUR.'), use: z.string() })).min(1).max(5),
+  currencies: z
+    .array(z.object({ code: z.string().describe('ISO 4217 code, e.g. EUR.'), use: z.string() }))
+    .min(1)
+    .max(5),
   primary_currency: z.string().describe('The ISO 4217 code budgets and reports use.'),
   currency_strategy: z.string().describe('How exchange-rate risk is handled (hedging, local accounts, pricing).'),
 });
@@ -82,11 +94,19 @@ export class CurrencyStrategyTask extends OneCallTask<Currency> {
   }
   protected readonly schemaName = 'currency_strategy';
   protected readonly schema = currencySchema;
-  protected readonly system = `Choose the currencies this project will deal in, given where it happens and who pays. Pick one primary currency for budgeting and reporting (prefer a stable currency when local ones are volatile) and say how exchange-rate risk is handled.`;
+  protected readonly system =
+    `Choose the currencies this project will deal in, given where it happens and who pays. Pick one primary currency for budgeting and reporting (prefer a stable currency when local ones are volatile) and say how exchange-rate risk is handled.`;
   protected render(v: Currency) {
     return {
       md: doc(
-        section(2, 'Currencies', table(['Currency', 'Use'], v.currencies.map((c) => [c.code, c.use]))),
+        section(
+          2,
+          'Currencies',
+          table(
+            ['Currency', 'Use'],
+            v.currencies.map((c) => [c.code, c.use]),
+          ),
+        ),
         field('Primary currency', v.primary_currency),
         field('Currency strategy', v.currency_strategy),
       ),
@@ -123,13 +143,23 @@ export class IdentifyRisksTask extends OneCallTask<Risks> {
   }
   protected readonly schemaName = 'identify_risks';
   protected readonly schema = risksSchema;
-  protected readonly system = `Identify the risks of this project across regulatory, technical, financial, environmental, social, operational, supply-chain and security categories. Each risk must be specific to this plan, with a quantified impact where possible, a likelihood, a severity and a concrete mitigation. Finish with a short summary naming the few risks that matter most.`;
+  protected readonly system =
+    `Identify the risks of this project across regulatory, technical, financial, environmental, social, operational, supply-chain and security categories. Each risk must be specific to this plan, with a quantified impact where possible, a likelihood, a severity and a concrete mitigation. Finish with a short summary naming the few risks that matter most.`;
   protected render(v: Risks) {
     return {
       md: doc(
         ...v.risks.map((r, i) =>
-          section(2, `Risk ${i + 1} - ${r.title}`, field('Category', r.category), r.description, field('Impact', r.impact),
-            field('Likelihood', r.likelihood), field('Severity', r.severity), field('Action', r.action))),
+          section(
+            2,
+            `Risk ${i + 1} - ${r.title}`,
+            field('Category', r.category),
+            r.description,
+            field('Impact', r.impact),
+            field('Likelihood', r.likelihood),
+            field('Severity', r.severity),
+            field('Action', r.action),
+          ),
+        ),
         section(2, 'Risk Assessment Summary', v.risk_assessment_summary),
       ),
     };

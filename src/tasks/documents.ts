@@ -46,15 +46,24 @@ export class DataCollectionTask extends OneCallTask<DataCollection> {
   }
   protected readonly schemaName = 'data_collection';
   protected readonly schema = dataSchema;
-  protected readonly system = `List the data this plan rests on that has not been checked yet (costs, demand, regulation, site conditions, technical performance…). For each area: what to collect, how to estimate it now (simulation steps), which experts confirm it, who is responsible, the assumptions, and a SMART validation objective.`;
+  protected readonly system =
+    `List the data this plan rests on that has not been checked yet (costs, demand, regulation, site conditions, technical performance…). For each area: what to collect, how to estimate it now (simulation steps), which experts confirm it, who is responsible, the assumptions, and a SMART validation objective.`;
   protected render(v: DataCollection) {
     return {
       md: doc(
         ...v.data_collection_list.map((d, i) =>
-          section(2, `${i + 1}. ${d.title}`, section(3, 'Data to Collect', bullets(d.data_to_collect)),
-            section(3, 'Simulation Steps', bullets(d.simulation_steps)), section(3, 'Expert Validation Steps', bullets(d.expert_validation_steps)),
-            section(3, 'Responsible Parties', bullets(d.responsible_parties)), section(3, 'Assumptions', bullets(d.assumptions)),
-            field('SMART Validation Objective', d.smart_validation_objective), section(3, 'Notes', bullets(d.notes)))),
+          section(
+            2,
+            `${i + 1}. ${d.title}`,
+            section(3, 'Data to Collect', bullets(d.data_to_collect)),
+            section(3, 'Simulation Steps', bullets(d.simulation_steps)),
+            section(3, 'Expert Validation Steps', bullets(d.expert_validation_steps)),
+            section(3, 'Responsible Parties', bullets(d.responsible_parties)),
+            section(3, 'Assumptions', bullets(d.assumptions)),
+            field('SMART Validation Objective', d.smart_validation_objective),
+            section(3, 'Notes', bullets(d.notes)),
+          ),
+        ),
         section(2, 'Summary', v.summary),
       ),
     };
@@ -126,24 +135,40 @@ export class IdentifyDocumentsTask extends OneCallTask<Identified> {
   }
   protected readonly schemaName = 'identify_documents';
   protected readonly schema = identifySchema;
-  protected readonly system = `List the documents this project needs in its first months. To create: the documents the team must write (project charter, budget, risk register, permits applications, policies, specifications…), each with a template to start from, steps and who approves it. To find: existing documents, data and regulations the team must obtain, with how recent they must be, steps to find them and how hard they are to get.`;
+  protected readonly system =
+    `List the documents this project needs in its first months. To create: the documents the team must write (project charter, budget, risk register, permits applications, policies, specifications…), each with a template to start from, steps and who approves it. To find: existing documents, data and regulations the team must obtain, with how recent they must be, steps to find them and how hard they are to get.`;
   protected render(v: Identified) {
     const create: PlanDocument[] = v.documents_to_create.map((d, i) => ({ id: `create-${i + 1}`, ...d }));
     const find: PlanDocument[] = v.documents_to_find.map((d, i) => ({ id: `find-${i + 1}`, ...d }));
-    return { create, find, md: doc(section(1, 'Documents to Create', ...create.map(documentSection)), section(1, 'Documents to Find', ...find.map(documentSection))) };
+    return {
+      create,
+      find,
+      md: doc(section(1, 'Documents to Create', ...create.map(documentSection)), section(1, 'Documents to Find', ...find.map(documentSection))),
+    };
   }
 }
 
 function documentSection(d: PlanDocument, index: number): string {
   const optional = (label: string, value: string | undefined) => value !== undefined && field(label, value);
   const optionalList = (label: string, value: string[] | undefined) => value !== undefined && section(3, label, bullets(value));
-  return section(2, `${index + 1}. ${d.document_name}`, field('ID', d.id), field('Description', d.description),
-    field('Responsible role', d.responsible_role_type), optional('Recency requirement', d.recency_requirement),
-    optional('Access difficulty', d.access_difficulty), optional('Primary template', d.document_template_primary),
-    optional('Approval authorities', d.approval_authorities), optionalList('Steps to find', d.steps_to_find),
-    optionalList('Steps to create', d.steps_to_create), optionalList('Essential information', d.essential_information),
-    optionalList('Risks of poor quality', d.risks_of_poor_quality), optional('Worst case scenario', d.worst_case_scenario),
-    optional('Best case scenario', d.best_case_scenario), optionalList('Fallback alternative approaches', d.fallback_alternative_approaches));
+  return section(
+    2,
+    `${index + 1}. ${d.document_name}`,
+    field('ID', d.id),
+    field('Description', d.description),
+    field('Responsible role', d.responsible_role_type),
+    optional('Recency requirement', d.recency_requirement),
+    optional('Access difficulty', d.access_difficulty),
+    optional('Primary template', d.document_template_primary),
+    optional('Approval authorities', d.approval_authorities),
+    optionalList('Steps to find', d.steps_to_find),
+    optionalList('Steps to create', d.steps_to_create),
+    optionalList('Essential information', d.essential_information),
+    optionalList('Risks of poor quality', d.risks_of_poor_quality),
+    optional('Worst case scenario', d.worst_case_scenario),
+    optional('Best case scenario', d.best_case_scenario),
+    optionalList('Fallback alternative approaches', d.fallback_alternative_approaches),
+  );
 }
 
 const filterSchema = z.object({
@@ -201,7 +226,9 @@ const draftSchema = z.object({
 /** A draft outline per document (one call each), in a combined JSON file. */
 abstract class DraftDocumentsTask extends PlanTask {
   override readonly usesSpeed = true;
-  protected abstract readonly filter: new (config: PlanConfig) => PlanTask & { output(): { clean: FileTarget } };
+  protected abstract readonly filter: new (
+    config: PlanConfig,
+  ) => PlanTask & { output(): { clean: FileTarget } };
   protected abstract readonly itemFilePrefix: string;
   protected abstract readonly verb: string;
   override requires() {
@@ -257,8 +284,10 @@ export class MarkdownWithDocumentsToCreateAndFindTask extends PlanTask {
     const find = await readJson(ctx, this.dep(DraftDocumentsToFindTask).output().json, documentsSchema);
     const create = await readJson(ctx, this.dep(DraftDocumentsToCreateTask).output().json, documentsSchema);
     writeOutputs(ctx, this.output(), {
-      md: doc(section(1, 'Documents to Create', create.length === 0 && bullets([]), ...create.map(documentSection)),
-        section(1, 'Documents to Find', find.length === 0 && bullets([]), ...find.map(documentSection))),
+      md: doc(
+        section(1, 'Documents to Create', create.length === 0 && bullets([]), ...create.map(documentSection)),
+        section(1, 'Documents to Find', find.length === 0 && bullets([]), ...find.map(documentSection)),
+      ),
     });
   }
 }

@@ -32,11 +32,16 @@ export class GovernancePhase1AuditTask extends GovernancePhaseTask<Audit> {
   }
   protected readonly schemaName = 'governance_audit';
   protected readonly schema = auditSchema;
-  protected readonly system = `${GOVERNANCE_ROLE}\nPhase 1, audit: list the concrete ways money or authority could be abused or wasted in this project (corruption, misallocation), the audit procedures that catch them (with frequency and who performs them) and the transparency measures that prevent them.`;
+  protected readonly system =
+    `${GOVERNANCE_ROLE}\nPhase 1, audit: list the concrete ways money or authority could be abused or wasted in this project (corruption, misallocation), the audit procedures that catch them (with frequency and who performs them) and the transparency measures that prevent them.`;
   protected render(v: Audit) {
     return {
-      md: doc(section(2, 'Corruption Risks', bullets(v.corruption_risks)), section(2, 'Misallocation Risks', bullets(v.misallocation_risks)),
-        section(2, 'Audit Procedures', bullets(v.audit_procedures)), section(2, 'Transparency Measures', bullets(v.transparency_measures))),
+      md: doc(
+        section(2, 'Corruption Risks', bullets(v.corruption_risks)),
+        section(2, 'Misallocation Risks', bullets(v.misallocation_risks)),
+        section(2, 'Audit Procedures', bullets(v.audit_procedures)),
+        section(2, 'Transparency Measures', bullets(v.transparency_measures)),
+      ),
     };
   }
 }
@@ -68,14 +73,26 @@ export class GovernancePhase2BodiesTask extends GovernancePhaseTask<Bodies> {
   }
   protected readonly schemaName = 'governance_bodies';
   protected readonly schema = bodiesSchema;
-  protected readonly system = `${GOVERNANCE_ROLE}\nPhase 2, bodies: define the internal governance bodies (steering committee, project office, technical or ethics advisory group… only those this project needs), each with its rationale, responsibilities, first setup actions, members by role, decision rights and mechanism, meeting cadence and escalation path.`;
+  protected readonly system =
+    `${GOVERNANCE_ROLE}\nPhase 2, bodies: define the internal governance bodies (steering committee, project office, technical or ethics advisory group… only those this project needs), each with its rationale, responsibilities, first setup actions, members by role, decision rights and mechanism, meeting cadence and escalation path.`;
   protected render(v: Bodies) {
     return {
-      md: doc(...v.bodies.map((b, i) =>
-        section(2, `${i + 1}. ${b.name}`, field('Rationale', b.rationale), section(3, 'Responsibilities', bullets(b.responsibilities)),
-          section(3, 'Initial Setup Actions', bullets(b.initial_setup_actions)), section(3, 'Membership', bullets(b.membership)),
-          field('Decision Rights', b.decision_rights), field('Decision Mechanism', b.decision_mechanism),
-          field('Meeting Cadence', b.meeting_cadence), field('Escalation Path', b.escalation_path)))),
+      md: doc(
+        ...v.bodies.map((b, i) =>
+          section(
+            2,
+            `${i + 1}. ${b.name}`,
+            field('Rationale', b.rationale),
+            section(3, 'Responsibilities', bullets(b.responsibilities)),
+            section(3, 'Initial Setup Actions', bullets(b.initial_setup_actions)),
+            section(3, 'Membership', bullets(b.membership)),
+            field('Decision Rights', b.decision_rights),
+            field('Decision Mechanism', b.decision_mechanism),
+            field('Meeting Cadence', b.meeting_cadence),
+            field('Escalation Path', b.escalation_path),
+          ),
+        ),
+      ),
     };
   }
 }
@@ -103,12 +120,22 @@ export class GovernancePhase3ImplPlanTask extends GovernancePhaseTask<Impl> {
   }
   protected readonly schemaName = 'governance_implementation_plan';
   protected readonly schema = implSchema;
-  protected readonly system = `${GOVERNANCE_ROLE}\nPhase 3, implementation: the ordered steps that set up the governance bodies and procedures, each with the responsible body, a timeframe, its outputs and what it depends on.`;
+  protected readonly system =
+    `${GOVERNANCE_ROLE}\nPhase 3, implementation: the ordered steps that set up the governance bodies and procedures, each with the responsible body, a timeframe, its outputs and what it depends on.`;
   protected render(v: Impl) {
     return {
-      md: doc(...v.steps.map((s, i) =>
-        section(3, `${i + 1}. ${s.step}`, field('Responsible Body/Role', s.responsible_body), field('Suggested Timeframe', s.timeframe),
-          section(4, 'Key Outputs/Deliverables', bullets(s.key_outputs)), section(4, 'Dependencies', bullets(s.dependencies))))),
+      md: doc(
+        ...v.steps.map((s, i) =>
+          section(
+            3,
+            `${i + 1}. ${s.step}`,
+            field('Responsible Body/Role', s.responsible_body),
+            field('Suggested Timeframe', s.timeframe),
+            section(4, 'Key Outputs/Deliverables', bullets(s.key_outputs)),
+            section(4, 'Dependencies', bullets(s.dependencies)),
+          ),
+        ),
+      ),
     };
   }
 }
@@ -139,11 +166,16 @@ export class GovernancePhase4DecisionEscalationMatrixTask extends GovernancePhas
   }
   protected readonly schemaName = 'decision_escalation_matrix';
   protected readonly schema = matrixSchema;
-  protected readonly system = `${GOVERNANCE_ROLE}\nPhase 4, escalation: a decision escalation matrix. For each kind of issue this project will meet (budget overrun above a threshold, critical risk, deadlock, ethics or safety concern…), name the level it goes to, how it is approved, why, and the cost of not escalating.`;
+  protected readonly system =
+    `${GOVERNANCE_ROLE}\nPhase 4, escalation: a decision escalation matrix. For each kind of issue this project will meet (budget overrun above a threshold, critical risk, deadlock, ethics or safety concern…), name the level it goes to, how it is approved, why, and the cost of not escalating.`;
   protected render(v: Matrix) {
     return {
-      md: doc(table(['Issue', 'Escalation level', 'Approval process', 'Rationale', 'Negative consequences'],
-        v.rows.map((r) => [r.issue, r.escalation_level, r.approval_process, r.rationale, r.negative_consequences]))),
+      md: doc(
+        table(
+          ['Issue', 'Escalation level', 'Approval process', 'Rationale', 'Negative consequences'],
+          v.rows.map((r) => [r.issue, r.escalation_level, r.approval_process, r.rationale, r.negative_consequences]),
+        ),
+      ),
     };
   }
 }
@@ -167,26 +199,42 @@ type Monitoring = z.infer<typeof monitoringSchema>;
 
 export class GovernancePhase5MonitoringProgressTask extends GovernancePhaseTask<Monitoring> {
   protected readonly earlierPhases = [
-    GovernancePhase1AuditTask, GovernancePhase2BodiesTask, GovernancePhase3ImplPlanTask, GovernancePhase4DecisionEscalationMatrixTask,
+    GovernancePhase1AuditTask,
+    GovernancePhase2BodiesTask,
+    GovernancePhase3ImplPlanTask,
+    GovernancePhase4DecisionEscalationMatrixTask,
   ];
   override output() {
     return { raw: file('006-9-governance_phase5_monitoring_progress_raw.json'), md: file('006-10-governance_phase5_monitoring_progress.md') };
   }
   protected readonly schemaName = 'monitoring_progress';
   protected readonly schema = monitoringSchema;
-  protected readonly system = `${GOVERNANCE_ROLE}\nPhase 5, monitoring: how progress against the plan is tracked (KPIs, budget, risks, stakeholder sentiment, compliance), with tools, frequency, the responsible role, and the measurable trigger that starts an adaptation.`;
+  protected readonly system =
+    `${GOVERNANCE_ROLE}\nPhase 5, monitoring: how progress against the plan is tracked (KPIs, budget, risks, stakeholder sentiment, compliance), with tools, frequency, the responsible role, and the measurable trigger that starts an adaptation.`;
   protected render(v: Monitoring) {
     return {
-      md: doc(...v.items.map((m, i) =>
-        section(3, `${i + 1}. ${m.approach}`, field('Monitoring Tools/Platforms', m.monitoring_tools), field('Frequency', m.frequency),
-          field('Responsible Role', m.responsible_role), field('Adaptation Process', m.adaptation_process),
-          field('Adaptation Trigger', m.adaptation_trigger)))),
+      md: doc(
+        ...v.items.map((m, i) =>
+          section(
+            3,
+            `${i + 1}. ${m.approach}`,
+            field('Monitoring Tools/Platforms', m.monitoring_tools),
+            field('Frequency', m.frequency),
+            field('Responsible Role', m.responsible_role),
+            field('Adaptation Process', m.adaptation_process),
+            field('Adaptation Trigger', m.adaptation_trigger),
+          ),
+        ),
+      ),
     };
   }
 }
 
 const extraSchema = z.object({
-  validation_checks: z.array(z.object({ check: z.string(), finding: z.string() })).min(2).max(8),
+  validation_checks: z
+    .array(z.object({ check: z.string(), finding: z.string() }))
+    .min(2)
+    .max(8),
   tough_questions: z.array(z.string()).min(3).max(8),
   summary: z.string(),
 });
@@ -194,7 +242,10 @@ type Extra = z.infer<typeof extraSchema>;
 
 export class GovernancePhase6ExtraTask extends GovernancePhaseTask<Extra> {
   protected readonly earlierPhases = [
-    GovernancePhase1AuditTask, GovernancePhase2BodiesTask, GovernancePhase3ImplPlanTask, GovernancePhase4DecisionEscalationMatrixTask,
+    GovernancePhase1AuditTask,
+    GovernancePhase2BodiesTask,
+    GovernancePhase3ImplPlanTask,
+    GovernancePhase4DecisionEscalationMatrixTask,
     GovernancePhase5MonitoringProgressTask,
   ];
   override output() {
@@ -202,11 +253,15 @@ export class GovernancePhase6ExtraTask extends GovernancePhaseTask<Extra> {
   }
   protected readonly schemaName = 'governance_extra';
   protected readonly schema = extraSchema;
-  protected readonly system = `${GOVERNANCE_ROLE}\nPhase 6, review: check the governance written so far for completeness and consistency (does every body have a role, every risk an owner, every escalation a sponsor?), ask the tough questions the sponsors should ask regularly, and summarise.`;
+  protected readonly system =
+    `${GOVERNANCE_ROLE}\nPhase 6, review: check the governance written so far for completeness and consistency (does every body have a role, every risk an owner, every escalation a sponsor?), ask the tough questions the sponsors should ask regularly, and summarise.`;
   protected render(v: Extra) {
     return {
-      md: doc(section(2, 'Governance Validation Checks', numbered(v.validation_checks)), section(2, 'Tough Questions', bullets(v.tough_questions)),
-        section(2, 'Summary', v.summary)),
+      md: doc(
+        section(2, 'Governance Validation Checks', numbered(v.validation_checks)),
+        section(2, 'Tough Questions', bullets(v.tough_questions)),
+        section(2, 'Summary', v.summary),
+      ),
     };
   }
 }
@@ -233,9 +288,7 @@ export class ConsolidateGovernanceTask extends PlanTask {
     return { md: file('006-13-consolidate_governance.md') };
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const parts = await Promise.all(
-      PHASES.map(async (p) => doc(heading(1, p.title), await readTaskDoc(ctx, new p.task(this.config))).trimEnd()),
-    );
+    const parts = await Promise.all(PHASES.map(async (p) => doc(heading(1, p.title), await readTaskDoc(ctx, new p.task(this.config))).trimEnd()));
     writeOutputs(ctx, this.output(), { md: doc(...parts) });
   }
 }

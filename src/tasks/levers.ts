@@ -149,7 +149,12 @@ export class EnrichLeversTask extends PlanTask {
         });
         return batch.map((lever, i): EnrichedLever => {
           const found = answer.levers.find((a) => a.lever_id === lever.lever_id) ?? answer.levers[i];
-          return { ...lever, description: found?.description ?? '', synergy_text: found?.synergy_text ?? '', conflict_text: found?.conflict_text ?? '' };
+          return {
+            ...lever,
+            description: found?.description ?? '',
+            synergy_text: found?.synergy_text ?? '',
+            conflict_text: found?.conflict_text ?? '',
+          };
         });
       },
     });
@@ -201,14 +206,18 @@ export class FocusOnVitalFewLeversTask extends PlanTask {
       byId.delete(pick.lever_id);
       return lever ? [{ ...lever, importance: pick.importance, justification: pick.justification }] : [];
     });
-    const fallback = levers.slice(0, 5).map((l) => ({ ...l, importance: 'High', justification: 'Chosen by default: the answer named no known lever.' }));
+    const fallback = levers
+      .slice(0, 5)
+      .map((l) => ({ ...l, importance: 'High', justification: 'Chosen by default: the answer named no known lever.' }));
     const vital = chosen.length > 0 ? chosen : fallback;
     writeOutputs(ctx, this.output(), { raw: transcript.toJson({ summary: answer.summary, vital_levers: vital }) });
   }
 }
 
 function leverSection(n: number, lever: EnrichedLever, extra?: string): string {
-  return section(3, `Decision ${n}: ${lever.name}`,
+  return section(
+    3,
+    `Decision ${n}: ${lever.name}`,
     field('Lever ID', `\`${lever.lever_id}\``),
     extra,
     field('The Core Decision', lever.description || lever.consequences),
@@ -216,7 +225,8 @@ function leverSection(n: number, lever: EnrichedLever, extra?: string): string {
     section(4, 'Strategic Choices', numbered(lever.options)),
     lever.synergy_text && field('Synergies', lever.synergy_text),
     lever.conflict_text && field('Conflicts', lever.conflict_text),
-    field('Trade-off', lever.review));
+    field('Trade-off', lever.review),
+  );
 }
 
 /** The readable lever document: the vital few first, then the other decisions. */
@@ -235,11 +245,20 @@ export class StrategicDecisionsMarkdownTask extends PlanTask {
     const secondary = levers.filter((l) => !primaryIds.has(l.lever_id));
     writeOutputs(ctx, this.output(), {
       md: doc(
-        section(2, 'Primary Decisions', 'The vital few decisions that have the most impact.', summary,
-          ...primary.map((p, i) => leverSection(i + 1, p.lever, p.note))),
-        section(2, 'Secondary Decisions', 'These decisions matter less, but still shape the plan.',
+        section(
+          2,
+          'Primary Decisions',
+          'The vital few decisions that have the most impact.',
+          summary,
+          ...primary.map((p, i) => leverSection(i + 1, p.lever, p.note)),
+        ),
+        section(
+          2,
+          'Secondary Decisions',
+          'These decisions matter less, but still shape the plan.',
           secondary.length === 0 ? bullets([]) : false,
-          ...secondary.map((l, i) => leverSection(primary.length + i + 1, l))),
+          ...secondary.map((l, i) => leverSection(primary.length + i + 1, l)),
+        ),
       ),
     });
   }

@@ -32,7 +32,8 @@ export class CreatePitchTask extends OneCallTask<Pitch> {
   }
   protected readonly schemaName = 'pitch';
   protected readonly schema = pitchSchema;
-  protected readonly system = `Write a pitch for this project to the people who must fund, approve or join it. Make it concrete and honest: what will exist, why it matters, why now, what it costs and risks, and what you ask of them. Then explain why the pitch works for its audience.`;
+  protected readonly system =
+    `Write a pitch for this project to the people who must fund, approve or join it. Make it concrete and honest: what will exist, why it matters, why now, what it costs and risks, and what you ask of them. Then explain why the pitch works for its audience.`;
   protected render() {
     return {};
   }
@@ -52,7 +53,10 @@ export class ConvertPitchToMarkdownTask extends PlanTask {
       `Turn the structured pitch into a well-formatted markdown document with headings (Introduction, Project Overview, Goals and Objectives, Risks and Mitigation Strategies, Metrics for Success, Stakeholder Benefits, Ethical Considerations, Collaboration Opportunities, Long-term Vision, Call to Action). Keep every fact; add none. Answer with the markdown only.`,
       await readDocs(ctx, this.requires()),
     );
-    const markdown = `${text.replace(/^\s*```(?:markdown|md)?\s*\n/, '').replace(/\n```\s*$/, '').trim()}\n`;
+    const markdown = `${text
+      .replace(/^\s*```(?:markdown|md)?\s*\n/, '')
+      .replace(/\n```\s*$/, '')
+      .trim()}\n`;
     writeOutputs(ctx, this.output(), { raw: transcript.toJson({ markdown }), md: markdown });
   }
 }

@@ -88,10 +88,12 @@ export function documentToHtml(path: string, text: string): string {
 export function renderReport(title: string, sections: readonly { title: string; path: string; text: string }[]): string {
   const toc = sections.map((s, i) => `<li><a href="#s${i + 1}">${escapeHtml(s.title)}</a></li>`).join('');
   const body = sections
-    .map((s, i) => `<section id="s${i + 1}"><details open><summary><h2 style="display:inline">${escapeHtml(s.title)}</h2></summary>
+    .map(
+      (s, i) => `<section id="s${i + 1}"><details open><summary><h2 style="display:inline">${escapeHtml(s.title)}</h2></summary>
 <p class="source">${escapeHtml(s.path)}</p>
 ${documentToHtml(s.path, s.text)}
-</details></section>`)
+</details></section>`,
+    )
     .join('\n');
   return htmlPage({
     title,
@@ -111,7 +113,11 @@ export class ReportTask extends PlanTask {
   override async run(ctx: PlanContext): Promise<void> {
     const title = await readJson(ctx, this.dep(CreateWBSLevel1Task).output().title, z.string());
     const sections = await Promise.all(
-      reportTargets(this.config).map(async ({ title: sectionTitle, target }) => ({ title: sectionTitle, path: target.path, text: await ctx.read(target) })),
+      reportTargets(this.config).map(async ({ title: sectionTitle, target }) => ({
+        title: sectionTitle,
+        path: target.path,
+        text: await ctx.read(target),
+      })),
     );
     writeOutputs(ctx, this.output(), { html: renderReport(title, sections) });
   }

@@ -20,14 +20,31 @@ import { Transcript } from './support/transcript.js';
 
 /** The documents the final reviews read: the ctx docs and most documents of the plan. */
 export const REVIEW_INPUTS: readonly PlanTaskClass[] = [
-  SetupTask, ...CTX_DOCS, PreProjectAssessmentTask, ConsolidateGovernanceTask, RelatedResourcesTask, TeamMarkdownTask, SWOTAnalysisTask,
-  ExpertReviewTask, DataCollectionTask, MarkdownWithDocumentsToCreateAndFindTask, ConvertPitchToMarkdownTask, WBSProjectLevel1AndLevel2AndLevel3Task,
+  SetupTask,
+  ...CTX_DOCS,
+  PreProjectAssessmentTask,
+  ConsolidateGovernanceTask,
+  RelatedResourcesTask,
+  TeamMarkdownTask,
+  SWOTAnalysisTask,
+  ExpertReviewTask,
+  DataCollectionTask,
+  MarkdownWithDocumentsToCreateAndFindTask,
+  ConvertPitchToMarkdownTask,
+  WBSProjectLevel1AndLevel2AndLevel3Task,
 ];
 
 /** A conversation-style review task: the plan's documents go in the system prompt, each turn asks one thing. */
 abstract class PlanConversationTask extends PlanTask {
   override readonly usesSpeed: boolean = true;
-  protected async converseOverPlan<T>(ctx: PlanContext, role: string, turns: readonly string[], schema: z.ZodType<T>, name: string, fastTurns: number) {
+  protected async converseOverPlan<T>(
+    ctx: PlanContext,
+    role: string,
+    turns: readonly string[],
+    schema: z.ZodType<T>,
+    name: string,
+    fastTurns: number,
+  ) {
     const transcript = new Transcript(ctx.llm);
     const kept = capTurns(turns, this.config.speed, fastTurns);
     const answers = await converse(transcript, { system: `${role}\n\n${await readDocs(ctx, this.requires())}`, turns: kept, schema, name });
@@ -36,22 +53,77 @@ abstract class PlanConversationTask extends PlanTask {
 }
 
 const REVIEW_QUESTIONS: readonly { title: string; question: string }[] = [
-  { title: 'Critical Issues', question: 'Name the three most critical or urgent issues in this plan. For each, quantify its significance (cost, risk, time) and say what to do about it.' },
-  { title: 'Implementation Consequences', question: 'Name three significant consequences, positive or negative, of carrying out this plan, each with a quantified impact and a recommendation.' },
-  { title: 'Recommended Actions', question: 'Name the three most important actions the plan calls for, with their expected quantified effect, their priority and how to start on them.' },
-  { title: 'Showstopper Risks', question: 'Name three showstopper risks not yet addressed: for each its quantified impact, its likelihood, how it interacts with other risks, a mitigation and a contingency.' },
-  { title: 'Critical Assumptions', question: 'Name three assumptions that must hold for the plan to succeed, the quantified damage if each is wrong, and how to validate it early.' },
-  { title: 'Key Performance Indicators', question: 'Propose three KPIs for the long-term success of the project, with target values, how they are measured and what to do when they are missed.' },
-  { title: 'Report Objectives', question: 'In three bullet points: what this plan document is for, who it is for, and which decisions it should inform.' },
-  { title: 'Data Quality Concerns', question: 'Name three areas where the plan’s data is uncertain or incomplete, why each matters, and how to get better data.' },
-  { title: 'Stakeholder Feedback', question: 'Name three pieces of stakeholder feedback or clarification needed before this plan is final, why each matters and whom to ask.' },
-  { title: 'Changed Assumptions', question: 'Name three assumptions that may already be outdated or need re-checking, how a change would affect cost or schedule, and how to re-check them.' },
-  { title: 'Budget Clarifications', question: 'Name three budget questions that must be answered before committing money, their financial impact and how to resolve them.' },
-  { title: 'Role Definitions', question: 'Name three roles or responsibilities that must be defined more clearly, the risk of leaving them vague, and how to define them.' },
-  { title: 'Timeline Dependencies', question: 'Name three sequencing risks or dependencies in the timeline, the delay each could cause, and how to de-risk it.' },
-  { title: 'Financial Strategy', question: 'Name three long-term financial questions (funding, operating cost, revenue, exit) the plan leaves open, and their impact.' },
-  { title: 'Motivation Factors', question: 'Name three factors that keep the team and stakeholders motivated through the project, what happens if they fade, and how to protect them.' },
-  { title: 'Automation Opportunities', question: 'Name three places where work in this plan could be automated or streamlined, with the quantified saving.' },
+  {
+    title: 'Critical Issues',
+    question:
+      'Name the three most critical or urgent issues in this plan. For each, quantify its significance (cost, risk, time) and say what to do about it.',
+  },
+  {
+    title: 'Implementation Consequences',
+    question:
+      'Name three significant consequences, positive or negative, of carrying out this plan, each with a quantified impact and a recommendation.',
+  },
+  {
+    title: 'Recommended Actions',
+    question:
+      'Name the three most important actions the plan calls for, with their expected quantified effect, their priority and how to start on them.',
+  },
+  {
+    title: 'Showstopper Risks',
+    question:
+      'Name three showstopper risks not yet addressed: for each its quantified impact, its likelihood, how it interacts with other risks, a mitigation and a contingency.',
+  },
+  {
+    title: 'Critical Assumptions',
+    question: 'Name three assumptions that must hold for the plan to succeed, the quantified damage if each is wrong, and how to validate it early.',
+  },
+  {
+    title: 'Key Performance Indicators',
+    question:
+      'Propose three KPIs for the long-term success of the project, with target values, how they are measured and what to do when they are missed.',
+  },
+  {
+    title: 'Report Objectives',
+    question: 'In three bullet points: what this plan document is for, who it is for, and which decisions it should inform.',
+  },
+  {
+    title: 'Data Quality Concerns',
+    question: 'Name three areas where the plan’s data is uncertain or incomplete, why each matters, and how to get better data.',
+  },
+  {
+    title: 'Stakeholder Feedback',
+    question: 'Name three pieces of stakeholder feedback or clarification needed before this plan is final, why each matters and whom to ask.',
+  },
+  {
+    title: 'Changed Assumptions',
+    question:
+      'Name three assumptions that may already be outdated or need re-checking, how a change would affect cost or schedule, and how to re-check them.',
+  },
+  {
+    title: 'Budget Clarifications',
+    question: 'Name three budget questions that must be answered before committing money, their financial impact and how to resolve them.',
+  },
+  {
+    title: 'Role Definitions',
+    question: 'Name three roles or responsibilities that must be defined more clearly, the risk of leaving them vague, and how to define them.',
+  },
+  {
+    title: 'Timeline Dependencies',
+    question: 'Name three sequencing risks or dependencies in the timeline, the delay each could cause, and how to de-risk it.',
+  },
+  {
+    title: 'Financial Strategy',
+    question: 'Name three long-term financial questions (funding, operating cost, revenue, exit) the plan leaves open, and their impact.',
+  },
+  {
+    title: 'Motivation Factors',
+    question:
+      'Name three factors that keep the team and stakeholders motivated through the project, what happens if they fade, and how to protect them.',
+  },
+  {
+    title: 'Automation Opportunities',
+    question: 'Name three places where work in this plan could be automated or streamlined, with the quantified saving.',
+  },
 ];
 
 const reviewAnswerSchema = z.object({ bullet_points: z.array(z.string()).min(1).max(5) });
@@ -65,9 +137,14 @@ export class ReviewPlanTask extends PlanConversationTask {
     return { raw: file('024-1-review_plan_raw.json'), md: file('024-2-review_plan.md') };
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const { transcript, answers } = await this.converseOverPlan(ctx,
+    const { transcript, answers } = await this.converseOverPlan(
+      ctx,
       'You are a demanding reviewer of project plans. Answer each question about the plan below in at most five concise bullet points, with numbers wherever you can. Do not repeat earlier answers.',
-      REVIEW_QUESTIONS.map((q) => q.question), reviewAnswerSchema, 'review_plan', 3);
+      REVIEW_QUESTIONS.map((q) => q.question),
+      reviewAnswerSchema,
+      'review_plan',
+      3,
+    );
     const list = answers.map((a, i) => ({ ...REVIEW_QUESTIONS[i]!, answers: a.bullet_points }));
     writeOutputs(ctx, this.output(), {
       raw: transcript.toJson({ question_answers_list: list }),
@@ -99,21 +176,31 @@ export class ExecutiveSummaryTask extends OneCallTask<Summary> {
   }
   protected readonly schemaName = 'executive_summary';
   protected readonly schema = summarySchema;
-  protected readonly system = `Write the executive summary of this plan for the senior people who decide on it and have five minutes. Lead with the context and the goal, then deliverables, timeline and budget, the main risks and what mitigates them, and the decisions and next steps you ask for. Use the review's findings. Be concrete and brief.`;
+  protected readonly system =
+    `Write the executive summary of this plan for the senior people who decide on it and have five minutes. Lead with the context and the goal, then deliverables, timeline and budget, the main risks and what mitigates them, and the decisions and next steps you ask for. Use the review's findings. Be concrete and brief.`;
   protected render(v: Summary) {
     return {
       md: doc(
-        section(2, 'Focus and Context', v.focus_and_context), section(2, 'Purpose and Goals', v.purpose_and_goals),
-        section(2, 'Key Deliverables and Outcomes', bullets(v.key_deliverables_and_outcomes)), section(2, 'Timeline and Budget', v.timeline_and_budget),
-        section(2, 'Risks and Mitigations', v.risks_and_mitigations), section(2, 'Audience Tailoring', v.audience_tailoring),
-        section(2, 'Action Orientation', v.action_orientation), section(2, 'Overall Takeaway', v.overall_takeaway),
+        section(2, 'Focus and Context', v.focus_and_context),
+        section(2, 'Purpose and Goals', v.purpose_and_goals),
+        section(2, 'Key Deliverables and Outcomes', bullets(v.key_deliverables_and_outcomes)),
+        section(2, 'Timeline and Budget', v.timeline_and_budget),
+        section(2, 'Risks and Mitigations', v.risks_and_mitigations),
+        section(2, 'Audience Tailoring', v.audience_tailoring),
+        section(2, 'Action Orientation', v.action_orientation),
+        section(2, 'Overall Takeaway', v.overall_takeaway),
         section(2, 'Feedback', bullets(v.feedback)),
       ),
     };
   }
 }
 
-const qaSchema = z.object({ question_answer_pairs: z.array(z.object({ question: z.string(), answer: z.string() })).min(2).max(6) });
+const qaSchema = z.object({
+  question_answer_pairs: z
+    .array(z.object({ question: z.string(), answer: z.string() }))
+    .min(2)
+    .max(6),
+});
 
 /** Questions a non-expert would ask about the plan, answered (two calls). */
 export class QuestionsAndAnswersTask extends PlanConversationTask {
@@ -122,14 +209,24 @@ export class QuestionsAndAnswersTask extends PlanConversationTask {
     return this.need(...REVIEW_INPUTS, ReviewPlanTask, ExecutiveSummaryTask);
   }
   override output() {
-    return { raw: file('027-1-questions_and_answers_raw.json'), md: file('027-2-questions_and_answers.md'), html: file('027-3-questions_and_answers.html') };
+    return {
+      raw: file('027-1-questions_and_answers_raw.json'),
+      md: file('027-2-questions_and_answers.md'),
+      html: file('027-3-questions_and_answers.html'),
+    };
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const { transcript, answers } = await this.converseOverPlan(ctx,
+    const { transcript, answers } = await this.converseOverPlan(
+      ctx,
       'You explain a project plan to an intelligent reader who is not an expert in its field. Ask the questions such a reader would ask and answer them plainly, using the plan’s own facts.',
-      ['Ask and answer the questions a newcomer needs to understand the plan: its key terms, concepts and choices.',
-        'Now ask and answer the questions about its risks, ethics and the parts most likely to be misunderstood. Do not repeat earlier questions.'],
-      qaSchema, 'questions_and_answers', 2);
+      [
+        'Ask and answer the questions a newcomer needs to understand the plan: its key terms, concepts and choices.',
+        'Now ask and answer the questions about its risks, ethics and the parts most likely to be misunderstood. Do not repeat earlier questions.',
+      ],
+      qaSchema,
+      'questions_and_answers',
+      2,
+    );
     const pairs = answers.flatMap((a) => a.question_answer_pairs);
     const md = doc(...pairs.map((p, i) => section(2, `${i + 1}. ${p.question}`, p.answer)));
     writeOutputs(ctx, this.output(), {
@@ -142,7 +239,13 @@ export class QuestionsAndAnswersTask extends PlanConversationTask {
 
 const premortemSchema = z.object({
   assumptions_to_kill: z
-    .array(z.object({ statement: z.string(), test_now: z.string().describe('A cheap test to run this month.'), falsifier: z.string().describe('The result that proves it wrong.') }))
+    .array(
+      z.object({
+        statement: z.string(),
+        test_now: z.string().describe('A cheap test to run this month.'),
+        falsifier: z.string().describe('The result that proves it wrong.'),
+      }),
+    )
     .max(3),
   failure_modes: z
     .array(
@@ -177,20 +280,45 @@ export class PremortemTask extends PlanConversationTask {
     return { raw: file('028-1-premortem_raw.json'), md: file('028-2-premortem.md') };
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const { transcript, answers } = await this.converseOverPlan(ctx,
+    const { transcript, answers } = await this.converseOverPlan(
+      ctx,
       'You run a premortem: imagine the project has failed, and work out why, so the team can prevent it. Be specific to this plan and give measurable tripwires.',
-      PREMORTEM_TURNS, premortemSchema, 'premortem', 1);
+      PREMORTEM_TURNS,
+      premortemSchema,
+      'premortem',
+      1,
+    );
     const assumptions = answers.flatMap((a) => a.assumptions_to_kill);
     const modes = answers.flatMap((a) => a.failure_modes);
     const response: Premortem = { assumptions_to_kill: assumptions, failure_modes: modes };
     writeOutputs(ctx, this.output(), {
       raw: transcript.toJson(response),
       md: doc(
-        section(2, 'Assumptions to Kill', table(['#', 'Assumption', 'Test now', 'Falsifier'], assumptions.map((a, i) => [`A${i + 1}`, a.statement, a.test_now, a.falsifier]))),
-        section(2, 'Failure Modes', ...modes.map((m, i) =>
-          section(3, `${i + 1}. ${m.title}`, field('Archetype', m.archetype), field('Root cause', m.root_cause_assumption), m.story,
-            section(4, 'Early warning signs', bullets(m.early_warning_signs)), section(4, 'Tripwires', bullets(m.tripwires)),
-            section(4, 'Response playbook', bullets(m.response_playbook)), field('Stop rule', m.stop_rule)))),
+        section(
+          2,
+          'Assumptions to Kill',
+          table(
+            ['#', 'Assumption', 'Test now', 'Falsifier'],
+            assumptions.map((a, i) => [`A${i + 1}`, a.statement, a.test_now, a.falsifier]),
+          ),
+        ),
+        section(
+          2,
+          'Failure Modes',
+          ...modes.map((m, i) =>
+            section(
+              3,
+              `${i + 1}. ${m.title}`,
+              field('Archetype', m.archetype),
+              field('Root cause', m.root_cause_assumption),
+              m.story,
+              section(4, 'Early warning signs', bullets(m.early_warning_signs)),
+              section(4, 'Tripwires', bullets(m.tripwires)),
+              section(4, 'Response playbook', bullets(m.response_playbook)),
+              field('Stop rule', m.stop_rule),
+            ),
+          ),
+        ),
       ),
     });
   }
@@ -236,22 +364,45 @@ export class SelfAuditTask extends PlanConversationTask {
     return { raw: file('029-1-self_audit_raw.json'), md: file('029-2-self_audit.md') };
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const { transcript, answers } = await this.converseOverPlan(ctx,
+    const { transcript, answers } = await this.converseOverPlan(
+      ctx,
       'You audit a project plan against a checklist of red flags. For each item rate the plan High (an existential blocker without credible mitigation), Medium (a material risk with a plausible path) or Low (minor or controlled), justify it from the plan, and give a mitigation. Stay consistent with your earlier answers.',
-      CHECKLIST.map((c, i) => `Checklist item ${i + 1}: ${c.title}. ${c.question}`), auditSchema, 'self_audit', 3);
+      CHECKLIST.map((c, i) => `Checklist item ${i + 1}: ${c.title}. ${c.question}`),
+      auditSchema,
+      'self_audit',
+      3,
+    );
     const items = answers.map((a, i) => ({ ...CHECKLIST[i]!, ...a }));
     const count = (level: AuditAnswer['level']) => items.filter((i) => i.level === level).length;
     writeOutputs(ctx, this.output(), {
       raw: transcript.toJson({ checklist: items }),
       md: doc(
-        section(3, 'Summary', table(['Level', 'Count', 'Explanation'], [
-          [LEVEL_LABEL.High, count('High'), 'Existential blocker without credible mitigation.'],
-          [LEVEL_LABEL.Medium, count('Medium'), 'Material risk with plausible path.'],
-          [LEVEL_LABEL.Low, count('Low'), 'Minor/controlled risk.'],
-        ])),
-        section(2, 'Checklist', ...items.map((item, i) =>
-          section(2, `${i + 1}. ${item.title}`, `_${item.question}_`, field('Level', LEVEL_LABEL[item.level]),
-            field('Justification', item.justification), field('Mitigation', item.mitigation)))),
+        section(
+          3,
+          'Summary',
+          table(
+            ['Level', 'Count', 'Explanation'],
+            [
+              [LEVEL_LABEL.High, count('High'), 'Existential blocker without credible mitigation.'],
+              [LEVEL_LABEL.Medium, count('Medium'), 'Material risk with plausible path.'],
+              [LEVEL_LABEL.Low, count('Low'), 'Minor/controlled risk.'],
+            ],
+          ),
+        ),
+        section(
+          2,
+          'Checklist',
+          ...items.map((item, i) =>
+            section(
+              2,
+              `${i + 1}. ${item.title}`,
+              `_${item.question}_`,
+              field('Level', LEVEL_LABEL[item.level]),
+              field('Justification', item.justification),
+              field('Mitigation', item.mitigation),
+            ),
+          ),
+        ),
       ),
     });
   }

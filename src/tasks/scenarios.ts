@@ -34,7 +34,8 @@ export class CandidateScenariosTask extends OneCallTask<Candidates> {
   }
   protected readonly schemaName = 'candidate_scenarios';
   protected readonly schema = candidatesSchema;
-  protected readonly system = `Build three distinct strategic scenarios for the project from its vital levers: typically an ambitious high-risk path, a balanced path and a cautious low-cost path. Each scenario picks exactly one option for every vital lever, and the picks must be coherent with each other. Name the core tension the scenarios resolve differently.`;
+  protected readonly system =
+    `Build three distinct strategic scenarios for the project from its vital levers: typically an ambitious high-risk path, a balanced path and a cautious low-cost path. Each scenario picks exactly one option for every vital lever, and the picks must be coherent with each other. Name the core tension the scenarios resolve differently.`;
   protected render(v: Candidates) {
     return { json: v };
   }
@@ -85,7 +86,10 @@ export class SelectScenarioTask extends PlanTask {
 function scenarioBlock(s: Candidates['scenarios'][number]): string {
   return doc(
     field('Strategic Logic', s.strategic_logic),
-    table(['Lever', 'Setting'], s.lever_settings.map((l) => [l.lever_name, l.setting])),
+    table(
+      ['Lever', 'Setting'],
+      s.lever_settings.map((l) => [l.lever_name, l.setting]),
+    ),
     field('Trade-offs', s.trade_offs),
   ).trimEnd();
 }
@@ -105,14 +109,28 @@ export class ScenariosMarkdownTask extends PlanTask {
     const others = candidates.scenarios.filter((s) => s !== chosen);
     writeOutputs(ctx, this.output(), {
       md: doc(
-        section(2, 'The Strategic Context', field('Analysis', candidates.analysis_title), field('Core tension', candidates.core_tension),
-          field('What the plan needs', selected.plan_characteristics)),
-        section(2, `The Path Forward: ${selected.final_choice.scenario_name}`,
-          field('Why this path', selected.final_choice.justification), chosen && scenarioBlock(chosen)),
-        section(2, 'Scenario Assessments',
-          table(['Scenario', 'Fit (0–10)', 'Rationale'], selected.scenario_assessments.map((a) => [a.scenario_name, a.fit_score, a.rationale]))),
-        section(2, 'Alternative Paths', others.length === 0 ? bullets([]) : false,
-          ...others.map((s) => section(3, s.name, scenarioBlock(s)))),
+        section(
+          2,
+          'The Strategic Context',
+          field('Analysis', candidates.analysis_title),
+          field('Core tension', candidates.core_tension),
+          field('What the plan needs', selected.plan_characteristics),
+        ),
+        section(
+          2,
+          `The Path Forward: ${selected.final_choice.scenario_name}`,
+          field('Why this path', selected.final_choice.justification),
+          chosen && scenarioBlock(chosen),
+        ),
+        section(
+          2,
+          'Scenario Assessments',
+          table(
+            ['Scenario', 'Fit (0–10)', 'Rationale'],
+            selected.scenario_assessments.map((a) => [a.scenario_name, a.fit_score, a.rationale]),
+          ),
+        ),
+        section(2, 'Alternative Paths', others.length === 0 ? bullets([]) : false, ...others.map((s) => section(3, s.name, scenarioBlock(s)))),
       ),
     });
   }

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
 import { StartTimeTask } from './setup.js';
-import { CreateWBSLevel1Task, EstimateTaskDurationsTask, IdentifyTaskDependenciesTask, WBSProjectLevel1AndLevel2AndLevel3Task, dependenciesStoredSchema, durationsStoredSchema } from './wbs.js';
+import {
+  CreateWBSLevel1Task,
+  EstimateTaskDurationsTask,
+  IdentifyTaskDependenciesTask,
+  WBSProjectLevel1AndLevel2AndLevel3Task,
+  dependenciesStoredSchema,
+  durationsStoredSchema,
+} from './wbs.js';
 import { toCsv } from './support/csv.js';
 import { isoDate } from './support/dates.js';
 import { readJson } from './support/docs.js';
@@ -24,7 +31,13 @@ export function scheduleCsv(items: readonly ScheduledItem[]): string {
 /** The Gantt chart (Mermaid and interactive HTML) and the CSV, from the WBS, dependencies and durations. */
 export class CreateScheduleTask extends PlanTask {
   override requires() {
-    return this.need(StartTimeTask, CreateWBSLevel1Task, IdentifyTaskDependenciesTask, EstimateTaskDurationsTask, WBSProjectLevel1AndLevel2AndLevel3Task);
+    return this.need(
+      StartTimeTask,
+      CreateWBSLevel1Task,
+      IdentifyTaskDependenciesTask,
+      EstimateTaskDurationsTask,
+      WBSProjectLevel1AndLevel2AndLevel3Task,
+    );
   }
   override output() {
     return {

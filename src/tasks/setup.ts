@@ -73,11 +73,14 @@ Judge the request as written, not the worst reading of it. Dystopian, fictional 
       md: doc(
         field('Verdict', VERDICT_LABEL[v.verdict]),
         field('Rationale', v.rationale),
-        table(['Detail', 'Value'], [
-          ['Category', v.violation_category],
-          ['Capability uplift', v.capability_uplift ? 'Yes' : 'No'],
-          ['Severity', v.severity],
-        ]),
+        table(
+          ['Detail', 'Value'],
+          [
+            ['Category', v.violation_category],
+            ['Capability uplift', v.capability_uplift ? 'Yes' : 'No'],
+            ['Severity', v.severity],
+          ],
+        ),
       ),
     };
   }
@@ -85,10 +88,22 @@ Judge the request as written, not the worst reading of it. Dystopian, fictional 
 
 const LENSES = [
   { key: 'integrity', title: 'Integrity', ask: 'Is the premise sound and legitimate? Look for ethical, legal and logical flaws in the idea itself.' },
-  { key: 'feasibility', title: 'Feasibility', ask: 'Can this be done at the stated scale with real physics, money, time and people? Find the binding constraint.' },
-  { key: 'stakeholders', title: 'Stakeholders', ask: 'Who pays, who loses, who will resist, and what second-order effects will the people involved set off?' },
+  {
+    key: 'feasibility',
+    title: 'Feasibility',
+    ask: 'Can this be done at the stated scale with real physics, money, time and people? Find the binding constraint.',
+  },
+  {
+    key: 'stakeholders',
+    title: 'Stakeholders',
+    ask: 'Who pays, who loses, who will resist, and what second-order effects will the people involved set off?',
+  },
   { key: 'precedent', title: 'Precedent', ask: 'What happened to earlier attempts at something similar, and why would this attempt go differently?' },
-  { key: 'alternatives', title: 'Alternatives', ask: 'Is there a simpler, cheaper or safer way to reach the underlying goal? Is the stated goal the real one?' },
+  {
+    key: 'alternatives',
+    title: 'Alternatives',
+    ask: 'Is there a simpler, cheaper or safer way to reach the underlying goal? Is the stated goal the real one?',
+  },
 ] as const;
 
 const premiseSchema = z.object({
@@ -127,13 +142,16 @@ Be specific to this project, blunt and fair. Do not plan the project; question w
     });
     const response = results.map((r) => ({ lens: r.item.title, ...r.result }));
     const sections = results.map(({ item, n, result: a }) =>
-      section(3, `Premise Attack ${n} — ${item.title}`,
+      section(
+        3,
+        `Premise Attack ${n} — ${item.title}`,
         `**${a.core_thesis.trim()}**`,
         field('Bottom line', `${a.verdict}: ${a.bottom_line}`),
         section(4, 'Reasons', bullets(a.reasons)),
         section(4, 'Second-order effects', bullets(a.second_order_effects)),
         section(4, 'Evidence', bullets(a.evidence)),
-        field('What would change my mind', a.what_would_change_my_mind)),
+        field('What would change my mind', a.what_would_change_my_mind),
+      ),
     );
     writeOutputs(ctx, this.output(), { raw: rawJson(response, callsOf(results)), md: doc(...sections) });
   }
@@ -182,7 +200,8 @@ export class PlanTypeTask extends OneCallTask<PlanType> {
   }
   protected readonly schemaName = 'plan_type';
   protected readonly schema = planTypeSchema;
-  protected readonly system = `Decide whether the project can be done entirely digitally (writing software, online research, remote work on a computer) or needs the physical world (a site, travel, construction, equipment, shipping goods, meeting people in person, lab or field work).
+  protected readonly system =
+    `Decide whether the project can be done entirely digitally (writing software, online research, remote work on a computer) or needs the physical world (a site, travel, construction, equipment, shipping goods, meeting people in person, lab or field work).
 When in doubt choose physical: most real projects need at least a place, a purchase or a person on site. Explain with the concrete activities that decide it.`;
   protected render(v: PlanType) {
     const lead =

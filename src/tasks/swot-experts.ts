@@ -36,14 +36,19 @@ export class SWOTAnalysisTask extends OneCallTask<Swot> {
   }
   protected readonly schemaName = 'swot_analysis';
   protected readonly schema = swotSchema;
-  protected readonly system = `Write a SWOT analysis of this project as it is planned, framed by its purpose (business, personal or other). Every point must be specific to this plan. Then turn the analysis into recommendations and SMART strategic objectives, and list the assumptions it rests on, the information that is missing and the questions to put to stakeholders.`;
+  protected readonly system =
+    `Write a SWOT analysis of this project as it is planned, framed by its purpose (business, personal or other). Every point must be specific to this plan. Then turn the analysis into recommendations and SMART strategic objectives, and list the assumptions it rests on, the information that is missing and the questions to put to stakeholders.`;
   protected render(v: Swot) {
     return {
       md: doc(
-        section(2, 'Strengths 👍💪🦾', bullets(v.strengths)), section(2, 'Weaknesses 👎😱🪫⚠️', bullets(v.weaknesses)),
-        section(2, 'Opportunities 🌈🌐', bullets(v.opportunities)), section(2, 'Threats ☠️🛑🚨☢︎💩☣︎', bullets(v.threats)),
-        section(2, 'Recommendations 💡✅', bullets(v.recommendations)), section(2, 'Strategic Objectives 🎯🔭⛳🏅', bullets(v.strategic_objectives)),
-        section(2, 'Assumptions 🤔🧠🔍', bullets(v.assumptions)), section(2, 'Missing Information 🧩🤷‍♂️🤷‍♀️', bullets(v.missing_information)),
+        section(2, 'Strengths 👍💪🦾', bullets(v.strengths)),
+        section(2, 'Weaknesses 👎😱🪫⚠️', bullets(v.weaknesses)),
+        section(2, 'Opportunities 🌈🌐', bullets(v.opportunities)),
+        section(2, 'Threats ☠️🛑🚨☢︎💩☣︎', bullets(v.threats)),
+        section(2, 'Recommendations 💡✅', bullets(v.recommendations)),
+        section(2, 'Strategic Objectives 🎯🔭⛳🏅', bullets(v.strategic_objectives)),
+        section(2, 'Assumptions 🤔🧠🔍', bullets(v.assumptions)),
+        section(2, 'Missing Information 🧩🤷‍♂️🤷‍♀️', bullets(v.missing_information)),
         section(2, 'Questions 🙋❓💬📌', bullets(v.questions_for_stakeholders)),
       ),
     };
@@ -68,7 +73,10 @@ const expertsSchema = z.object({
 type Expert = z.infer<typeof expertsSchema>['experts'][number] & { id: string };
 
 const criticismSchema = z.object({
-  negative_feedback: z.array(z.object({ title: z.string(), feedback: z.string() })).min(2).max(5),
+  negative_feedback: z
+    .array(z.object({ title: z.string(), feedback: z.string() }))
+    .min(2)
+    .max(5),
   primary_actions: list(1, 5),
   secondary_actions: list(0, 5),
   follow_up_consultation: z.string().describe('What to bring to the next meeting with this expert.'),
@@ -110,10 +118,18 @@ export class ExpertReviewTask extends PlanTask {
         }),
     });
     const sections = reviews.map(({ item: e, n, result: r }) =>
-      section(1, `${n}. Expert: ${e.title}`, field('Knowledge', e.knowledge), field('Why', e.why), field('What', e.what),
+      section(
+        1,
+        `${n}. Expert: ${e.title}`,
+        field('Knowledge', e.knowledge),
+        field('Why', e.why),
+        field('What', e.what),
         ...r.negative_feedback.map((f, i) => section(2, `${n}.${i + 1} ${f.title}`, f.feedback)),
-        section(2, 'Primary actions', bullets(r.primary_actions)), section(2, 'Secondary actions', bullets(r.secondary_actions)),
-        field('Follow-up consultation', r.follow_up_consultation)));
+        section(2, 'Primary actions', bullets(r.primary_actions)),
+        section(2, 'Secondary actions', bullets(r.secondary_actions)),
+        field('Follow-up consultation', r.follow_up_consultation),
+      ),
+    );
     writeOutputs(ctx, this.output(), { md: doc(...sections) });
   }
 }

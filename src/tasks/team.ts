@@ -52,7 +52,8 @@ export class FindTeamMembersTask extends OneCallTask<Found> {
   }
   protected readonly schemaName = 'find_team_members';
   protected readonly schema = findSchema;
-  protected readonly system = `Name the roles this project needs to succeed, from leadership to the specialists and support staff that are easy to forget. For each: what it does here, how many people, and what goes wrong without it. Roles, not named people.`;
+  protected readonly system =
+    `Name the roles this project needs to succeed, from leadership to the specialists and support staff that are easy to forget. For each: what it does here, how many people, and what goes wrong without it. Roles, not named people.`;
   protected render(v: Found) {
     const team: TeamMember[] = v.team_members.map((m, i) => ({
       id: String(i + 1),
@@ -79,7 +80,9 @@ abstract class EnrichTeamTask extends PlanTask {
   }
   override async run(ctx: PlanContext): Promise<void> {
     const team = await readJson(ctx, this.previous().output().json, teamSchema);
-    const schema = z.object({ team_members: z.array(this.fields.extend({ id: z.string() })).describe('One entry per team member, in the order given, with its id.') });
+    const schema = z.object({
+      team_members: z.array(this.fields.extend({ id: z.string() })).describe('One entry per team member, in the order given, with its id.'),
+    });
     const transcript = new Transcript(ctx.llm);
     const answer = await transcript.ask({
       system: `You staff a project. ${this.instruction}`,
@@ -107,7 +110,8 @@ export class EnrichTeamMembersWithContractTypeTask extends EnrichTeamTask {
     contract_type: z.string().describe('full_time_employee, part_time_employee, independent_contractor, agency_temp or other.'),
     contract_type_justification: z.string(),
   });
-  protected readonly instruction = `For each role, choose how the people are engaged (full-time employee, part-time, independent contractor, agency temp, other) given the project's duration, budget and need for continuity, and justify it.`;
+  protected readonly instruction =
+    `For each role, choose how the people are engaged (full-time employee, part-time, independent contractor, agency temp, other) given the project's duration, budget and need for continuity, and justify it.`;
 }
 
 export class EnrichTeamMembersWithBackgroundStoryTask extends EnrichTeamTask {
@@ -120,7 +124,8 @@ export class EnrichTeamMembersWithBackgroundStoryTask extends EnrichTeamTask {
     typical_job_activities: z.string(),
     background_story: z.string().describe('A short, realistic profile of a person who would fit: name, experience, why they fit.'),
   });
-  protected readonly instruction = `For each role, describe its typical activities on this project and write a short background story of a plausible person who would fill it well.`;
+  protected readonly instruction =
+    `For each role, describe its typical activities on this project and write a short background story of a plausible person who would fill it well.`;
 }
 
 export class EnrichTeamMembersWithEnvironmentInfoTask extends EnrichTeamTask {
@@ -137,8 +142,14 @@ export class EnrichTeamMembersWithEnvironmentInfoTask extends EnrichTeamTask {
 }
 
 const reviewSchema = z.object({
-  omissions: z.array(z.object({ issue: z.string(), explanation: z.string(), recommendation: z.string() })).min(1).max(5),
-  potential_improvements: z.array(z.object({ issue: z.string(), explanation: z.string(), recommendation: z.string() })).min(1).max(5),
+  omissions: z
+    .array(z.object({ issue: z.string(), explanation: z.string(), recommendation: z.string() }))
+    .min(1)
+    .max(5),
+  potential_improvements: z
+    .array(z.object({ issue: z.string(), explanation: z.string(), recommendation: z.string() }))
+    .min(1)
+    .max(5),
 });
 type TeamReview = z.infer<typeof reviewSchema>;
 
@@ -152,13 +163,17 @@ export class ReviewTeamTask extends OneCallTask<TeamReview> {
   }
   protected readonly schemaName = 'review_team';
   protected readonly schema = reviewSchema;
-  protected readonly system = `Review the proposed team for this project. Find the roles or skills that are missing and the changes that would make the team work better (overlaps, unclear responsibilities, single points of failure, wrong contract types). Give a concrete recommendation for each.`;
+  protected readonly system =
+    `Review the proposed team for this project. Find the roles or skills that are missing and the changes that would make the team work better (overlaps, unclear responsibilities, single points of failure, wrong contract types). Give a concrete recommendation for each.`;
   protected render() {
     return {};
   }
 }
 
-const reviewStoredSchema = reviewSchema.extend({ omissions: reviewSchema.shape.omissions.min(0), potential_improvements: reviewSchema.shape.potential_improvements.min(0) });
+const reviewStoredSchema = reviewSchema.extend({
+  omissions: reviewSchema.shape.omissions.min(0),
+  potential_improvements: reviewSchema.shape.potential_improvements.min(0),
+});
 
 /** The team document: every role with its enrichments, then the review. */
 export class TeamMarkdownTask extends PlanTask {
@@ -176,10 +191,20 @@ export class TeamMarkdownTask extends PlanTask {
     writeOutputs(ctx, this.output(), {
       md: doc(
         ...team.map((m, i) =>
-          section(2, `${i + 1}. ${m.category}`, field('Count', m.count), field('Role', m.explanation), field('Why it matters', m.consequences),
-            optional('Contract Type', m.contract_type), optional('Contract Type Justification', m.contract_type_justification),
-            optional('Typical Activities', m.typical_job_activities), optional('Background Story', m.background_story),
-            optional('Equipment Needs', m.equipment_needs), optional('Facility Needs', m.facility_needs))),
+          section(
+            2,
+            `${i + 1}. ${m.category}`,
+            field('Count', m.count),
+            field('Role', m.explanation),
+            field('Why it matters', m.consequences),
+            optional('Contract Type', m.contract_type),
+            optional('Contract Type Justification', m.contract_type_justification),
+            optional('Typical Activities', m.typical_job_activities),
+            optional('Background Story', m.background_story),
+            optional('Equipment Needs', m.equipment_needs),
+            optional('Facility Needs', m.facility_needs),
+          ),
+        ),
         section(1, 'Omissions', review.omissions.length === 0 && bullets([]), ...issues(review.omissions)),
         section(1, 'Potential Improvements', review.potential_improvements.length === 0 && bullets([]), ...issues(review.potential_improvements)),
       ),

@@ -30,7 +30,8 @@ export class CreateWBSLevel1Task extends OneCallTask<Level1> {
   }
   protected readonly schemaName = 'wbs_level1';
   protected readonly schema = level1Schema;
-  protected readonly system = `Name the project in a short title and state its final deliverable: the tangible result that marks the project as done.`;
+  protected readonly system =
+    `Name the project in a short title and state its final deliverable: the tangible result that marks the project as done.`;
   protected render(v: Level1) {
     return { json: { id: ROOT_ID, ...v }, title: JSON.stringify(v.project_title) };
   }
@@ -58,7 +59,8 @@ export class CreateWBSLevel2Task extends OneCallTask<Level2> {
   }
   protected readonly schemaName = 'wbs_level2';
   protected readonly schema = level2Schema;
-  protected readonly system = `Break the project down into its major phases, in the order they happen, from initiation to handover, and each phase into its main tasks (3–7 per phase). Every task is a piece of work with a clear output, named in a few words starting with a verb.`;
+  protected readonly system =
+    `Break the project down into its major phases, in the order they happen, from initiation to handover, and each phase into its main tasks (3–7 per phase). Every task is a piece of work with a clear output, named in a few words starting with a verb.`;
   protected render(v: Level2) {
     return {
       json: v.phases.map((p, i) => ({
@@ -118,7 +120,8 @@ export class IdentifyTaskDependenciesTask extends OneCallTask<Dependencies> {
   }
   protected readonly schemaName = 'task_dependencies';
   protected readonly schema = dependencySchema;
-  protected readonly system = `Identify the finish-to-start dependencies between the tasks of the work breakdown (use the ids exactly as given, e.g. "2.3"). A task depends on another only if it truly cannot start before the other finishes. Tasks of later phases usually depend on key tasks of earlier phases. Explain each dependency briefly.`;
+  protected readonly system =
+    `Identify the finish-to-start dependencies between the tasks of the work breakdown (use the ids exactly as given, e.g. "2.3"). A task depends on another only if it truly cannot start before the other finishes. Tasks of later phases usually depend on key tasks of earlier phases. Explain each dependency briefly.`;
   protected render() {
     return {};
   }
@@ -138,7 +141,14 @@ const durationSchema = z.object({
 });
 
 export const durationsStoredSchema = z.array(
-  z.object({ task_id: z.string(), days_min: z.number(), days_realistic: z.number(), days_max: z.number(), delay_risks: z.string(), mitigation_strategy: z.string() }),
+  z.object({
+    task_id: z.string(),
+    days_min: z.number(),
+    days_realistic: z.number(),
+    days_max: z.number(),
+    delay_risks: z.string(),
+    mitigation_strategy: z.string(),
+  }),
 );
 
 /** Durations of the WBS tasks, one call per chunk of three tasks. */
@@ -167,7 +177,11 @@ export class EstimateTaskDurationsTask extends PlanTask {
           name: 'task_durations',
         });
         return tasks.map((task, i) => {
-          const found = answerFor(answer.task_details.map((d) => ({ ...d, id: d.task_id })), task.id, i);
+          const found = answerFor(
+            answer.task_details.map((d) => ({ ...d, id: d.task_id })),
+            task.id,
+            i,
+          );
           const realistic = clampDays(found?.days_realistic ?? 1);
           return {
             task_id: task.id,
@@ -253,7 +267,8 @@ export class WBSProjectLevel1AndLevel2AndLevel3Task extends PlanTask {
       ...node,
       children: [
         ...node.children.map(withSubtasks),
-        ...level3.filter((s) => s.parent_id === node.id && node.id.split('.').length === 2)
+        ...level3
+          .filter((s) => s.parent_id === node.id && node.id.split('.').length === 2)
           .map((s) => ({ id: s.id, name: s.name, description: s.description, resources_needed: s.resources_needed, children: [] })),
       ],
     });

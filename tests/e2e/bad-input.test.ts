@@ -32,7 +32,11 @@ function storedState(): { files: Record<string, string>; rows: Record<string, nu
   for (const entry of fs.readdirSync(runs, { recursive: true, withFileTypes: true })) {
     const full = path.join(entry.parentPath, entry.name);
     if (entry.name.endsWith('.db-shm') || (entry.name.endsWith('.db-wal') && fs.statSync(full).size === 0)) continue;
-    files[path.relative(runs, full)] = entry.isFile() ? createHash('sha256').update(fs.readFileSync(full)).digest('hex') : entry.isDirectory() ? 'dir' : 'other';
+    files[path.relative(runs, full)] = entry.isFile()
+      ? createHash('sha256').update(fs.readFileSync(full)).digest('hex')
+      : entry.isDirectory()
+        ? 'dir'
+        : 'other';
   }
   const db = new Database(path.join(runs, 'plan.db'), { readonly: true });
   try {
@@ -141,9 +145,9 @@ describe('bad input: one line, exit 2, nothing stored changed', () => {
   });
 
   it('a custom pipeline with an output path escaping the run dir: refused, nothing written outside', async () => {
-    const escape = { FIXTURE_ESCAPE: '1' };
-    expect(await refused(diamond('runs/escaping'), escape)).toBe("plan: Bang: output '../escaped.txt' escapes the run directory");
-    expect(await refused(['build', 'runs/demo'], escape)).toBe("plan: Bang: output '../escaped.txt' escapes the run directory");
+    const escapingOutput = { FIXTURE_ESCAPE: '1' };
+    expect(await refused(diamond('runs/escaping'), escapingOutput)).toBe("plan: Bang: output '../escaped.txt' escapes the run directory");
+    expect(await refused(['build', 'runs/demo'], escapingOutput)).toBe("plan: Bang: output '../escaped.txt' escapes the run directory");
     expect(fs.existsSync(path.join(cwd, 'runs', 'escaped.txt'))).toBe(false);
   });
 });

@@ -53,7 +53,10 @@ describe('choosing what plan build builds', () => {
   });
 
   it('--dry-run estimates model calls and cost for the model in use, learning from earlier runs', async () => {
-    const first = await runPlan(['build', 'runs/new', '--prompt', 'A tiny bakery', '--speed', 'fast', '--dry-run', '--json', '--model', 'openai:gpt-4o-mini'], { cwd });
+    const first = await runPlan(
+      ['build', 'runs/new', '--prompt', 'A tiny bakery', '--speed', 'fast', '--dry-run', '--json', '--model', 'openai:gpt-4o-mini'],
+      { cwd },
+    );
     expect(first.exit, first.stderr).toBe(0);
     const typical = jsonEvents(first.stdout).find((e) => e.type === 'estimate') as Record<string, number | string>;
     expect(typical).toMatchObject({ model: 'openai:gpt-4o-mini', fromHistory: 0 });

@@ -29,7 +29,15 @@ describe('plan build', () => {
     expect(result.exit).toBe(0);
     expect(new Set(startedTasks(result.stdout))).toEqual(new Set(ALL));
     const files = snapshotDir(runDir());
-    expect(Object.keys(files).sort()).toEqual(['bang.txt', 'extra/join-count.txt', 'join.txt', 'seed.txt', 'shout.json', 'shout.txt', 'upper/upper.txt']);
+    expect(Object.keys(files).sort()).toEqual([
+      'bang.txt',
+      'extra/join-count.txt',
+      'join.txt',
+      'seed.txt',
+      'shout.json',
+      'shout.txt',
+      'upper/upper.txt',
+    ]);
     expect(files['join.txt']).toBe('SEED ONE!!!\n---\nseed one\n!');
 
     const conn = db();
@@ -98,7 +106,9 @@ describe('plan build', () => {
     expect(fs.existsSync(path.join(runDir(), 'upper', 'upper.txt'))).toBe(false);
     // --keep-going: the independent branch (Bang) is built; Shout and Join are blocked.
     expect(fs.existsSync(path.join(runDir(), 'bang.txt'))).toBe(true);
-    const blocked = jsonEvents(result.stdout).filter((e) => e.type === 'task-blocked').map((e) => e.taskId);
+    const blocked = jsonEvents(result.stdout)
+      .filter((e) => e.type === 'task-blocked')
+      .map((e) => e.taskId);
     expect(blocked).toEqual(['Shout', 'Join']);
     const conn = db();
     const attempts = conn.prepare("SELECT status, error FROM task_attempts WHERE task_id = 'Upper'").all();
@@ -205,7 +215,11 @@ describe('plan status', () => {
     fs.rmSync(path.join(runDir(), 'join.txt'));
     const result = await runPlan(['status', 'runs/demo', '--json'], { cwd });
     expect(result.exit).toBe(0);
-    const status = JSON.parse(result.stdout) as { status: string; counts: Record<string, number>; tasks: { id: string; state: string; reason: string }[] };
+    const status = JSON.parse(result.stdout) as {
+      status: string;
+      counts: Record<string, number>;
+      tasks: { id: string; state: string; reason: string }[];
+    };
     expect(status.status).toBe('complete');
     expect(status.counts).toEqual({ fresh: 4, missing: 1, stale: 0, blocked: 0 });
     expect(status.tasks.find((t) => t.id === 'Join')).toEqual({ id: 'Join', state: 'missing', reason: 'output join.txt is missing' });

@@ -24,7 +24,11 @@ describe('plan cancel', () => {
     expect(Date.now() - asked).toBeLessThan(2_000);
     expect(cancel.exit, cancel.stderr).toBe(0);
     expect(JSON.parse(cancel.stdout)).toMatchObject({ outcome: 'stopped', holder: { pid: build.pid } });
-    expect(jsonEvents(stopped.stdout).filter((e) => e.type === 'task-cancelled').map((e) => e.taskId)).toEqual(['Seed(seed=one)']);
+    expect(
+      jsonEvents(stopped.stdout)
+        .filter((e) => e.type === 'task-cancelled')
+        .map((e) => e.taskId),
+    ).toEqual(['Seed(seed=one)']);
 
     const resumed = await runPlan(['build', 'runs/demo'], { cwd });
     expect(resumed.exit, resumed.stderr).toBe(0);

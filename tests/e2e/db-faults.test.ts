@@ -116,7 +116,7 @@ describe('SQLITE_BUSY: another process holds the write lock', () => {
 
     // Held at open.
     fs.rmSync(path.join(runDir(), 'join.txt'));
-    let lock = await holdWriteLock(dbFile());
+    const lock = await holdWriteLock(dbFile());
     const atOpen = await runPlan(['build', 'runs/demo'], { cwd, env: busy });
     expect(atOpen.exit).toBe(1);
     expect(atOpen.stderr.trim()).toBe(
@@ -197,7 +197,10 @@ describe('disk full while persisting (the database on a real 8 MB tmpfs)', () =>
 describe('a corrupt database', () => {
   async function expectRefusedUntouched(file: string, message: RegExp): Promise<void> {
     const before = sha(file);
-    for (const args of [['build', 'runs/demo', '--pipeline', diamondPipeline], ['status', 'runs/demo']]) {
+    for (const args of [
+      ['build', 'runs/demo', '--pipeline', diamondPipeline],
+      ['status', 'runs/demo'],
+    ]) {
       const result = await runPlan(args, { cwd });
       expect(result.exit, result.stderr).toBe(2);
       const lines = result.stderr.trim().split('\n');
@@ -211,7 +214,10 @@ describe('a corrupt database', () => {
   it('a file that is not a database at all: refused at open, exit 2, the file byte-identical after', async () => {
     fs.mkdirSync(path.join(cwd, 'runs'));
     fs.writeFileSync(dbFile(), Buffer.from(Array.from({ length: 20_000 }, (_, i) => (i * 131 + 7) % 256)));
-    await expectRefusedUntouched(dbFile(), /^plan: cannot open database .*plan\.db: the file is not a plan database or is corrupt \(file is not a database\); it was left untouched$/);
+    await expectRefusedUntouched(
+      dbFile(),
+      /^plan: cannot open database .*plan\.db: the file is not a plan database or is corrupt \(file is not a database\); it was left untouched$/,
+    );
   });
 
   it('a plan database whose pages after the header were overwritten: refused at open, exit 2, byte-identical', async () => {
@@ -219,13 +225,18 @@ describe('a corrupt database', () => {
     const bytes = fs.readFileSync(dbFile());
     bytes.fill(0xa5, 4096);
     fs.writeFileSync(dbFile(), bytes);
-    await expectRefusedUntouched(dbFile(), /^plan: cannot (open|use) database .*plan\.db: the file is not a plan database or is corrupt \(.+\); it was left untouched$/);
+    await expectRefusedUntouched(
+      dbFile(),
+      /^plan: cannot (open|use) database .*plan\.db: the file is not a plan database or is corrupt \(.+\); it was left untouched$/,
+    );
   });
 
   it('damage in a table only a build reads: the build stops at it naming the database, exit 2, nothing written', async () => {
     expect((await diamond()).exit).toBe(0);
     fs.rmSync(path.join(runDir(), 'join.txt'));
-    const [{ rootpage }] = query<{ rootpage: number }>(dbFile(), "SELECT rootpage FROM sqlite_master WHERE name = 'file_stats'") as [{ rootpage: number }];
+    const [{ rootpage }] = query<{ rootpage: number }>(dbFile(), "SELECT rootpage FROM sqlite_master WHERE name = 'file_stats'") as [
+      { rootpage: number },
+    ];
     const bytes = fs.readFileSync(dbFile());
     bytes.fill(0xa5, (rootpage - 1) * 4096, rootpage * 4096);
     fs.writeFileSync(dbFile(), bytes);

@@ -44,7 +44,14 @@ interface Explanation {
   runId: string;
   runDir: string;
   subject: 'task' | 'file';
-  file: { path: string; owner: string | null; declared: boolean; onDisk: string; versions: number; newest: { version: number; source: string } | null } | null;
+  file: {
+    path: string;
+    owner: string | null;
+    declared: boolean;
+    onDisk: string;
+    versions: number;
+    newest: { version: number; source: string } | null;
+  } | null;
   task: TaskExplanation;
 }
 
@@ -56,8 +63,18 @@ describe('plan explain', () => {
     const result = await explain('Upper');
     expect(result.subject).toBe('task');
     expect(result.file).toBeNull();
-    expect(result.task).toMatchObject({ id: 'Upper', state: 'fresh', reason: 'up to date', wouldRun: false, version: '1', changes: [], upstream: [] });
-    expect(result.task.outputs).toEqual([{ path: 'upper/upper.txt', state: 'present', sha256: expect.any(String), storedSha256: expect.any(String) }]);
+    expect(result.task).toMatchObject({
+      id: 'Upper',
+      state: 'fresh',
+      reason: 'up to date',
+      wouldRun: false,
+      version: '1',
+      changes: [],
+      upstream: [],
+    });
+    expect(result.task.outputs).toEqual([
+      { path: 'upper/upper.txt', state: 'present', sha256: expect.any(String), storedSha256: expect.any(String) },
+    ]);
     expect(result.task.lastBuilt?.attemptId).toBe(result.task.lastAttempt?.attemptId);
   });
 
@@ -71,7 +88,14 @@ describe('plan explain', () => {
     expect(before.task.reason).toMatch(/^input seed\.txt changed \([0-9a-f]{12} → [0-9a-f]{12}\)$/);
     const change = before.task.changes[0] as InputChange;
     expect(before.task.changes).toHaveLength(1);
-    expect(change).toMatchObject({ kind: 'input', path: 'seed.txt', change: 'changed', owner: 'Seed(seed=one)', cause: 'unrecorded-edit', version: null });
+    expect(change).toMatchObject({
+      kind: 'input',
+      path: 'seed.txt',
+      change: 'changed',
+      owner: 'Seed(seed=one)',
+      cause: 'unrecorded-edit',
+      version: null,
+    });
     expect(change.before).not.toBe(change.after);
     expect(before.task.reason).toContain(`${change.before!.slice(0, 12)} → ${change.after!.slice(0, 12)}`);
 
@@ -116,7 +140,14 @@ describe('plan explain', () => {
 
     const file = await explain('bang.txt');
     expect(file.subject).toBe('file');
-    expect(file.file).toMatchObject({ path: 'bang.txt', owner: 'Bang', declared: true, onDisk: 'missing', versions: 1, newest: { version: 1, source: 'task' } });
+    expect(file.file).toMatchObject({
+      path: 'bang.txt',
+      owner: 'Bang',
+      declared: true,
+      onDisk: 'missing',
+      versions: 1,
+      newest: { version: 1, source: 'task' },
+    });
     expect(file.task).toMatchObject({ id: 'Bang', state: 'missing', reason: 'output bang.txt is missing', wouldRun: true });
 
     // An extra (undeclared) file resolves to the task that wrote it; a path from where the user stands works too.

@@ -17,11 +17,31 @@ afterEach(() => {
 
 const runDir = (name = 'demo'): string => path.join(cwd, 'runs', name);
 const dbFile = (): string => path.join(cwd, 'runs', 'plan.db');
-const runIdOf = (name = 'demo'): string => (JSON.parse(fs.readFileSync(path.join(runDir(name), '.plan-run.json'), 'utf8')) as { runId: string }).runId;
+const runIdOf = (name = 'demo'): string =>
+  (JSON.parse(fs.readFileSync(path.join(runDir(name), '.plan-run.json'), 'utf8')) as { runId: string }).runId;
 
 const CALLS: FakeCall[] = [
-  { taskId: 'Upper', model: 'openai:gpt-4o-mini', status: 'completed', inputTokens: 120, outputTokens: 45, costUsd: 0.0001, durationMs: 1200, prompt: 'Shout the seed.', response: '{"text":"SEED ONE"}' },
-  { taskId: 'Upper', model: 'openai:gpt-4o-mini', status: 'failed', inputTokens: 0, outputTokens: 0, costUsd: 0, durationMs: 80, error: 'upstream returned 500' },
+  {
+    taskId: 'Upper',
+    model: 'openai:gpt-4o-mini',
+    status: 'completed',
+    inputTokens: 120,
+    outputTokens: 45,
+    costUsd: 0.0001,
+    durationMs: 1200,
+    prompt: 'Shout the seed.',
+    response: '{"text":"SEED ONE"}',
+  },
+  {
+    taskId: 'Upper',
+    model: 'openai:gpt-4o-mini',
+    status: 'failed',
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+    durationMs: 80,
+    error: 'upstream returned 500',
+  },
   { taskId: 'Join', model: 'openrouter:llama-3.1-70b', status: 'completed', inputTokens: 2000, outputTokens: 500, costUsd: 0.5, durationMs: 3000 },
   { taskId: 'Seed(seed=one)', model: 'openai:gpt-4o-mini', status: 'replayed', inputTokens: 10, outputTokens: 5, costUsd: 0, durationMs: 0 },
 ];
@@ -109,12 +129,9 @@ describe('plan llm', () => {
     expect((await buildDiamond(cwd)).exit).toBe(0);
     const [first, second] = await recordCalls(dbFile(), runDir(), CALLS);
 
-    const full = await planJson<CallSummary & { messages: { role: string; content: string }[]; responseText: string | null; price: unknown; requestHash: string }>(cwd, [
-      'llm',
-      'runs/demo',
-      '--id',
-      String(first),
-    ]);
+    const full = await planJson<
+      CallSummary & { messages: { role: string; content: string }[]; responseText: string | null; price: unknown; requestHash: string }
+    >(cwd, ['llm', 'runs/demo', '--id', String(first)]);
     expect(full).toMatchObject({
       id: first,
       taskId: 'Upper',

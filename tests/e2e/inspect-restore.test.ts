@@ -117,7 +117,9 @@ describe('plan restore', () => {
   it('bad input: unknown run id, a dir of another run, a missing unknown dir, a file → one-line error, exit 2', async () => {
     expect((await buildDiamond(cwd)).exit).toBe(0);
     expect((await buildDiamond(cwd, 'other')).exit).toBe(0);
-    expect(expectUsageError(await runPlan(['restore', 'runs/new', '--run', 'no-such-run'], { cwd }))).toMatch(/^plan: no run with id 'no-such-run' in /);
+    expect(expectUsageError(await runPlan(['restore', 'runs/new', '--run', 'no-such-run'], { cwd }))).toMatch(
+      /^plan: no run with id 'no-such-run' in /,
+    );
     const otherId = marker(runDir('other'))!.runId;
     expect(expectUsageError(await runPlan(['restore', 'runs/demo', '--run', otherId], { cwd }))).toMatch(/belongs to run .*, not /);
     expect(expectUsageError(await runPlan(['restore', 'runs/demo', '--into', 'runs/other'], { cwd }))).toMatch(/is the run dir of run /);

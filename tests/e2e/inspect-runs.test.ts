@@ -15,7 +15,8 @@ afterEach(() => {
 
 const runDir = (name = 'demo'): string => path.join(cwd, 'runs', name);
 const dbFile = (): string => path.join(cwd, 'runs', 'plan.db');
-const runIdOf = (name = 'demo'): string => (JSON.parse(fs.readFileSync(path.join(runDir(name), '.plan-run.json'), 'utf8')) as { runId: string }).runId;
+const runIdOf = (name = 'demo'): string =>
+  (JSON.parse(fs.readFileSync(path.join(runDir(name), '.plan-run.json'), 'utf8')) as { runId: string }).runId;
 
 interface Listing {
   db: string;
@@ -40,16 +41,44 @@ interface Listing {
 }
 
 interface Shown {
-  run: { id: string; runDir: string; db: string; pipeline: string; params: Record<string, unknown>; status: string; statusReason: string | null; createdAt: string };
-  totals: Record<string, unknown> & { tasksBuilt: number; tasksFailed: number; attempts: number; files: number; versions: number; calls: number; costUsd: number; models: string[] };
-  tasks: { id: string; status: string; attempts: number; durationMs: number | null; calls: number; inputTokens: number; outputTokens: number; costUsd: number }[];
+  run: {
+    id: string;
+    runDir: string;
+    db: string;
+    pipeline: string;
+    params: Record<string, unknown>;
+    status: string;
+    statusReason: string | null;
+    createdAt: string;
+  };
+  totals: Record<string, unknown> & {
+    tasksBuilt: number;
+    tasksFailed: number;
+    attempts: number;
+    files: number;
+    versions: number;
+    calls: number;
+    costUsd: number;
+    models: string[];
+  };
+  tasks: {
+    id: string;
+    status: string;
+    attempts: number;
+    durationMs: number | null;
+    calls: number;
+    inputTokens: number;
+    outputTokens: number;
+    costUsd: number;
+  }[];
   failures: { taskId: string; attemptId: number; status: string; error: string | null; at: string }[];
 }
 
 function rowsOf(runId: string): Record<string, number> {
   const db = new Database(dbFile(), { readonly: true });
   try {
-    const count = (table: string, column = 'run_id'): number => (db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = ?`).get(runId) as { n: number }).n;
+    const count = (table: string, column = 'run_id'): number =>
+      (db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = ?`).get(runId) as { n: number }).n;
     return {
       runs: count('runs', 'id'),
       task_attempts: count('task_attempts'),
@@ -104,8 +133,10 @@ describe('plan list', () => {
     expect(human.exit).toBe(0);
     const lines = human.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^RUN\s+STATUS\s+TASKS\s+CALLS\s+COST\s+DURATION\s+MODEL\s+CREATED\s+PROMPT \/ DIR$/);
-    expect(lines[2]).toMatch(new RegExp(`^${runIdOf('a')}\\s+complete\\s+5/5\\s+2\\s+\\$0\\.75\\s+\\S+\\s+openai:gpt-4o-mini\\s+.*Build a Lunar Base$`));
-    expect(human.stdout).not.toMatch(/\u001b\[/);
+    expect(lines[2]).toMatch(
+      new RegExp(`^${runIdOf('a')}\\s+complete\\s+5/5\\s+2\\s+\\$0\\.75\\s+\\S+\\s+openai:gpt-4o-mini\\s+.*Build a Lunar Base$`),
+    );
+    expect(human.stdout).not.toContain('\u001b[');
   });
 
   it('with no database: no runs (and no database file is made); bad filters are one-line errors, exit 2', async () => {
@@ -125,22 +156,56 @@ describe('plan show', () => {
     expect((await buildDiamond(cwd, 'demo', ['--keep-going'], { FIXTURE_FAIL: 'Upper' })).exit).toBe(1);
     await recordCalls(dbFile(), runDir(), [
       { taskId: 'Bang', model: 'openai:gpt-4o', status: 'completed', inputTokens: 1000, outputTokens: 200, costUsd: 0.012, durationMs: 1500 },
-      { taskId: 'Bang', model: 'openai:gpt-4o', status: 'failed', inputTokens: 0, outputTokens: 0, costUsd: 0, durationMs: 30, error: 'server error' },
+      {
+        taskId: 'Bang',
+        model: 'openai:gpt-4o',
+        status: 'failed',
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+        durationMs: 30,
+        error: 'server error',
+      },
     ]);
 
     const byDir = await planJson<Shown>(cwd, ['show', 'runs/demo']);
     const byId = await planJson<Shown>(cwd, ['show', runIdOf()]);
     expect(byId).toEqual(byDir);
-    expect(byDir.run).toMatchObject({ id: runIdOf(), runDir: runDir(), db: dbFile(), status: 'failed', statusReason: 'failed: Upper', params: { seed: 'one' } });
-    expect(byDir.totals).toMatchObject({ tasksBuilt: 2, tasksFailed: 1, attempts: 3, files: 2, versions: 2, calls: 2, failedCalls: 1, costUsd: 0.012, models: ['openai:gpt-4o'] });
+    expect(byDir.run).toMatchObject({
+      id: runIdOf(),
+      runDir: runDir(),
+      db: dbFile(),
+      status: 'failed',
+      statusReason: 'failed: Upper',
+      params: { seed: 'one' },
+    });
+    expect(byDir.totals).toMatchObject({
+      tasksBuilt: 2,
+      tasksFailed: 1,
+      attempts: 3,
+      files: 2,
+      versions: 2,
+      calls: 2,
+      failedCalls: 1,
+      costUsd: 0.012,
+      models: ['openai:gpt-4o'],
+    });
     expect(byDir.tasks.map((t) => [t.id, t.status, t.attempts]).sort()).toEqual([
       ['Bang', 'complete', 1],
       ['Seed(seed=one)', 'complete', 1],
       ['Upper', 'failed', 1],
     ]);
-    expect(byDir.tasks.find((t) => t.id === 'Bang')).toMatchObject({ calls: 2, inputTokens: 1000, outputTokens: 200, costUsd: 0.012, durationMs: expect.any(Number) });
+    expect(byDir.tasks.find((t) => t.id === 'Bang')).toMatchObject({
+      calls: 2,
+      inputTokens: 1000,
+      outputTokens: 200,
+      costUsd: 0.012,
+      durationMs: expect.any(Number),
+    });
     expect(byDir.tasks.find((t) => t.id === 'Upper')).toMatchObject({ durationMs: null, calls: 0 });
-    expect(byDir.failures).toEqual([{ taskId: 'Upper', attemptId: expect.any(Number), status: 'failed', error: 'Upper was told to fail', at: expect.any(String) }]);
+    expect(byDir.failures).toEqual([
+      { taskId: 'Upper', attemptId: expect.any(Number), status: 'failed', error: 'Upper was told to fail', at: expect.any(String) },
+    ]);
 
     const human = await runPlan(['show', 'runs/demo'], { cwd });
     expect(human.exit).toBe(0);
@@ -160,7 +225,9 @@ describe('plan show', () => {
     const runId = runIdOf();
     fs.rmSync(runDir(), { recursive: true });
     expect((await planJson<Shown>(cwd, ['show', 'runs/demo'])).run.id).toBe(runId);
-    expect(expectUsageError(await runPlan(['show', '20990101-0000-abcdef'], { cwd }))).toMatch(/^plan: no run dir 20990101-0000-abcdef and no run with id '20990101-0000-abcdef' in /);
+    expect(expectUsageError(await runPlan(['show', '20990101-0000-abcdef'], { cwd }))).toMatch(
+      /^plan: no run dir 20990101-0000-abcdef and no run with id '20990101-0000-abcdef' in /,
+    );
   });
 });
 
@@ -238,10 +305,18 @@ describe('plan cat and plan history', () => {
   it('bad input: unknown file or task, a version that does not exist, a task never built → one-line error', async () => {
     expect((await buildDiamond(cwd, 'demo', [], { FIXTURE_FAIL: 'Upper' })).exit).toBe(1);
     expect(expectUsageError(await runPlan(['cat', 'runs/demo', 'nope.txt'], { cwd }))).toMatch(/^plan: unknown task or file 'nope.txt' in run /);
-    expect(expectUsageError(await runPlan(['cat', 'runs/demo', 'seed.txt', '--version', '2'], { cwd }))).toMatch(/^plan: seed.txt has only version 1 in run \S+, not 2$/);
-    expect(expectUsageError(await runPlan(['cat', 'runs/demo', 'seed.txt', '--version', '0'], { cwd }))).toBe('plan: --version takes a whole number ≥ 1 (got 0)');
-    expect(expectUsageError(await runPlan(['cat', 'runs/demo', 'Upper'], { cwd }))).toBe('plan: Upper has no stored files yet (its newest attempt failed: Upper was told to fail)');
-    expect(expectUsageError(await runPlan(['history', 'runs/demo', 'upper/upper.txt'], { cwd }))).toMatch(/^plan: no stored versions of 'upper\/upper.txt' in run /);
+    expect(expectUsageError(await runPlan(['cat', 'runs/demo', 'seed.txt', '--version', '2'], { cwd }))).toMatch(
+      /^plan: seed.txt has only version 1 in run \S+, not 2$/,
+    );
+    expect(expectUsageError(await runPlan(['cat', 'runs/demo', 'seed.txt', '--version', '0'], { cwd }))).toBe(
+      'plan: --version takes a whole number ≥ 1 (got 0)',
+    );
+    expect(expectUsageError(await runPlan(['cat', 'runs/demo', 'Upper'], { cwd }))).toBe(
+      'plan: Upper has no stored files yet (its newest attempt failed: Upper was told to fail)',
+    );
+    expect(expectUsageError(await runPlan(['history', 'runs/demo', 'upper/upper.txt'], { cwd }))).toMatch(
+      /^plan: no stored versions of 'upper\/upper.txt' in run /,
+    );
     expect(expectUsageError(await runPlan(['history', 'runs/nope', 'seed.txt'], { cwd }))).toBe('plan: run dir runs/nope does not exist');
   });
 });

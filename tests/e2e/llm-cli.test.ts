@@ -34,8 +34,7 @@ function interactions(): { task_id: string; status: string; requested_model: str
   }
 }
 
-const build = (args: string[], env: Record<string, string> = {}) =>
-  runPlan(['build', 'runs/demo', '--pipeline', llmPipeline, ...args], { cwd, env });
+const build = (args: string[], env: Record<string, string> = {}) => runPlan(['build', 'runs/demo', '--pipeline', llmPipeline, ...args], { cwd, env });
 
 describe('plan build with models', () => {
   it('falls back to the next model when the first keeps failing; every try is its own row', async () => {
@@ -115,11 +114,15 @@ describe('plan build with models', () => {
   });
 
   it('plan llm and plan costs show the calls a real build made, with the priced tokens', async () => {
-    const server = await fakeServer({ model: 'gpt-4o-mini', handler: (request) => offlineLikeAnswer(request, { prompt_tokens: 2_000, completion_tokens: 300 }) });
+    const server = await fakeServer({
+      model: 'gpt-4o-mini',
+      handler: (request) => offlineLikeAnswer(request, { prompt_tokens: 2_000, completion_tokens: 300 }),
+    });
     const result = await build([`--model=openai-compatible:priced@${server.url}`]);
     expect(result.exit, result.stderr).toBe(0);
     const llm = await runPlan(['llm', 'runs/demo', '--json'], { cwd });
-    const calls = (JSON.parse(llm.stdout) as { interactions: { taskId: string; status: string; inputTokens: number; costUsd: number }[] }).interactions;
+    const calls = (JSON.parse(llm.stdout) as { interactions: { taskId: string; status: string; inputTokens: number; costUsd: number }[] })
+      .interactions;
     expect(calls.map((c) => [c.taskId, c.status])).toEqual([
       ['Ideas(topic=bread)', 'completed'],
       ['Ideas(topic=bread)', 'completed'],

@@ -88,6 +88,10 @@ describe('every model failing', () => {
     const healed = await runPlan(['build', 'runs/demo', `--model=${spec('good', good)}`], { cwd });
     expect(healed.exit, healed.stderr).toBe(0);
     expect(snapshotDir(path.join(cwd, 'runs', 'demo'))).toEqual(reference);
-    expect(rows().filter((r) => r.status === 'completed').map((r) => r.requested_model)).toEqual(Array(3).fill(spec('good', good)));
+    expect(
+      rows()
+        .filter((r) => r.status === 'completed')
+        .map((r) => r.requested_model),
+    ).toEqual(Array(3).fill(spec('good', good)));
   });
 });

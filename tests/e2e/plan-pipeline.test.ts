@@ -58,7 +58,9 @@ describe.each(['fast', 'full'] as const)('the plan pipeline on the offline model
     for (const name of onDisk) expect(stored.get(name), name).toBe(sha(fs.readFileSync(path.join(runDir(), name))));
 
     const finished = jsonEvents(result.stdout).filter((e) => e.type === 'interaction-finished');
-    const interactions = query<{ status: string; answered_model: string; cost_usd: number }>('SELECT status, answered_model, cost_usd FROM llm_interactions');
+    const interactions = query<{ status: string; answered_model: string; cost_usd: number }>(
+      'SELECT status, answered_model, cost_usd FROM llm_interactions',
+    );
     expect(interactions).toHaveLength(finished.length);
     expect(interactions.length).toBeGreaterThan(speed === 'full' ? 100 : 40);
     expect(interactions.every((i) => i.status === 'completed' && i.answered_model === 'offline' && i.cost_usd === 0)).toBe(true);
@@ -99,7 +101,7 @@ describe('changing what a run was made from', () => {
 
 describe('the plan pipeline against an OpenAI-compatible server', () => {
   it('killed during WBS level 3, resumes replaying the calls that had completed, and equals an uninterrupted build', async () => {
-    server = await startFakeOpenAiServer({ handler: (request) => ({ kind: 'delay', ms: 40, then: offlineLikeAnswer(request) }) });
+    server = await startFakeOpenAiServer({ handler: (request) => ({ kind: 'delay', ms: 40, next: offlineLikeAnswer(request) }) });
     const model = `--model=openai-compatible:fake-model@${server.url}`;
 
     const refCwd = tempDir('plan-pipeline-ref-');
@@ -125,7 +127,9 @@ describe('the plan pipeline against an OpenAI-compatible server', () => {
 
     const resumed = await runPlan(['build', 'runs/demo', model, '--json'], { cwd });
     expect(resumed.exit, resumed.stderr).toBe(0);
-    const replayed = query<{ request_hash: string }>("SELECT request_hash FROM llm_interactions WHERE task_id = 'CreateWBSLevel3Task' AND status = 'replayed'");
+    const replayed = query<{ request_hash: string }>(
+      "SELECT request_hash FROM llm_interactions WHERE task_id = 'CreateWBSLevel3Task' AND status = 'replayed'",
+    );
     expect(replayed.map((r) => r.request_hash).sort()).toEqual([...completedBefore].sort());
     // None of the calls that had completed was asked again by the new attempt.
     const [abandoned] = query<{ id: number }>("SELECT id FROM task_attempts WHERE task_id = 'CreateWBSLevel3Task' AND status = 'abandoned'");

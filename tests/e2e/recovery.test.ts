@@ -34,7 +34,9 @@ function contentRows(filePath: string): { version: number; source: string; sha25
 function statusOf(taskId: string): string | undefined {
   const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
   try {
-    const row = db.prepare('SELECT status FROM task_attempts WHERE task_id = ? ORDER BY id DESC LIMIT 1').get(taskId) as { status: string } | undefined;
+    const row = db.prepare('SELECT status FROM task_attempts WHERE task_id = ? ORDER BY id DESC LIMIT 1').get(taskId) as
+      | { status: string }
+      | undefined;
     return row?.status;
   } finally {
     db.close();
@@ -76,7 +78,10 @@ describe('recovery of a persisted attempt', () => {
     expect(read('shout.json')).toBe(JSON.stringify({ length: 'SEED ONE\n'.length }));
     expect(contentRows('shout.txt').map((r) => r.source)).toEqual(['task']);
     expect(contentRows('shout.json').map((r) => r.source)).toEqual(['task']);
-    expect(jsonEvents(resumed.stdout).find((e) => e.type === 'task-recovered')).toMatchObject({ taskId: 'Shout', files: ['shout.txt', 'shout.json'] });
+    expect(jsonEvents(resumed.stdout).find((e) => e.type === 'task-recovered')).toMatchObject({
+      taskId: 'Shout',
+      files: ['shout.txt', 'shout.json'],
+    });
   });
 
   it('removes the extra files of the task previous build that the persisted attempt no longer writes', async () => {
@@ -92,7 +97,10 @@ describe('recovery of a persisted attempt', () => {
     // What is left is exactly what an uninterrupted build with two items writes.
     const refCwd = tempDir('plan-recovery-ref-');
     try {
-      const ref = await runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline], { cwd: refCwd, env: { FIXTURE_JOIN_ITEMS: '2', FIXTURE_VERSION: 'Join=2' } });
+      const ref = await runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline], {
+        cwd: refCwd,
+        env: { FIXTURE_JOIN_ITEMS: '2', FIXTURE_VERSION: 'Join=2' },
+      });
       expect(ref.exit).toBe(0);
       expect(snapshotDir(runDir())).toEqual(snapshotDir(path.join(refCwd, 'runs', 'demo')));
     } finally {
@@ -107,7 +115,22 @@ describe('--durability full', () => {
     const log = path.join(cwd, `strace-${durability}.log`);
     const traced = spawnSync(
       'strace',
-      ['-f', '-y', '-e', 'trace=fsync,fdatasync', '-o', log, process.execPath, planBin, 'build', 'runs/demo', '--pipeline', diamondPipeline, '--durability', durability],
+      [
+        '-f',
+        '-y',
+        '-e',
+        'trace=fsync,fdatasync',
+        '-o',
+        log,
+        process.execPath,
+        planBin,
+        'build',
+        'runs/demo',
+        '--pipeline',
+        diamondPipeline,
+        '--durability',
+        durability,
+      ],
       { cwd, env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' },
     );
     expect(traced.status, traced.stderr).toBe(0);
@@ -125,7 +148,10 @@ describe('--durability full', () => {
     for (const file of files) {
       const folder = path.dirname(path.join(real, file));
       // The bytes are fsynced under the temp name, before the rename makes them the file.
-      expect(full.some((p) => p.startsWith(path.join(folder, `.plan-tmp-${path.basename(file)}.`))), file).toBe(true);
+      expect(
+        full.some((p) => p.startsWith(path.join(folder, `.plan-tmp-${path.basename(file)}.`))),
+        file,
+      ).toBe(true);
       expect(full, file).toContain(folder);
     }
     fs.rmSync(path.join(cwd, 'runs'), { recursive: true, force: true });

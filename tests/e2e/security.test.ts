@@ -58,7 +58,15 @@ beforeAll(async () => {
   server = await startFakeOpenAiServer({ handler: hostileAnswer });
   // The run dir is two levels down, so `../../evil` from it would land in cwd: watched below.
   build = await runPlan(
-    ['build', 'work/nested/run', '--prompt', 'Open a small sourdough bakery in Copenhagen within a year', '--speed', 'fast', `--model=openai-compatible:hostile@${server.url}`],
+    [
+      'build',
+      'work/nested/run',
+      '--prompt',
+      'Open a small sourdough bakery in Copenhagen within a year',
+      '--speed',
+      'fast',
+      `--model=openai-compatible:hostile@${server.url}`,
+    ],
     { cwd },
   );
 }, 120_000);
@@ -118,11 +126,19 @@ describe('API keys in the human output of a failing build', () => {
     const SECRET = 'sk-test-NEVER-PRINT-5d1e0c7a9b';
     const dir = tempDir('plan-security-keys-');
     const refusing = await startFakeOpenAiServer({ handler: () => ({ kind: 'text', text: `I'm sorry, I cannot use the key ${SECRET} for this.` }) });
-    const erroring = await startFakeOpenAiServer({ handler: () => ({ kind: 'status', status: 400, body: `{"error":{"message":"bad request from key ${SECRET}"}}` }) });
+    const erroring = await startFakeOpenAiServer({
+      handler: () => ({ kind: 'status', status: 400, body: `{"error":{"message":"bad request from key ${SECRET}"}}` }),
+    });
     try {
       const result = await runPlan(
-        ['build', 'runs/demo', '--pipeline', path.join(repoRoot, 'tests', 'fixtures', 'llm-pipeline.mjs'),
-          `--model=openai-compatible:refusing@${refusing.url}`, `--model=openai-compatible:erroring@${erroring.url}`],
+        [
+          'build',
+          'runs/demo',
+          '--pipeline',
+          path.join(repoRoot, 'tests', 'fixtures', 'llm-pipeline.mjs'),
+          `--model=openai-compatible:refusing@${refusing.url}`,
+          `--model=openai-compatible:erroring@${erroring.url}`,
+        ],
         { cwd: dir, env: { OPENAI_COMPATIBLE_API_KEY: SECRET } },
       );
       expect(result.exit).toBe(1);

@@ -142,7 +142,12 @@ describe('plan watch', () => {
 
     fs.appendFileSync(path.join(runDir(), 'seed.txt'), 'more\n');
     await watch.waitFor('rebuild-started');
-    await waitUntil(() => attempts().slice(before).filter((a) => a.status === 'running').length === 2);
+    await waitUntil(
+      () =>
+        attempts()
+          .slice(before)
+          .filter((a) => a.status === 'running').length === 2,
+    );
 
     const stopped = await watch.interrupt();
     expect(stopped.exit).toBe(130);
@@ -152,7 +157,12 @@ describe('plan watch', () => {
     expect(finished[0]).toMatchObject({ status: 'cancelled', exitCode: 130 });
     expect([...(finished[0]!.cancelled as string[])].sort()).toEqual(['Bang', 'Upper']);
     expect(watch.events.at(-1)?.type).toBe('watch-stopped');
-    expect(attempts().slice(before).map((a) => `${a.task_id} ${a.status}`).sort()).toEqual(['Bang cancelled', 'Upper cancelled']);
+    expect(
+      attempts()
+        .slice(before)
+        .map((a) => `${a.task_id} ${a.status}`)
+        .sort(),
+    ).toEqual(['Bang cancelled', 'Upper cancelled']);
     expect(fs.existsSync(path.join(runDir(), '.plan-lock'))).toBe(false);
 
     // The run resumes with the next build.
@@ -170,7 +180,11 @@ describe('plan watch', () => {
     // Another terminal: a slow build that regenerates upper.txt. Once it is running (its decisions made),
     // bang.txt is deleted: that build will not notice, so the watcher must rebuild it, after that build.
     const other = collect(spawnPlan(['build', 'runs/demo', '--json'], { cwd, env: { FIXTURE_SLOW_MS: '1500' } }));
-    await waitUntil(() => attempts().slice(before).some((a) => a.task_id === 'Upper' && a.status === 'running'));
+    await waitUntil(() =>
+      attempts()
+        .slice(before)
+        .some((a) => a.task_id === 'Upper' && a.status === 'running'),
+    );
     fs.rmSync(path.join(runDir(), 'bang.txt'));
     expect((await other).exit).toBe(0);
 

@@ -173,7 +173,9 @@ describe('build (in process)', () => {
     const { bus, events } = recorder();
     const result = await build({ roots: [new Leaf(2)], runDir, runId, store, events: bus });
     expect(result.status).toBe('failed');
-    expect(events.find((e) => e.type === 'task-failed')).toMatchObject({ error: 'output leaf-2.txt is a directory, not a file: remove it and build again' });
+    expect(events.find((e) => e.type === 'task-failed')).toMatchObject({
+      error: 'output leaf-2.txt is a directory, not a file: remove it and build again',
+    });
   });
 
   it('fails a task that does not write a declared output, persisting nothing', async () => {

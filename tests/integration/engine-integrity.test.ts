@@ -101,10 +101,20 @@ describe('stored content', () => {
     const stat = fs.statSync(path.join(runDir, 'a.txt'), { bigint: true });
     const wrong = sha256('something else');
     await store.saveFileStats(runId, [
-      { path: 'a.txt', size: Number(stat.size), mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, ino: stat.ino, sha256: wrong, statAtNs: stat.ctimeNs + 10n ** 9n },
+      {
+        path: 'a.txt',
+        size: Number(stat.size),
+        mtimeNs: stat.mtimeNs,
+        ctimeNs: stat.ctimeNs,
+        ino: stat.ino,
+        sha256: wrong,
+        statAtNs: stat.ctimeNs + 10n ** 9n,
+      },
     ]);
     await build({ roots: [a], runDir, runId, store });
-    const stored = rows<{ sha256: string; encoding: string; data: Buffer; source: string }>('SELECT sha256, encoding, data, source FROM plan_content');
+    const stored = rows<{ sha256: string; encoding: string; data: Buffer; source: string }>(
+      'SELECT sha256, encoding, data, source FROM plan_content',
+    );
     for (const row of stored) expect(sha256(contentBytes(row))).toBe(row.sha256);
     expect(stored.map((r) => r.source)).toEqual(['task']);
   });
@@ -131,7 +141,14 @@ describe('an error of the build itself', () => {
           // A long model call, say: it goes on until the build aborts it.
           await new Promise((resolve, reject) => {
             const timer = setTimeout(resolve, 3_000);
-            ctx.signal.addEventListener('abort', () => (clearTimeout(timer), reject(ctx.signal.reason)), { once: true });
+            ctx.signal.addEventListener(
+              'abort',
+              () => {
+                clearTimeout(timer);
+                reject(ctx.signal.reason);
+              },
+              { once: true },
+            );
           });
           log.push('slow finished its call');
         } finally {
@@ -208,7 +225,10 @@ describe('an error after persist', () => {
     const events: BuildEvent[] = [];
     const bus = new EventBus();
     bus.on((e) => events.push(e));
-    const services = (scope: AttemptScope): object => (seen.push(scope), {});
+    const services = (scope: AttemptScope): object => {
+      seen.push(scope);
+      return {};
+    };
     const first = await build({ roots: [new Nested()], runDir, runId, store, events: bus, services });
     expect(first.status).toBe('failed');
     const [attempt] = await store.listAttempts(runId, 'Nested');

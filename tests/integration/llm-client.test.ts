@@ -40,7 +40,11 @@ async function harness(script: FakeScript = {}, options: LlmOptions = {}): Promi
   const dbFile = path.join(dir, 'plan.db');
   const store = await openSqliteStore(dbFile);
   const server = await startFakeOpenAiServer({ answer: (req) => ({ title: `answer ${req.ordinal}`, score: 5 }), ...script });
-  cleanup.push(() => rm(dir, { recursive: true, force: true }), () => store.close(), () => server.close());
+  cleanup.push(
+    () => rm(dir, { recursive: true, force: true }),
+    () => store.close(),
+    () => server.close(),
+  );
   const run = await store.createRun({ runDir: path.join(dir, 'run'), pipeline: 'test', params: {} });
   const spec = `openai-compatible:fake-model@${server.url}`;
   const factory = createLlmServices({ models: [spec], retry: fast, env: { OPENAI_COMPATIBLE_API_KEY: KEY }, ...options });
@@ -55,7 +59,15 @@ async function harness(script: FakeScript = {}, options: LlmOptions = {}): Promi
     events,
     async attempt({ replayable = [], signal = new AbortController().signal } = {}) {
       const attemptId = await store.startAttempt(run.id, 'Task');
-      const scope: AttemptScope = { runId: run.id, taskId: 'Task', attemptId, replayableAttemptIds: replayable, signal, store, emit: (e) => events.push(e) };
+      const scope: AttemptScope = {
+        runId: run.id,
+        taskId: 'Task',
+        attemptId,
+        replayableAttemptIds: replayable,
+        signal,
+        store,
+        emit: (e) => events.push(e),
+      };
       return { attemptId, llm: factory(scope).llm };
     },
     rows: () => store.listInteractions(run.id),
@@ -109,7 +121,10 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const h = await harness({ queue: [{ kind: 'rate-limit', retryAfter: '1' }] });
     const { llm } = await h.attempt();
     await llm.complete(ask());
-    expect(summary(await h.rows())).toEqual([['failed', 'rate_limited', 429], ['completed', null, 200]]);
+    expect(summary(await h.rows())).toEqual([
+      ['failed', 'rate_limited', 429],
+      ['completed', null, 200],
+    ]);
     const [first, second] = h.server.requests;
     expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(1000);
   });
@@ -118,7 +133,11 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const h = await harness({ queue: [{ kind: 'server-error' }, { kind: 'drop' }] });
     const { llm } = await h.attempt();
     expect((await llm.complete(ask())).value.title).toBe('answer 3');
-    expect(summary(await h.rows())).toEqual([['failed', 'server_error', 500], ['failed', 'connection', null], ['completed', null, 200]]);
+    expect(summary(await h.rows())).toEqual([
+      ['failed', 'server_error', 500],
+      ['failed', 'connection', null],
+      ['completed', null, 200],
+    ]);
   });
 
   it('feeds invalid JSON back to the model with the parse error', async () => {
@@ -126,7 +145,10 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const { llm } = await h.attempt();
     await llm.complete(ask());
     const rows = await h.rows();
-    expect(summary(rows)).toEqual([['failed', 'invalid_json', 200], ['completed', null, 200]]);
+    expect(summary(rows)).toEqual([
+      ['failed', 'invalid_json', 200],
+      ['completed', null, 200],
+    ]);
     expect(rows[0]!.responseText).toBe('{"title": "unterminated');
     expect(rows[0]!.inputTokens).toBe(100);
     const retry = h.server.requests[1]!.body.messages!;
@@ -140,7 +162,10 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const h = await harness({ queue: [{ kind: 'schema-invalid', value: { title: 'x', score: 99 } }] });
     const { llm } = await h.attempt();
     await llm.complete(ask());
-    expect(summary(await h.rows())).toEqual([['failed', 'schema_invalid', 200], ['completed', null, 200]]);
+    expect(summary(await h.rows())).toEqual([
+      ['failed', 'schema_invalid', 200],
+      ['completed', null, 200],
+    ]);
     const feedback = h.server.requests[1]!.body.messages![2]!.content;
     expect(feedback).toContain('does not match the schema');
     expect(feedback).toContain('score');
@@ -152,7 +177,10 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const error = await rejection(llm.complete(ask()));
     expect(error).toBeInstanceOf(ModelsExhaustedError);
     expect(error.message).toContain('refusal');
-    expect(summary(await h.rows())).toEqual([['failed', 'empty_content', 200], ['failed', 'refusal', 200]]);
+    expect(summary(await h.rows())).toEqual([
+      ['failed', 'empty_content', 200],
+      ['failed', 'refusal', 200],
+    ]);
   });
 
   it('falls back to the next model when the first keeps failing', async () => {
@@ -160,7 +188,15 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const badSpec = `openai-compatible:bad-model@${h.server.url}`;
     const factory = createLlmServices({ models: [badSpec, h.spec], retry: { ...fast, maxTries: 3 }, env: {} });
     const attemptId = await h.store.startAttempt(h.runId, 'Task');
-    const { llm } = factory({ runId: h.runId, taskId: 'Task', attemptId, replayableAttemptIds: [], signal: new AbortController().signal, store: h.store, emit: () => {} });
+    const { llm } = factory({
+      runId: h.runId,
+      taskId: 'Task',
+      attemptId,
+      replayableAttemptIds: [],
+      signal: new AbortController().signal,
+      store: h.store,
+      emit: () => {},
+    });
     const result = await llm.complete(ask());
     expect(result.model).toBe(h.spec);
     const rows = await h.rows();
@@ -173,10 +209,20 @@ describe('LLM client over HTTP with the SQLite store', () => {
   });
 
   it('names the last error class of every model when all fail', async () => {
-    const h = await harness({ handler: (req) => (req.body.model === 'fake-model' ? { kind: 'server-error' } : { kind: 'status', status: 401, body: 'no' }) });
+    const h = await harness({
+      handler: (req) => (req.body.model === 'fake-model' ? { kind: 'server-error' } : { kind: 'status', status: 401, body: 'no' }),
+    });
     const factory = createLlmServices({ models: [h.spec, `openai-compatible:other@${h.server.url}`], retry: { ...fast, maxTries: 2 }, env: {} });
     const attemptId = await h.store.startAttempt(h.runId, 'Task');
-    const { llm } = factory({ runId: h.runId, taskId: 'Task', attemptId, replayableAttemptIds: [], signal: new AbortController().signal, store: h.store, emit: () => {} });
+    const { llm } = factory({
+      runId: h.runId,
+      taskId: 'Task',
+      attemptId,
+      replayableAttemptIds: [],
+      signal: new AbortController().signal,
+      store: h.store,
+      emit: () => {},
+    });
     const error = await rejection(llm.complete(ask()));
     expect(error).toBeInstanceOf(ModelsExhaustedError);
     expect(error.retryable).toBe(false);
@@ -191,7 +237,10 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const { llm } = await h.attempt();
     await llm.complete(ask());
     await llm.complete(ask('Another one.'));
-    expect(summary(await h.rows())).toEqual([['completed', null, 200], ['completed', null, 200]]);
+    expect(summary(await h.rows())).toEqual([
+      ['completed', null, 200],
+      ['completed', null, 200],
+    ]);
     expect(h.server.requests.map((r) => r.body.response_format?.type)).toEqual(['json_schema', 'json_object', 'json_object']);
   });
 
@@ -255,7 +304,10 @@ describe('LLM client over HTTP with the SQLite store', () => {
   });
 
   it('cancels a backoff sleep', async () => {
-    const h = await harness({ handler: () => ({ kind: 'server-error' }) }, { retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.99 });
+    const h = await harness(
+      { handler: () => ({ kind: 'server-error' }) },
+      { retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.99 },
+    );
     const controller = new AbortController();
     const { llm } = await h.attempt({ signal: controller.signal });
     const pending = llm.complete(ask());
@@ -271,7 +323,10 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const { llm } = await h.attempt();
     const error = await rejection(llm.complete(ask()));
     expect(error.message).toContain('timeout');
-    expect(summary(await h.rows())).toEqual([['failed', 'timeout', null], ['failed', 'timeout', null]]);
+    expect(summary(await h.rows())).toEqual([
+      ['failed', 'timeout', null],
+      ['failed', 'timeout', null],
+    ]);
   });
 
   it('refuses a call over the budget before sending anything', async () => {
@@ -289,12 +344,14 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const h = await harness({}, { maxCostUsd: 0.025, prices: { 'fake-model': { inputPerM: 10, outputPerM: 10 } } });
     const { llm } = await h.attempt();
     let calls = 0;
-    const error = await rejection((async () => {
-      for (;;) {
-        await llm.complete(ask(`call ${calls}`));
-        calls++;
-      }
-    })());
+    const error = await rejection(
+      (async () => {
+        for (;;) {
+          await llm.complete(ask(`call ${calls}`));
+          calls++;
+        }
+      })(),
+    );
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(calls).toBeGreaterThan(5);
     const spent = (await h.rows()).reduce((sum, r) => sum + (r.costUsd ?? 0), 0);
@@ -303,11 +360,11 @@ describe('LLM client over HTTP with the SQLite store', () => {
 
   it('never stores or reports the API key', async () => {
     const h = await harness({
-      queue: [
-        { kind: 'status', status: 500, body: '' },
-        { kind: 'invalid-json' },
-      ],
-      handler: (req) => (req.ordinal >= 3 ? { kind: 'status', status: 401, body: JSON.stringify({ error: { message: `bad key, you sent ${req.headers.authorization}` } }) } : undefined),
+      queue: [{ kind: 'status', status: 500, body: '' }, { kind: 'invalid-json' }],
+      handler: (req) =>
+        req.ordinal >= 3
+          ? { kind: 'status', status: 401, body: JSON.stringify({ error: { message: `bad key, you sent ${req.headers.authorization}` } }) }
+          : undefined,
     });
     const { llm } = await h.attempt();
     const error = await rejection(llm.complete({ ...ask(`my key is ${KEY}, keep it safe`) }));
@@ -315,7 +372,11 @@ describe('LLM client over HTTP with the SQLite store', () => {
     expect(error.message).toContain('auth');
     expect(error.message).not.toContain(KEY);
     const rows = await h.rows();
-    expect(summary(rows)).toEqual([['failed', 'server_error', 500], ['failed', 'invalid_json', 200], ['failed', 'auth', 401]]);
+    expect(summary(rows)).toEqual([
+      ['failed', 'server_error', 500],
+      ['failed', 'invalid_json', 200],
+      ['failed', 'auth', 401],
+    ]);
     expect(rows[2]!.errorMessage).toContain('[redacted]');
     await h.store.close();
     for (const name of await readdir(h.dir)) {
@@ -330,7 +391,15 @@ describe('LLM client over HTTP with the SQLite store', () => {
     const h = await harness();
     const factory = createLlmServices({ models: ['offline'] });
     const attemptId = await h.store.startAttempt(h.runId, 'Task');
-    const scope: AttemptScope = { runId: h.runId, taskId: 'Task', attemptId, replayableAttemptIds: [], signal: new AbortController().signal, store: h.store, emit: () => {} };
+    const scope: AttemptScope = {
+      runId: h.runId,
+      taskId: 'Task',
+      attemptId,
+      replayableAttemptIds: [],
+      signal: new AbortController().signal,
+      store: h.store,
+      emit: () => {},
+    };
     const { llm } = factory(scope);
     expect(llm.offline).toBe(true);
     const a = await llm.complete(ask());
@@ -347,14 +416,17 @@ describe('LLM client over HTTP with the SQLite store', () => {
   it('bounds concurrent calls per provider', async () => {
     let inFlight = 0;
     let peak = 0;
-    const h = await harness({
-      handler: () => {
-        inFlight++;
-        peak = Math.max(peak, inFlight);
-        setTimeout(() => inFlight--, 40);
-        return { kind: 'delay', ms: 40 };
+    const h = await harness(
+      {
+        handler: () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          setTimeout(() => inFlight--, 40);
+          return { kind: 'delay', ms: 40 };
+        },
       },
-    }, { concurrency: 2 });
+      { concurrency: 2 },
+    );
     const { llm } = await h.attempt();
     await Promise.all(Array.from({ length: 6 }, (_, i) => llm.complete(ask(`q${i}`))));
     expect(h.server.requestCount).toBe(6);

@@ -21,7 +21,12 @@ async function provider(script: FakeScript, options: { key?: string | null; time
 }
 
 function request(overrides: Partial<ProviderRequest> = {}): ProviderRequest {
-  return { messages: [{ role: 'user', content: 'Give me a title.' }], json: { name: 'title answer!', schema }, signal: new AbortController().signal, ...overrides };
+  return {
+    messages: [{ role: 'user', content: 'Give me a title.' }],
+    json: { name: 'title answer!', schema },
+    signal: new AbortController().signal,
+    ...overrides,
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<LlmError> {
@@ -38,7 +43,12 @@ describe('OpenAiCompatibleProvider over HTTP', () => {
   it('posts chat completions with json_schema, bearer auth and reads usage and the answering model', async () => {
     const p = await provider({ answer: () => ({ title: 'Hello' }), model: 'fake-model-2025-01-01' });
     const response = await p.complete(request({ maxOutputTokens: 300 }));
-    expect(response).toEqual({ text: '{"title":"Hello"}', answeredModel: 'fake-model-2025-01-01', usage: { inputTokens: 100, outputTokens: 50, estimated: false }, httpStatus: 200 });
+    expect(response).toEqual({
+      text: '{"title":"Hello"}',
+      answeredModel: 'fake-model-2025-01-01',
+      usage: { inputTokens: 100, outputTokens: 50, estimated: false },
+      httpStatus: 200,
+    });
     const sent = server!.requests[0]!;
     expect(sent.path).toBe('/v1/chat/completions');
     expect(sent.headers.authorization).toBe(`Bearer ${KEY}`);
@@ -61,8 +71,11 @@ describe('OpenAiCompatibleProvider over HTTP', () => {
   });
 
   it('falls back to json_object with the schema in the system message, and remembers', async () => {
-    const p = await provider({ handler: () => ({ kind: 'reject-json-schema', then: { kind: 'json', value: { title: 'ok' } } }) });
-    const messages = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'Title?' }];
+    const p = await provider({ handler: () => ({ kind: 'reject-json-schema', next: { kind: 'json', value: { title: 'ok' } } }) });
+    const messages = [
+      { role: 'system' as const, content: 'Be brief.' },
+      { role: 'user' as const, content: 'Title?' },
+    ];
     expect((await p.complete(request({ messages }))).text).toBe('{"title":"ok"}');
     const [rejected, retried] = server!.requests;
     expect(rejected!.body.response_format?.type).toBe('json_schema');
@@ -77,7 +90,11 @@ describe('OpenAiCompatibleProvider over HTTP', () => {
   it('estimates tokens when usage is absent', async () => {
     const p = await provider({ queue: [{ kind: 'json', value: { title: 'abcd' }, usage: null }] });
     const response = await p.complete(request());
-    expect(response.usage).toEqual({ inputTokens: Math.ceil('Give me a title.'.length / 4), outputTokens: Math.ceil('{"title":"abcd"}'.length / 4), estimated: true });
+    expect(response.usage).toEqual({
+      inputTokens: Math.ceil('Give me a title.'.length / 4),
+      outputTokens: Math.ceil('{"title":"abcd"}'.length / 4),
+      estimated: true,
+    });
   });
 
   it.each([
@@ -122,7 +139,9 @@ describe('OpenAiCompatibleProvider over HTTP', () => {
   });
 
   it('never puts the key in an error message, even when the server echoes it', async () => {
-    const p = await provider({ handler: (req) => ({ kind: 'status', status: 401, body: JSON.stringify({ error: { message: `invalid key ${req.headers.authorization}` } }) }) });
+    const p = await provider({
+      handler: (req) => ({ kind: 'status', status: 401, body: JSON.stringify({ error: { message: `invalid key ${req.headers.authorization}` } }) }),
+    });
     const error = await failure(p.complete(request()));
     expect(error.message).toContain('invalid key');
     expect(error.message).not.toContain(KEY);

@@ -13,7 +13,7 @@ import { Task } from '../../src/engine/task.js';
 import { file, type Outputs } from '../../src/engine/target.js';
 import { createLlmServices, type LlmOptions } from '../../src/llm/client.js';
 import type { LlmClient, LlmServices } from '../../src/llm/types.js';
-import { LlmError, ModelsExhaustedError } from '../../src/llm/errors.js';
+import { type LlmError, ModelsExhaustedError } from '../../src/llm/errors.js';
 
 /**
  * An answer the task refuses (a check beyond the schema) must never come back: not from a retry inside the
@@ -46,7 +46,11 @@ async function harness(script: FakeScript = {}, extra: LlmOptions = {}): Promise
   const dir = await mkdtemp(path.join(tmpdir(), 'plan-llm-reject-'));
   const store = await openSqliteStore(path.join(dir, 'plan.db'));
   const server = await startFakeOpenAiServer({ answer: (req) => ({ title: `answer ${req.ordinal}`, score: 5 }), ...script });
-  cleanup.push(() => rm(dir, { recursive: true, force: true }), () => store.close(), () => server.close());
+  cleanup.push(
+    () => rm(dir, { recursive: true, force: true }),
+    () => store.close(),
+    () => server.close(),
+  );
   const run = await store.createRun({ runDir: path.join(dir, 'run'), pipeline: 'test', params: {} });
   const options: LlmOptions = { models: [`openai-compatible:fake-model@${server.url}`], retry: fast, env: {}, ...extra };
   const factory = createLlmServices(options);
@@ -58,7 +62,15 @@ async function harness(script: FakeScript = {}, extra: LlmOptions = {}): Promise
     options,
     async attempt(taskId = 'Task', replayable = []) {
       const attemptId = await store.startAttempt(run.id, taskId);
-      const scope: AttemptScope = { runId: run.id, taskId, attemptId, replayableAttemptIds: replayable, signal: new AbortController().signal, store, emit: () => {} };
+      const scope: AttemptScope = {
+        runId: run.id,
+        taskId,
+        attemptId,
+        replayableAttemptIds: replayable,
+        signal: new AbortController().signal,
+        store,
+        emit: () => {},
+      };
       return { attemptId, llm: factory(scope).llm };
     },
     rows: () => store.listInteractions(run.id),
@@ -75,7 +87,13 @@ describe('a check beyond the schema, within one call', () => {
     expect(result.value.title).toBe('answer 2');
     expect(h.server.requestCount).toBe(2);
     const [first, second] = await h.rows();
-    expect(first).toMatchObject({ attemptId, status: 'rejected', errorClass: 'rejected', errorMessage: 'the title must not be "answer 1"', inputTokens: 100 });
+    expect(first).toMatchObject({
+      attemptId,
+      status: 'rejected',
+      errorClass: 'rejected',
+      errorMessage: 'the title must not be "answer 1"',
+      inputTokens: 100,
+    });
     expect(second).toMatchObject({ id: result.interactionId, status: 'completed', parsed: { title: 'answer 2', score: 5 } });
     // The model is shown its refused answer and why, as after a schema mismatch.
     const retry = h.server.requests[1]!.body.messages!;
@@ -91,13 +109,24 @@ describe('a check beyond the schema, within one call', () => {
     expect(error).toBeInstanceOf(ModelsExhaustedError);
     expect((error as LlmError).message).toContain('rejected (never good enough)');
     expect(h.server.requestCount).toBe(2);
-    expect((await h.rows()).map((r) => [r.status, r.errorMessage])).toEqual([['rejected', 'never good enough'], ['rejected', 'never good enough']]);
+    expect((await h.rows()).map((r) => [r.status, r.errorMessage])).toEqual([
+      ['rejected', 'never good enough'],
+      ['rejected', 'never good enough'],
+    ]);
   });
 
   it('checks text answers too, and asks again without asking for JSON', async () => {
-    const h = await harness({ queue: [{ kind: 'text', text: 'far too long' }, { kind: 'text', text: 'short' }] });
+    const h = await harness({
+      queue: [
+        { kind: 'text', text: 'far too long' },
+        { kind: 'text', text: 'short' },
+      ],
+    });
     const { llm } = await h.attempt();
-    const result = await llm.completeText({ messages: [{ role: 'user', content: 'One word.' }], check: (text) => (text.includes(' ') ? 'answer with one word' : null) });
+    const result = await llm.completeText({
+      messages: [{ role: 'user', content: 'One word.' }],
+      check: (text) => (text.includes(' ') ? 'answer with one word' : null),
+    });
     expect(result.value).toBe('short');
     expect((await h.rows()).map((r) => r.status)).toEqual(['rejected', 'completed']);
     const feedback = h.server.requests[1]!.body.messages![2]!.content;
@@ -115,7 +144,10 @@ describe('replaying earlier attempts of a task', () => {
     const second = await h.attempt('Task', [first.attemptId]);
     const replayed = await second.llm.complete(ask());
     expect(replayed.replayed).toBe(true);
-    expect(statuses(await h.rows())).toEqual([[first.attemptId, 'completed', null], [second.attemptId, 'replayed', original.interactionId]]);
+    expect(statuses(await h.rows())).toEqual([
+      [first.attemptId, 'completed', null],
+      [second.attemptId, 'replayed', original.interactionId],
+    ]);
   });
 
   it('rejects a replayed answer that fails the check (its row and the one it replays) and asks the model', async () => {
@@ -172,7 +204,10 @@ describe('a task that rejects an answer after the call, retried by the engine', 
     const [attempt1, attempt2] = await h.store.listAttempts(h.runId);
     expect(attempt1).toMatchObject({ status: 'failed', error: expect.stringContaining('the first title is never kept') });
     const rows = await h.rows();
-    expect(statuses(rows)).toEqual([[attempt1!.id, 'rejected', null], [attempt2!.id, 'completed', null]]);
+    expect(statuses(rows)).toEqual([
+      [attempt1!.id, 'rejected', null],
+      [attempt2!.id, 'completed', null],
+    ]);
     expect(rows[0]!.errorMessage).toBe('the first title is never kept');
   });
 

@@ -406,10 +406,21 @@ describe('model-call messages', () => {
       { role: 'user', content: context },
     ];
     const id = await store.startInteraction({
-      runId: run.id, taskId: 'T', attemptId, itemKey: null, turn: null, requestHash: 'h', provider: 'offline', requestedModel: 'offline', messages,
+      runId: run.id,
+      taskId: 'T',
+      attemptId,
+      itemKey: null,
+      turn: null,
+      requestHash: 'h',
+      provider: 'offline',
+      requestedModel: 'offline',
+      messages,
     });
     const db = new Database(path.join(dir, 'plan.db'), { readonly: true });
-    const row = db.prepare('SELECT messages_json, length(messages_z) AS z FROM llm_interactions WHERE id = ?').get(id) as { messages_json: string; z: number };
+    const row = db.prepare('SELECT messages_json, length(messages_z) AS z FROM llm_interactions WHERE id = ?').get(id) as {
+      messages_json: string;
+      z: number;
+    };
     db.close();
     expect(row.messages_json).toBe('');
     expect(row.z).toBeLessThan(context.length / 20);
@@ -446,7 +457,9 @@ describe('opening a database', () => {
       v3.exec(migration.sql);
       v3.prepare('INSERT INTO schema_version VALUES (?, 0)').run(migration.version);
     }
-    v3.prepare("INSERT INTO runs (id, run_dir, pipeline, params_json, status, created_at, updated_at) VALUES ('r3', '/old/run', 'plan', '{}', 'running', 1, 2)").run();
+    v3.prepare(
+      "INSERT INTO runs (id, run_dir, pipeline, params_json, status, created_at, updated_at) VALUES ('r3', '/old/run', 'plan', '{}', 'running', 1, 2)",
+    ).run();
     v3.prepare("INSERT INTO task_attempts (id, run_id, task_id, status, started_at) VALUES (7, 'r3', 'T', 'running', 3)").run();
     const messages = [{ role: 'user', content: 'old' }];
     v3.prepare(
@@ -512,7 +525,10 @@ describe('opening a database', () => {
     const versions = check.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all();
     expect(versions).toEqual(migrations.map((m) => m.version));
     expect(versions).toContain(4);
-    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'llm_interactions' ORDER BY name").pluck().all();
+    const indexes = check
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'llm_interactions' ORDER BY name")
+      .pluck()
+      .all();
     expect(indexes).toEqual(['interactions_by_attempt', 'interactions_by_run']);
     expect(check.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'llm_interactions%'").pluck().all()).toEqual(['llm_interactions']);
     expect(check.pragma('foreign_key_check')).toEqual([]);

@@ -118,7 +118,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
   const server = await startFakeOpenAiServer({
     handler: (request: FakeRequest) => {
       const draw = seededRandom(seed ^ parseInt(sha256(request.rawBody).slice(0, 8), 16))();
-      return { kind: 'delay', ms: Math.round(minLatency + draw * (maxLatency - minLatency)), then: offlineLikeAnswer(request) };
+      return { kind: 'delay', ms: Math.round(minLatency + draw * (maxLatency - minLatency)), next: offlineLikeAnswer(request) };
     },
   });
   const model = `--model=openai-compatible:fake-model@${server.url}`;
@@ -149,7 +149,13 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
     const expected = readTree(path.join(referenceDir, 'runs', 'demo'));
     const needed = countByKey(server.requests.map((r) => r.body.messages));
     const referenceEvents = reference.stdout.split('\n').length;
-    const taskIds = [...new Set(eventsOf(reference.stdout).filter((e) => e.type === 'task-started').map((e) => String(e.taskId)))];
+    const taskIds = [
+      ...new Set(
+        eventsOf(reference.stdout)
+          .filter((e) => e.type === 'task-started')
+          .map((e) => String(e.taskId)),
+      ),
+    ];
     const flow = fileFlow(path.join(referenceDir, 'runs', 'plan.db'));
     log(`reference: ${expected.size} files, ${server.requests.length} model requests, ${referenceEvents} events in ${Date.now() - started} ms`);
 
@@ -322,7 +328,11 @@ function fileFlow(dbFile: string): FileFlow {
       outputs.set(row.task_id, Object.keys(JSON.parse(row.outputs_json) as Record<string, string>));
     }
     const taskOfRequest = new Map<string, string>();
-    for (const row of db.prepare('SELECT task_id, messages_json, messages_z FROM llm_interactions').all() as { task_id: string; messages_json: string; messages_z: Buffer | null }[]) {
+    for (const row of db.prepare('SELECT task_id, messages_json, messages_z FROM llm_interactions').all() as {
+      task_id: string;
+      messages_json: string;
+      messages_z: Buffer | null;
+    }[]) {
       taskOfRequest.set(messagesKey(JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json)), row.task_id);
     }
     return { readers, outputs, taskOfRequest };
@@ -411,7 +421,9 @@ function eventsOf(stdout: string): { type: string; taskId?: unknown }[] {
 /** Tasks this build completed or recovered (their files are written: a hook on them would never fire). */
 function finishedTasks(stdout: string): string[] {
   return eventsOf(stdout)
-    .filter((e) => e.type === 'task-complete' || e.type === 'task-recovered' || (e.type === 'task-decided' && (e as { state?: unknown }).state === 'fresh'))
+    .filter(
+      (e) => e.type === 'task-complete' || e.type === 'task-recovered' || (e.type === 'task-decided' && (e as { state?: unknown }).state === 'fresh'),
+    )
     .map((e) => String(e.taskId));
 }
 
@@ -457,7 +469,8 @@ interface InvariantInput {
 export function checkInvariants(input: InvariantInput): string[] {
   const violations: string[] = [];
   const runDir = path.join(input.cwd, 'runs', 'demo');
-  if (input.final.exit !== 0) violations.push(`the resume-to-completion build exited ${input.final.exit}: ${input.final.stderr.trim().split('\n').pop()}`);
+  if (input.final.exit !== 0)
+    violations.push(`the resume-to-completion build exited ${input.final.exit}: ${input.final.stderr.trim().split('\n').pop()}`);
 
   // 1. The files equal the uninterrupted build's, byte for byte; an edited one holds the person's edit; what an
   // edit made run again is rebuilt from other inputs, so it is only checked against its rows (2).
@@ -491,7 +504,9 @@ export function checkInvariants(input: InvariantInput): string[] {
     const newest = new Map(
       (
         db
-          .prepare('SELECT path, sha256 FROM plan_content c WHERE version = (SELECT MAX(version) FROM plan_content WHERE run_id = c.run_id AND path = c.path)')
+          .prepare(
+            'SELECT path, sha256 FROM plan_content c WHERE version = (SELECT MAX(version) FROM plan_content WHERE run_id = c.run_id AND path = c.path)',
+          )
           .all() as { path: string; sha256: string }[]
       ).map((row) => [row.path, row.sha256]),
     );
@@ -503,7 +518,8 @@ export function checkInvariants(input: InvariantInput): string[] {
 
     // 7. Every edit is stored as a version.
     const editRow = db.prepare("SELECT 1 FROM plan_content WHERE path = ? AND sha256 = ? AND source = 'edit'");
-    for (const [file, bytes] of edits) if (editRow.get(file, sha256(bytes)) === undefined) violations.push(`${file}: the person's edit has no version`);
+    for (const [file, bytes] of edits)
+      if (editRow.get(file, sha256(bytes)) === undefined) violations.push(`${file}: the person's edit has no version`);
 
     // 3. No attempt is left running.
     const running = db.prepare("SELECT task_id FROM task_attempts WHERE status = 'running'").all() as { task_id: string }[];
@@ -537,7 +553,8 @@ export function checkInvariants(input: InvariantInput): string[] {
       serverCounts.set(key, (serverCounts.get(key) ?? 0) + 1);
       const need = input.needed.get(key);
       if (need === undefined) {
-        if (!rebuiltRequest(db, key, downstream.tasks)) violations.push(`the server got request ${key.slice(0, 12)}, which the uninterrupted build never made`);
+        if (!rebuiltRequest(db, key, downstream.tasks))
+          violations.push(`the server got request ${key.slice(0, 12)}, which the uninterrupted build never made`);
         continue;
       }
       if (rebuilt(key)) continue;
@@ -548,7 +565,8 @@ export function checkInvariants(input: InvariantInput): string[] {
     }
     // Bookkeeping: every request the server saw has its row (inserted before sending), every completed row a request.
     for (const [key, count] of serverCounts) {
-      if (count > (asked.get(key) ?? 0)) violations.push(`request ${key.slice(0, 12)} reached the server ${count} times but has ${asked.get(key) ?? 0} rows`);
+      if (count > (asked.get(key) ?? 0))
+        violations.push(`request ${key.slice(0, 12)} reached the server ${count} times but has ${asked.get(key) ?? 0} rows`);
       if (count < (completedAt.get(key)?.length ?? 0)) violations.push(`request ${key.slice(0, 12)} has more completed rows than requests`);
     }
   } finally {
@@ -559,7 +577,11 @@ export function checkInvariants(input: InvariantInput): string[] {
 
 /** A request the reference never made is fine when a task that an edit made run again made it. */
 function rebuiltRequest(db: Database.Database, key: string, tasks: ReadonlySet<string>): boolean {
-  for (const row of db.prepare('SELECT task_id, messages_json, messages_z FROM llm_interactions').all() as { task_id: string; messages_json: string; messages_z: Buffer | null }[]) {
+  for (const row of db.prepare('SELECT task_id, messages_json, messages_z FROM llm_interactions').all() as {
+    task_id: string;
+    messages_json: string;
+    messages_z: Buffer | null;
+  }[]) {
     if (!tasks.has(row.task_id)) continue;
     if (messagesKey(JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json)) === key) return true;
   }
@@ -571,7 +593,9 @@ function isExtraOf(file: string, tasks: ReadonlySet<string>, cwd: string): boole
   if (tasks.size === 0) return false;
   const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
   try {
-    const row = db.prepare('SELECT task_id FROM plan_content WHERE path = ? ORDER BY version DESC LIMIT 1').get(file) as { task_id: string } | undefined;
+    const row = db.prepare('SELECT task_id FROM plan_content WHERE path = ? ORDER BY version DESC LIMIT 1').get(file) as
+      | { task_id: string }
+      | undefined;
     return row !== undefined && tasks.has(row.task_id);
   } finally {
     db.close();

@@ -18,8 +18,8 @@ export type FakeBehaviour =
   | { kind: 'json'; value: unknown; usage?: FakeUsage | null; model?: string }
   /** 200 with this raw text as content (e.g. invalid JSON, fenced JSON, prose). */
   | { kind: 'text'; text: string; usage?: FakeUsage | null; model?: string }
-  /** Waits, then behaves like `then` (default: the default answer). */
-  | { kind: 'delay'; ms: number; then?: FakeBehaviour }
+  /** Waits, then behaves like `next` (default: the default answer). A field named `then` would make it a thenable. */
+  | { kind: 'delay'; ms: number; next?: FakeBehaviour }
   | { kind: 'rate-limit'; retryAfter?: string }
   | { kind: 'server-error'; status?: number }
   | { kind: 'status'; status: number; body: string }
@@ -32,8 +32,8 @@ export type FakeBehaviour =
   | { kind: 'refusal'; style?: 'field' | 'filter' | 'text' }
   /** Never answers; the socket is closed when the server closes. */
   | { kind: 'hang' }
-  /** 400 when the request asks for `json_schema`; otherwise `then` (default: the default answer). */
-  | { kind: 'reject-json-schema'; then?: FakeBehaviour }
+  /** 400 when the request asks for `json_schema`; otherwise `next` (default: the default answer). */
+  | { kind: 'reject-json-schema'; next?: FakeBehaviour }
   | { kind: 'default' };
 
 export interface FakeRequest {
@@ -87,7 +87,15 @@ export async function startFakeOpenAiServer(script: FakeScript = {}): Promise<Fa
       } catch {
         // recorded as raw text only
       }
-      const request: FakeRequest = { ordinal: requests.length + 1, receivedAt: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, rawBody, body };
+      const request: FakeRequest = {
+        ordinal: requests.length + 1,
+        receivedAt: Date.now(),
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        rawBody,
+        body,
+      };
       requests.push(request);
       const behaviour = script.handler?.(request) ?? queue.shift() ?? { kind: 'default' };
       void respond(behaviour, request, res, script);
@@ -127,9 +135,14 @@ async function respond(behaviour: FakeBehaviour, request: FakeRequest, res: http
     case 'delay':
       await new Promise((r) => setTimeout(r, behaviour.ms));
       if (res.destroyed) return;
-      return respond(behaviour.then ?? { kind: 'default' }, request, res, script);
+      return respond(behaviour.next ?? { kind: 'default' }, request, res, script);
     case 'rate-limit':
-      return sendJson(res, 429, { error: { message: 'Rate limit reached', type: 'rate_limit' } }, behaviour.retryAfter === undefined ? {} : { 'retry-after': behaviour.retryAfter });
+      return sendJson(
+        res,
+        429,
+        { error: { message: 'Rate limit reached', type: 'rate_limit' } },
+        behaviour.retryAfter === undefined ? {} : { 'retry-after': behaviour.retryAfter },
+      );
     case 'server-error':
       return sendJson(res, behaviour.status ?? 500, { error: { message: 'The server had an error', type: 'server_error' } });
     case 'status':
@@ -157,9 +170,14 @@ async function respond(behaviour: FakeBehaviour, request: FakeRequest, res: http
       return;
     case 'reject-json-schema':
       if (request.body.response_format?.type === 'json_schema') {
-        return sendJson(res, 400, { error: { message: "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.", type: 'invalid_request_error' } });
+        return sendJson(res, 400, {
+          error: {
+            message: "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
+            type: 'invalid_request_error',
+          },
+        });
       }
-      return respond(behaviour.then ?? { kind: 'default' }, request, res, script);
+      return respond(behaviour.next ?? { kind: 'default' }, request, res, script);
   }
 }
 

@@ -58,7 +58,17 @@ describe('the layered DAG', () => {
   });
 
   it('reaches every task from its sinks when the last layer is partial', () => {
-    expect(sinks(25).map(([l, i]) => nodeFile(l, i))).toEqual(['L2-0.txt', 'L2-1.txt', 'L2-2.txt', 'L2-3.txt', 'L2-4.txt', 'L1-6.txt', 'L1-7.txt', 'L1-8.txt', 'L1-9.txt']);
+    expect(sinks(25).map(([l, i]) => nodeFile(l, i))).toEqual([
+      'L2-0.txt',
+      'L2-1.txt',
+      'L2-2.txt',
+      'L2-3.txt',
+      'L2-4.txt',
+      'L1-6.txt',
+      'L1-7.txt',
+      'L1-8.txt',
+      'L1-9.txt',
+    ]);
     expect(planGraph(pipeline.roots({ n: '25' })).order).toHaveLength(25);
   });
 

@@ -102,10 +102,20 @@ describe('findCycles', () => {
       ['d', ['a']],
       ['e', ['e']],
     ]);
-    expect(findCycles(requires)).toEqual([['a', 'b', 'c', 'a'], ['e', 'e']]);
+    expect(findCycles(requires)).toEqual([
+      ['a', 'b', 'c', 'a'],
+      ['e', 'e'],
+    ]);
   });
 
   it('finds none in a DAG', () => {
-    expect(findCycles(new Map([['a', ['b']], ['b', []]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 });

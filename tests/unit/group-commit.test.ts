@@ -60,7 +60,8 @@ afterEach(async () => {
 
 const insert = (label: string): number => db.prepare('INSERT INTO items (label) VALUES (?)').run(label).lastInsertRowid as number;
 /** The rows another connection sees: only committed ones. */
-const committed = (): { id: number; label: string }[] => other.prepare('SELECT id, label FROM items ORDER BY id').all() as { id: number; label: string }[];
+const committed = (): { id: number; label: string }[] =>
+  other.prepare('SELECT id, label FROM items ORDER BY id').all() as { id: number; label: string }[];
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('GroupCommit', () => {

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { redact, redactDeep } from '../../src/llm/redact.js';
-import { parseRetryAfter, RateLimitedError, AuthError, ModelsExhaustedError, InvalidJsonError, SchemaInvalidError, RefusalError, RejectedAnswerError } from '../../src/llm/errors.js';
+import {
+  parseRetryAfter,
+  RateLimitedError,
+  AuthError,
+  ModelsExhaustedError,
+  InvalidJsonError,
+  SchemaInvalidError,
+  RefusalError,
+  RejectedAnswerError,
+} from '../../src/llm/errors.js';
 import { isRetryable } from '../../src/engine/task.js';
 import { extractJson, feedbackMessage, parseJsonAnswer } from '../../src/llm/parse-answer.js';
 import { abortableSleep, backoffDelay } from '../../src/llm/backoff.js';
@@ -106,7 +115,14 @@ describe('backoff', () => {
 });
 
 describe('requestHash', () => {
-  const base = { kind: 'json' as const, messages: [{ role: 'user' as const, content: 'hi' }], schemaName: 's', jsonSchema: { type: 'object' }, itemKey: null, turn: null };
+  const base = {
+    kind: 'json' as const,
+    messages: [{ role: 'user' as const, content: 'hi' }],
+    schemaName: 's',
+    jsonSchema: { type: 'object' },
+    itemKey: null,
+    turn: null,
+  };
   it('is stable under key order and changes with the request', () => {
     expect(canonicalJson({ b: 1, a: { d: 2, c: 3 } })).toBe('{"a":{"c":3,"d":2},"b":1}');
     expect(requestHash(base)).toBe(requestHash({ ...base }));

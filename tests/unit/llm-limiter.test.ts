@@ -10,8 +10,14 @@ describe('Limiter', () => {
     const a = await limiter.acquire(never);
     const b = await limiter.acquire(never);
     const order: string[] = [];
-    const c = limiter.acquire(never).then((p) => (order.push('c'), p));
-    const d = limiter.acquire(never).then((p) => (order.push('d'), p));
+    const c = limiter.acquire(never).then((p) => {
+      order.push('c');
+      return p;
+    });
+    const d = limiter.acquire(never).then((p) => {
+      order.push('d');
+      return p;
+    });
     await Promise.resolve();
     expect(limiter.running).toBe(2);
     expect(limiter.waiting).toBe(2);

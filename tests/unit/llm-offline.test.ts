@@ -29,13 +29,37 @@ const schemas: [string, ZodType][] = [
   ['array min/max', z.object({ items: z.array(z.string()).min(7).max(9), few: z.array(z.number()).max(1) })],
   ['nested objects', z.object({ plan: z.object({ phases: z.array(z.object({ name: z.string(), risks: z.array(Lever) })) }) })],
   ['nullable and optional', z.object({ a: z.string().nullable(), b: z.number().optional(), c: z.boolean().nullish() })],
-  ['unions', z.object({ u: z.union([z.string(), z.number()]), d: z.discriminatedUnion('t', [z.object({ t: z.literal('a'), x: z.string() }), z.object({ t: z.literal('b'), y: z.number() })]) })],
-  ['number edges', z.object({ p: z.number().positive(), n: z.number().negative(), e: z.number().gt(3).lt(4), m: z.number().multipleOf(0.25).min(1).max(2), big: z.number().int().min(1000) })],
+  [
+    'unions',
+    z.object({
+      u: z.union([z.string(), z.number()]),
+      d: z.discriminatedUnion('t', [z.object({ t: z.literal('a'), x: z.string() }), z.object({ t: z.literal('b'), y: z.number() })]),
+    }),
+  ],
+  [
+    'number edges',
+    z.object({
+      p: z.number().positive(),
+      n: z.number().negative(),
+      e: z.number().gt(3).lt(4),
+      m: z.number().multipleOf(0.25).min(1).max(2),
+      big: z.number().int().min(1000),
+    }),
+  ],
   ['string edges', z.object({ long: z.string().min(200), short: z.string().max(5), exact: z.string().length(12) })],
   ['formats', z.object({ email: z.email(), url: z.url(), id: z.uuid(), at: z.iso.datetime(), day: z.iso.date() })],
-  ['records and tuples', z.object({ r: z.record(z.string(), z.number()), k: z.record(z.enum(['low', 'high']), z.string()), t: z.tuple([z.string(), z.number().int()]) })],
+  [
+    'records and tuples',
+    z.object({ r: z.record(z.string(), z.number()), k: z.record(z.enum(['low', 'high']), z.string()), t: z.tuple([z.string(), z.number().int()]) }),
+  ],
   ['literals and defaults', z.object({ version: z.literal(2), mode: z.string().default('fast'), count: z.number().int().nonnegative() })],
-  ['top-level array', z.array(z.object({ id: z.string() })).min(2).max(3)],
+  [
+    'top-level array',
+    z
+      .array(z.object({ id: z.string() }))
+      .min(2)
+      .max(3),
+  ],
   ['intersection', z.intersection(z.object({ a: z.string() }), z.object({ b: z.number() }))],
 ];
 
@@ -53,7 +77,12 @@ describe('offline model', () => {
       name: string;
       children: Node[];
     }
-    const NodeSchema: z.ZodType<Node> = z.object({ name: z.string(), get children() { return z.array(NodeSchema); } });
+    const NodeSchema: z.ZodType<Node> = z.object({
+      name: z.string(),
+      get children() {
+        return z.array(NodeSchema);
+      },
+    });
     const { value } = answer(NodeSchema);
     expect(value.name).toContain('[offline]');
   });

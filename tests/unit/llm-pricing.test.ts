@@ -19,7 +19,10 @@ describe('pricing', () => {
   });
 
   it('makes offline and local providers free', () => {
-    expect(costUsd(parseModelSpec('offline'), { inputTokens: 5000, outputTokens: 5000 })).toEqual({ costUsd: 0, price: { inputPerM: 0, outputPerM: 0 } });
+    expect(costUsd(parseModelSpec('offline'), { inputTokens: 5000, outputTokens: 5000 })).toEqual({
+      costUsd: 0,
+      price: { inputPerM: 0, outputPerM: 0 },
+    });
     expect(costUsd(parseModelSpec('ollama:llama3'), { inputTokens: 10, outputTokens: 10 }).costUsd).toBe(0);
     expect(costUsd(parseModelSpec('openai-compatible:x@http://127.0.0.1:1/v1'), { inputTokens: 10, outputTokens: 10 }).costUsd).toBe(0);
   });

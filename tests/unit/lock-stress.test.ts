@@ -119,7 +119,15 @@ describe('run dir lock under contention', () => {
     const failures: string[] = [];
     for (const exit of exits) void exit.then((r) => r.exit !== 0 && failures.push(r.stderr));
     try {
-      await Promise.all(children.map((child) => new Promise((ready) => (child.stdout.once('data', ready), child.once('exit', ready)))));
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise((ready) => {
+              child.stdout.once('data', ready);
+              child.once('exit', ready);
+            }),
+        ),
+      );
       for (let round = 0; round < ROUNDS; round++) {
         const runDir = path.join(work, `run-${round}`);
         const roundDir = path.join(work, `round-${round}`);

@@ -55,7 +55,10 @@ describe('ReadyQueue', () => {
 
   it('takes what a scan of all waiting items would, when acceptance depends on the group only (random mix)', () => {
     let seed = 7;
-    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const queue = new ReadyQueue<number>();
     const waiting: { item: number; priority: number; group: string }[] = [];
     for (let step = 0; step < 5_000; step++) {
@@ -66,9 +69,7 @@ describe('ReadyQueue', () => {
         continue;
       }
       const open = new Set(['g0', 'g1', 'g2', 'g3'].filter(() => random() < 0.5));
-      const expected = waiting
-        .filter((entry) => open.has(entry.group))
-        .sort((a, b) => b.priority - a.priority || a.item - b.item)[0];
+      const expected = waiting.filter((entry) => open.has(entry.group)).sort((a, b) => b.priority - a.priority || a.item - b.item)[0];
       expect(queue.take((_item, group) => open.has(group))).toBe(expected?.item);
       if (expected) waiting.splice(waiting.indexOf(expected), 1);
       expect(queue.size).toBe(waiting.length);

@@ -7,7 +7,17 @@ import type { FileState } from '../../src/engine/hasher.js';
 const base: Stamp = { version: '1', params: { speed: 'fast' }, inputs: { 'b.txt': 'b'.repeat(64), 'a.txt': 'a'.repeat(64) } };
 
 function built(stamp: Stamp): AttemptRecord {
-  return { id: 1, runId: 'r', taskId: 'T', status: 'complete', stamp: serializeStamp(stamp), outputs: { 'out.txt': 'x' }, error: null, startedAt: 0, finishedAt: 0 };
+  return {
+    id: 1,
+    runId: 'r',
+    taskId: 'T',
+    status: 'complete',
+    stamp: serializeStamp(stamp),
+    outputs: { 'out.txt': 'x' },
+    error: null,
+    startedAt: 0,
+    finishedAt: 0,
+  };
 }
 const present = new Map<string, FileState>([['out.txt', { kind: 'file', sha256: 'x' }]]);
 
@@ -40,7 +50,10 @@ describe('decideTaskState', () => {
     expect(decide({ blockedBy: 'Up', forced: true })).toMatchObject({ state: 'blocked', reason: 'upstream Up did not complete' });
   });
   it('missing when never built, or when an output is absent (naming it)', () => {
-    expect(decide({ built: undefined, outputs: new Map([['out.txt', { kind: 'missing' }]]) })).toMatchObject({ state: 'missing', reason: 'never built' });
+    expect(decide({ built: undefined, outputs: new Map([['out.txt', { kind: 'missing' }]]) })).toMatchObject({
+      state: 'missing',
+      reason: 'never built',
+    });
     expect(decide({ outputs: new Map([['out.txt', { kind: 'missing' }]]) })).toMatchObject({
       state: 'missing',
       reason: 'output out.txt is missing',

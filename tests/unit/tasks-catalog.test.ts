@@ -16,17 +16,68 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 const CTX = [11, 14, 21, 23];
 const REVIEW = [2, ...CTX, 22, 30, 31, 37, 38, 39, 40, 46, 51, 55];
 const REQUIRES: Record<number, number[]> = {
-  1: [], 2: [], 3: [2], 4: [2], 5: [2], 6: [2, 5], 7: [2, 5, 6], 8: [2, 5, 6, 7], 9: [2, 5, 6, 8], 10: [2, 5, 6, 9], 11: [9, 10],
-  12: [2, 5, 6, 10], 13: [2, 5, 6, 10, 12], 14: [12, 13], 15: [2, 5, 6, 11, 14], 16: [2, 5, 6, 11, 14, 15], 17: [2, 5, 6, 11, 14, 15, 16],
-  18: [2, 5, 6, 11, 14, 15, 16, 17], 19: [2, 5, 11, 14, 18], 20: [5, 6, 11, 14, 15, 16, 17, 18, 19], 21: [5, 6, 15, 16, 17, 18, 19, 20],
-  22: [2, 11, 14, 21], 23: [2, 11, 14, 21, 22],
-  24: CTX, 25: [...CTX, 24], 26: [...CTX, 24, 25], 27: [...CTX, ...range(24, 26)], 28: [...CTX, ...range(24, 27)], 29: [...CTX, ...range(24, 28)],
-  30: range(24, 29), 31: CTX, 32: [...CTX, 22, 31], 33: [...CTX, 22, 31, 32], 34: [...CTX, 22, 31, 33], 35: [...CTX, 22, 31, 34],
-  36: [...CTX, 22, 31, 35], 37: [35, 36], 38: [5, ...CTX, 22, 31], 39: [...CTX, 22, 38], 40: [...CTX, 31, 37, 38, 39],
-  41: [5, ...CTX, 31, 37, 38, 39], 42: [5, ...CTX, 41], 43: [5, ...CTX, 41], 44: [...CTX, 42], 45: [...CTX, 43], 46: [44, 45],
-  47: [23], 48: [...CTX, 40, 47], 49: [47, 48], 50: [...CTX, 31, 49], 51: [50], 52: [...CTX, 40, 48], 53: [23, 49], 54: [23, 40, 49, 53],
-  55: [49, 54], 56: [1, 47, 52, 53, 55], 57: REVIEW, 58: [...REVIEW, 57], 59: [...REVIEW, 57, 58], 60: [...REVIEW, 57, 58, 59],
-  61: [...REVIEW, 57, 58, 59, 60], 62: [3, 4, 11, 14, 21, 22, 23, 30, 31, 37, 38, 39, 40, 46, 47, 51, 55, 56, 57, 58, 59, 60, 61],
+  1: [],
+  2: [],
+  3: [2],
+  4: [2],
+  5: [2],
+  6: [2, 5],
+  7: [2, 5, 6],
+  8: [2, 5, 6, 7],
+  9: [2, 5, 6, 8],
+  10: [2, 5, 6, 9],
+  11: [9, 10],
+  12: [2, 5, 6, 10],
+  13: [2, 5, 6, 10, 12],
+  14: [12, 13],
+  15: [2, 5, 6, 11, 14],
+  16: [2, 5, 6, 11, 14, 15],
+  17: [2, 5, 6, 11, 14, 15, 16],
+  18: [2, 5, 6, 11, 14, 15, 16, 17],
+  19: [2, 5, 11, 14, 18],
+  20: [5, 6, 11, 14, 15, 16, 17, 18, 19],
+  21: [5, 6, 15, 16, 17, 18, 19, 20],
+  22: [2, 11, 14, 21],
+  23: [2, 11, 14, 21, 22],
+  24: CTX,
+  25: [...CTX, 24],
+  26: [...CTX, 24, 25],
+  27: [...CTX, ...range(24, 26)],
+  28: [...CTX, ...range(24, 27)],
+  29: [...CTX, ...range(24, 28)],
+  30: range(24, 29),
+  31: CTX,
+  32: [...CTX, 22, 31],
+  33: [...CTX, 22, 31, 32],
+  34: [...CTX, 22, 31, 33],
+  35: [...CTX, 22, 31, 34],
+  36: [...CTX, 22, 31, 35],
+  37: [35, 36],
+  38: [5, ...CTX, 22, 31],
+  39: [...CTX, 22, 38],
+  40: [...CTX, 31, 37, 38, 39],
+  41: [5, ...CTX, 31, 37, 38, 39],
+  42: [5, ...CTX, 41],
+  43: [5, ...CTX, 41],
+  44: [...CTX, 42],
+  45: [...CTX, 43],
+  46: [44, 45],
+  47: [23],
+  48: [...CTX, 40, 47],
+  49: [47, 48],
+  50: [...CTX, 31, 49],
+  51: [50],
+  52: [...CTX, 40, 48],
+  53: [23, 49],
+  54: [23, 40, 49, 53],
+  55: [49, 54],
+  56: [1, 47, 52, 53, 55],
+  57: REVIEW,
+  58: [...REVIEW, 57],
+  59: [...REVIEW, 57, 58],
+  60: [...REVIEW, 57, 58, 59],
+  61: [...REVIEW, 57, 58, 59, 60],
+  62: [3, 4, 11, 14, 21, 22, 23, 30, 31, 37, 38, 39, 40, 46, 47, 51, 55, 56, 57, 58, 59, 60, 61],
   63: range(1, 62),
 };
 
@@ -46,7 +97,10 @@ describe('plan catalogue', () => {
   it('requires exactly what the catalogue says, row by row', () => {
     for (const task of tasks) {
       const row = numberOf.get(task.id)!;
-      const got = task.requires().map((r) => numberOf.get(r.id)).sort((a, b) => a! - b!);
+      const got = task
+        .requires()
+        .map((r) => numberOf.get(r.id))
+        .sort((a, b) => a! - b!);
       expect({ row, task: task.id, requires: got }).toEqual({ row, task: task.id, requires: [...new Set(REQUIRES[row])].sort((a, b) => a - b) });
     }
   });
@@ -87,13 +141,25 @@ describe('plan catalogue', () => {
 
   it('stamps the prompt, the start time and the speed only where they change the output', () => {
     const stamps = Object.fromEntries(tasks.map((t) => [t.id, t.stampParams()]));
-    expect(stamps['SetupTask']).toEqual({ prompt: config().prompt });
-    expect(stamps['StartTimeTask']).toEqual({ startTime: config().startTime });
-    const speedTasks = Object.entries(stamps).filter(([, s]) => 'speed' in s).map(([id]) => id).sort();
+    expect(stamps.SetupTask).toEqual({ prompt: config().prompt });
+    expect(stamps.StartTimeTask).toEqual({ startTime: config().startTime });
+    const speedTasks = Object.entries(stamps)
+      .filter(([, s]) => 'speed' in s)
+      .map(([id]) => id)
+      .sort();
     expect(speedTasks).toEqual([
-      'ConsolidateAssumptionsMarkdownTask', 'CreateWBSLevel3Task', 'DraftDocumentsToCreateTask', 'DraftDocumentsToFindTask',
-      'EnrichLeversTask', 'EstimateTaskDurationsTask', 'ExpertReviewTask', 'PotentialLeversTask', 'PremiseAttackTask', 'PremortemTask',
-      'ReviewPlanTask', 'SelfAuditTask',
+      'ConsolidateAssumptionsMarkdownTask',
+      'CreateWBSLevel3Task',
+      'DraftDocumentsToCreateTask',
+      'DraftDocumentsToFindTask',
+      'EnrichLeversTask',
+      'EstimateTaskDurationsTask',
+      'ExpertReviewTask',
+      'PotentialLeversTask',
+      'PremiseAttackTask',
+      'PremortemTask',
+      'ReviewPlanTask',
+      'SelfAuditTask',
     ]);
     for (const id of speedTasks) expect(stamps[id]).toEqual({ speed: 'full' });
     expect(Object.values(stamps).filter((s) => Object.keys(s).length === 0)).toHaveLength(63 - 2 - speedTasks.length);

@@ -44,7 +44,11 @@ export class FakeLlm implements LlmClient {
   ) {}
 
   async complete<T>(request: CompletionRequest<T>): Promise<Completion<T>> {
-    this.calls.push({ schemaName: request.schemaName, ...(request.itemKey ? { itemKey: request.itemKey } : {}), ...(request.turn ? { turn: request.turn } : {}) });
+    this.calls.push({
+      schemaName: request.schemaName,
+      ...(request.itemKey ? { itemKey: request.itemKey } : {}),
+      ...(request.turn ? { turn: request.turn } : {}),
+    });
     const made = this.make(z.toJSONSchema(request.schema as ZodType) as JsonSchema, request.schemaName) as Record<string, Json>;
     const value = request.schema.parse({ ...made, ...(this.options.overrides?.[request.schemaName] ?? {}) });
     return { value, text: JSON.stringify(value), model: 'fake', interactionId: this.calls.length, replayed: false };

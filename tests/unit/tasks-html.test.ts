@@ -24,7 +24,9 @@ describe('escapeHtml', () => {
 
 describe('markdownToHtml', () => {
   it('renders the markdown our tasks write', () => {
-    const html = markdownToHtml('# Title\n\nSome **bold** and *it* and `code`.\n\n- one\n- two\n\n1. first\n\n| A | B |\n| --- | --- |\n| x \\| y | z |\n\n> quote');
+    const html = markdownToHtml(
+      '# Title\n\nSome **bold** and *it* and `code`.\n\n- one\n- two\n\n1. first\n\n| A | B |\n| --- | --- |\n| x \\| y | z |\n\n> quote',
+    );
     expect(html).toContain('<h1>Title</h1>');
     expect(html).toContain('<strong>bold</strong>');
     expect(html).toContain('<em>it</em>');
@@ -61,7 +63,9 @@ describe('the report', () => {
   });
 
   it('renders JSON and CSV as escaped HTML', () => {
-    expect(jsonToHtml({ a_b: ['x', SCRIPT] })).toBe('<div><strong>a b:</strong> <ul><li>x</li><li>&lt;script&gt;alert(1)&lt;/script&gt;</li></ul></div>');
+    expect(jsonToHtml({ a_b: ['x', SCRIPT] })).toBe(
+      '<div><strong>a b:</strong> <ul><li>x</li><li>&lt;script&gt;alert(1)&lt;/script&gt;</li></ul></div>',
+    );
     expect(csvToHtml('h\n"a,<b>"\n')).toBe('<table><thead><tr><th>h</th></tr></thead><tbody><tr><td>a,&lt;b&gt;</td></tr></tbody></table>');
   });
 });
@@ -70,7 +74,17 @@ describe('schedule pages', () => {
   const items: ScheduledItem[] = [
     { id: '0', parentId: null, depth: 0, name: `P ${SCRIPT}`, start: '2026-03-12', end: '2026-03-13', days: 2, offset: 0, dependsOn: [] },
     { id: '1', parentId: '0', depth: 1, name: `Phase: ${IMG}`, start: '2026-03-12', end: '2026-03-13', days: 2, offset: 0, dependsOn: [] },
-    { id: '1.1', parentId: '1', depth: 2, name: `</script><script>alert(1)</script>`, start: '2026-03-12', end: '2026-03-13', days: 2, offset: 0, dependsOn: [] },
+    {
+      id: '1.1',
+      parentId: '1',
+      depth: 2,
+      name: `</script><script>alert(1)</script>`,
+      start: '2026-03-12',
+      end: '2026-03-13',
+      days: 2,
+      offset: 0,
+      dependsOn: [],
+    },
   ];
   it('keeps names inert in the Mermaid page and the interactive chart', () => {
     expectInert(mermaidPage('T', items));
@@ -97,8 +111,16 @@ describe('htmlPage and CSV', () => {
     expectInert(page);
   });
   it('quotes CSV cells, defuses formulas and parses back', () => {
-    const csv = toCsv([['a', 'b,c'], ['=SUM(A1)', 'say "hi"\nbye'], [1, '-x']]);
+    const csv = toCsv([
+      ['a', 'b,c'],
+      ['=SUM(A1)', 'say "hi"\nbye'],
+      [1, '-x'],
+    ]);
     expect(csv).toBe('a,"b,c"\n\'=SUM(A1),"say ""hi""\nbye"\n1,\'-x\n');
-    expect(parseCsv(csv)).toEqual([['a', 'b,c'], ["'=SUM(A1)", 'say "hi"\nbye'], ['1', "'-x"]]);
+    expect(parseCsv(csv)).toEqual([
+      ['a', 'b,c'],
+      ["'=SUM(A1)", 'say "hi"\nbye'],
+      ['1', "'-x"],
+    ]);
   });
 });

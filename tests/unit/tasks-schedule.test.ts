@@ -19,7 +19,12 @@ const dependencies: DependencyInput[] = [
   { dependent_task_id: '1', depends_on_task_ids: ['1.1'] }, // inside its own phase: ignored
   { dependent_task_id: 'nonsense', depends_on_task_ids: ['1.1'] },
 ];
-const durations = new Map([['1.1', 3], ['1.2', 5], ['2.1', 4], ['3', 0]]);
+const durations = new Map([
+  ['1.1', 3],
+  ['1.2', 5],
+  ['2.1', 4],
+  ['3', 0],
+]);
 
 describe('computeSchedule', () => {
   it('starts each task when its predecessors end, from the start date', () => {
@@ -62,8 +67,12 @@ describe('computeSchedule', () => {
     const small = node('0', 'P', [node('1', 'A', [node('1.1', 'T', [node('1.1.1', 'a'), node('1.1.2', 'b'), node('1.1.3', 'c')])])]);
     const items = computeSchedule({ startDate: '2026-12-31', root: small, dependencies: [], durations: new Map([['1.1', 2]]) });
     expect(items.map((i) => `${i.id}:${i.start}..${i.end}`)).toEqual([
-      '0:2026-12-31..2027-01-01', '1:2026-12-31..2027-01-01', '1.1:2026-12-31..2027-01-01',
-      '1.1.1:2026-12-31..2026-12-31', '1.1.2:2026-12-31..2026-12-31', '1.1.3:2027-01-01..2027-01-01',
+      '0:2026-12-31..2027-01-01',
+      '1:2026-12-31..2027-01-01',
+      '1.1:2026-12-31..2027-01-01',
+      '1.1.1:2026-12-31..2026-12-31',
+      '1.1.2:2026-12-31..2026-12-31',
+      '1.1.3:2027-01-01..2027-01-01',
     ]);
   });
 
@@ -97,6 +106,9 @@ describe('fast-mode caps', () => {
     expect(capTurns(items, 'fast', 1)).toEqual([1]);
     expect(capTurns(items, 'fast', 9)).toEqual([1, 2, 3]);
     expect(capTurns(items, 'full', 1)).toEqual(items);
-    expect(chunk(items, 3)).toEqual([[1, 2, 3], [4, 5]]);
+    expect(chunk(items, 3)).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
   });
 });

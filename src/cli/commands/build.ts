@@ -60,15 +60,26 @@ export function buildCommand(yargs: Argv): Argv {
         .option('prompt', { type: 'string', describe: 'the prompt of a new run' })
         .option('prompt-file', { type: 'string', describe: 'read the prompt of a new run from a file' })
         .option('param', { type: 'string', array: true, default: [], describe: 'a run parameter key=value (repeatable)' })
-        .option('durability', { choices: ['process', 'full'] as const, default: 'process' as const, describe: 'process: commits survive kill -9; full: also power loss' })
-        .option('model', { type: 'string', array: true, describe: 'model spec, repeatable for fallback order: offline (default), openai:M, openrouter:M, ollama:M, openai-compatible:M@URL' })
+        .option('durability', {
+          choices: ['process', 'full'] as const,
+          default: 'process' as const,
+          describe: 'process: commits survive kill -9; full: also power loss',
+        })
+        .option('model', {
+          type: 'string',
+          array: true,
+          describe: 'model spec, repeatable for fallback order: offline (default), openai:M, openrouter:M, ollama:M, openai-compatible:M@URL',
+        })
         .option('speed', { type: 'string', describe: 'fast (capped items and turns, for drafts) or full (default for new runs)' })
         .option('max-cost', { type: 'number', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' })
         .option('llm-concurrency', { type: 'number', describe: 'model calls at once per provider (default 4)' })
         .option('config', { type: 'string', describe: `config file (default ./${'plan.config.json'} when present)` })
         .option('from', { type: 'string', array: true, default: [], describe: 'rebuild this task and everything downstream of it' })
         .option('until', { type: 'string', array: true, default: [], describe: 'build only what this task needs (it and its dependencies)' })
-        .option('summarize', { type: 'string', describe: 'write a JSON summary of the run (tasks, states, timings, calls, tokens, cost) to this file' }),
+        .option('summarize', {
+          type: 'string',
+          describe: 'write a JSON summary of the run (tasks, states, timings, calls, tokens, cost) to this file',
+        }),
     async (argv) => {
       process.exitCode = await runBuild(argv as unknown as BuildArgs);
     },
@@ -145,7 +156,10 @@ async function runBuild(args: BuildArgs): Promise<number> {
   } catch (error) {
     // A damaged page the open could not see, found when the build read it: say which database, not only SQLite's words.
     if (isCorruption(error)) {
-      throw new StoreError(`database ${location} is corrupt (${errorMessage(error)}): restore it from a backup, or point --db elsewhere`, 'SQLITE_CORRUPT');
+      throw new StoreError(
+        `database ${location} is corrupt (${errorMessage(error)}): restore it from a backup, or point --db elsewhere`,
+        'SQLITE_CORRUPT',
+      );
     }
     throw error;
   } finally {
@@ -171,7 +185,18 @@ async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, ne
     // Validate before anything is stored: a bad parameter, a graph problem or an unknown --force name must not
     // leave a half-made run behind.
     checkBuildable(rootsOf((await loadPipeline(pipeline)).roots, params), args.force, args.until);
-    if (args.dryRun) return { id: NEW_RUN, runDir, pipeline, params, status: 'created', statusReason: null, cancelRequestedAt: null, createdAt: Date.now(), updatedAt: Date.now() };
+    if (args.dryRun)
+      return {
+        id: NEW_RUN,
+        runDir,
+        pipeline,
+        params,
+        status: 'created',
+        statusReason: null,
+        cancelRequestedAt: null,
+        createdAt: Date.now(),
+        updatedAt: Date.now(),
+      };
     return store.createRun({ runDir, pipeline, params });
   }
   if (pipelineSpec !== undefined && pipelineSpec !== existing.pipeline) {

@@ -43,7 +43,13 @@ export function cleanCommand(yargs: Argv): Argv {
     (y) =>
       y
         .option('older-than', { type: 'string', describe: 'runs not touched for this long: 90d, 12h, 2w' })
-        .option('status', { type: 'string', array: true, choices: RUN_STATUSES, default: [] as RunStatus[], describe: 'runs with this status (repeatable)' })
+        .option('status', {
+          type: 'string',
+          array: true,
+          choices: RUN_STATUSES,
+          default: [] as RunStatus[],
+          describe: 'runs with this status (repeatable)',
+        })
         .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be deleted; delete nothing' })
         .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
         .option('dirs', { type: 'boolean', default: false, describe: 'also delete the run dirs (only those whose marker names the run)' })
@@ -151,12 +157,16 @@ function table(runs: readonly RunRecord[], style: ReturnType<typeof styleFor>): 
 /** Asks on the terminal; with no terminal to ask on, refuses (a script must say --yes). */
 async function confirm(runs: readonly RunRecord[], dirs: boolean, listing: string): Promise<boolean> {
   if (process.stdin.isTTY !== true) {
-    throw new UsageError(`refusing to delete ${plural(runs.length, 'run')} without confirmation: no terminal to ask on; add --yes (or --dry-run to look first)`);
+    throw new UsageError(
+      `refusing to delete ${plural(runs.length, 'run')} without confirmation: no terminal to ask on; add --yes (or --dry-run to look first)`,
+    );
   }
   process.stdout.write(listing);
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const answer = await new Promise<string>((resolve) => rl.question(`delete ${plural(runs.length, 'run')}${dirs ? ' and their run dirs' : ''}? [y/N] `, resolve));
+    const answer = await new Promise<string>((resolve) =>
+      rl.question(`delete ${plural(runs.length, 'run')}${dirs ? ' and their run dirs' : ''}? [y/N] `, resolve),
+    );
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();

@@ -17,10 +17,7 @@ export function dbCommand(yargs: Argv): Argv {
       .command(
         'vacuum',
         'give the space of deleted runs back to the file system (run it after plan clean)',
-        (v) =>
-          v
-            .option('db', SHARED_DB_OPTION)
-            .option('json', { type: 'boolean', default: false }),
+        (v) => v.option('db', SHARED_DB_OPTION).option('json', { type: 'boolean', default: false }),
         async (argv) => {
           process.exitCode = await runVacuum(argv as unknown as VacuumArgs);
         },

@@ -71,7 +71,10 @@ async function runExplain(args: ExplainArgs): Promise<number> {
 
 function describeFile(file: FileExplanation): string {
   const owner = file.owner === null ? 'written by no task of the run now' : `${file.declared ? 'output' : 'extra file'} of ${file.owner}`;
-  const newest = file.newest === null ? 'never stored' : `${file.versions} version${file.versions === 1 ? '' : 's'}, newest v${file.newest.version} (${file.newest.source})`;
+  const newest =
+    file.newest === null
+      ? 'never stored'
+      : `${file.versions} version${file.versions === 1 ? '' : 's'}, newest v${file.newest.version} (${file.newest.source})`;
   const disk: Record<FileExplanation['onDisk'], string> = {
     present: 'matches the newest version',
     missing: 'missing',
@@ -89,11 +92,18 @@ function describeTask(task: TaskExplanation, style: Style): string {
   const direct = new Set(task.upstream.map((u) => u.id));
   for (const cause of task.causes.filter((c) => !direct.has(c.id))) lines.push(`  … because ${cause.id} is ${cause.state}: ${cause.reason}`);
   for (const failed of task.failedUpstream) {
-    lines.push(style.red(`  upstream ${failed.id} ${failed.status} last time (attempt ${failed.attemptId})${failed.error ? `: ${failed.error}` : ''}; this task is blocked if it fails again`));
+    lines.push(
+      style.red(
+        `  upstream ${failed.id} ${failed.status} last time (attempt ${failed.attemptId})${failed.error ? `: ${failed.error}` : ''}; this task is blocked if it fails again`,
+      ),
+    );
   }
   const outputs = task.outputs.map((o) => `${o.path} (${o.state})`).join(', ');
   if (outputs) lines.push(`  outputs: ${outputs}`);
-  if (task.lastBuilt !== null) lines.push(style.dim(`  built by attempt ${task.lastBuilt.attemptId}${task.lastBuilt.at ? `, ${formatTime(Date.parse(task.lastBuilt.at))}` : ''}`));
+  if (task.lastBuilt !== null)
+    lines.push(
+      style.dim(`  built by attempt ${task.lastBuilt.attemptId}${task.lastBuilt.at ? `, ${formatTime(Date.parse(task.lastBuilt.at))}` : ''}`),
+    );
   else lines.push(style.dim('  never built'));
   if (task.lastAttempt !== null && task.lastAttempt.attemptId !== task.lastBuilt?.attemptId) {
     const last = task.lastAttempt;
@@ -112,7 +122,10 @@ function describeChange(change: StampChange): string {
     case 'input': {
       const from = change.owner === null ? '' : ` (output of ${change.owner})`;
       if (change.change === 'removed') return `input ${change.path}${from} is no longer there (was ${shortSha(change.before)})`;
-      const what = change.change === 'added' ? `new input ${change.path}${from}` : `input ${change.path}${from} changed ${shortSha(change.before)} → ${shortSha(change.after)}`;
+      const what =
+        change.change === 'added'
+          ? `new input ${change.path}${from}`
+          : `input ${change.path}${from} changed ${shortSha(change.before)} → ${shortSha(change.after)}`;
       return `${what}: ${describeCause(change)}`;
     }
   }

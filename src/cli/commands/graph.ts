@@ -105,9 +105,9 @@ function toDot(nodes: readonly GraphNode[], edges: readonly { from: string; to: 
 function toMermaid(nodes: readonly GraphNode[], edges: readonly { from: string; to: string }[]): string {
   // Mermaid ids must be plain words: number the nodes and put the task id in the label.
   const key = new Map(nodes.map((node, i) => [node.id, `t${i}`]));
-  const escape = (text: string): string => text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+  const escapeLabel = (text: string): string => text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
   const lines = ['flowchart LR'];
-  for (const node of nodes) lines.push(`  ${key.get(node.id)}["${escape(node.id)}<br/>${escape(facts(node))}"]:::${node.state}`);
+  for (const node of nodes) lines.push(`  ${key.get(node.id)}["${escapeLabel(node.id)}<br/>${escapeLabel(facts(node))}"]:::${node.state}`);
   for (const edge of edges) lines.push(`  ${key.get(edge.from)} --> ${key.get(edge.to)}`);
   for (const [state, fill] of Object.entries(FILL)) lines.push(`  classDef ${state} fill:${fill},stroke:#555`);
   return `${lines.join('\n')}\n`;

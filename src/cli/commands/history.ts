@@ -88,7 +88,11 @@ async function runHistory(args: HistoryArgs): Promise<number> {
       ),
     );
     const disk =
-      diskSha === null ? 'missing' : onDiskVersion === null ? `edited (${shortSha(diskSha)}, not stored yet: the next build records it)` : `version ${onDiskVersion} (*)`;
+      diskSha === null
+        ? 'missing'
+        : onDiskVersion === null
+          ? `edited (${shortSha(diskSha)}, not stored yet: the next build records it)`
+          : `version ${onDiskVersion} (*)`;
     process.stdout.write(style.dim(`${filePath} on disk: ${disk}\n`));
     return ExitCode.ok;
   } finally {

@@ -26,9 +26,15 @@ export function listCommand(yargs: Argv): Argv {
     'runs in the database, newest first: status, progress, cost, duration, model',
     (y) =>
       y
-        .option('status', { type: 'string', array: true, choices: RUN_STATUSES, default: [] as RunStatus[], describe: 'only runs with this status (repeatable)' })
+        .option('status', {
+          type: 'string',
+          array: true,
+          choices: RUN_STATUSES,
+          default: [] as RunStatus[],
+          describe: 'only runs with this status (repeatable)',
+        })
         .option('since', { type: 'string', describe: 'only runs created since: a duration back (7d, 12h) or a date (2025-01-31)' })
-        .option('prompt-contains', { type: 'string', describe: "only runs whose prompt contains this text (any case)" })
+        .option('prompt-contains', { type: 'string', describe: 'only runs whose prompt contains this text (any case)' })
         .option('latest', { type: 'number', describe: 'only the newest N runs' })
         .option('db', SHARED_DB_OPTION)
         .option('json', { type: 'boolean', default: false }),

@@ -128,20 +128,38 @@ function summaryJson(call: InteractionSummary): Record<string, unknown> {
 }
 
 function fullJson(call: InteractionRecord): Record<string, unknown> {
-  return { ...summaryJson(call), requestHash: call.requestHash, price: call.price, messages: call.messages, responseText: call.responseText, parsed: call.parsed };
+  return {
+    ...summaryJson(call),
+    requestHash: call.requestHash,
+    price: call.price,
+    messages: call.messages,
+    responseText: call.responseText,
+    parsed: call.parsed,
+  };
 }
 
 function describeCall(call: InteractionRecord, style: Style): string {
   const lines: string[] = [];
-  const where = [call.taskId, `attempt ${call.attemptId}`, call.itemKey ? `item ${call.itemKey}` : null, call.turn === null ? null : `turn ${call.turn}`];
+  const where = [
+    call.taskId,
+    `attempt ${call.attemptId}`,
+    call.itemKey ? `item ${call.itemKey}` : null,
+    call.turn === null ? null : `turn ${call.turn}`,
+  ];
   lines.push(`${style.bold(`call ${call.id}`)} · ${where.filter(Boolean).join(' · ')} · ${call.status}`);
   const asked = call.answeredModel !== null && call.answeredModel !== call.requestedModel ? ` (asked ${call.requestedModel})` : '';
   lines.push(`model    ${call.answeredModel ?? call.requestedModel}${asked} via ${call.provider}`);
   const tokens = `${call.inputTokens ?? '-'} in, ${call.outputTokens ?? '-'} out${call.tokensEstimated ? ' (estimated)' : ''}`;
-  lines.push(`tokens   ${tokens} · ${call.costUsd === null ? 'cost unknown' : formatUsd(call.costUsd)} · ${call.durationMs === null ? '-' : formatDuration(call.durationMs)}`);
+  lines.push(
+    `tokens   ${tokens} · ${call.costUsd === null ? 'cost unknown' : formatUsd(call.costUsd)} · ${call.durationMs === null ? '-' : formatDuration(call.durationMs)}`,
+  );
   lines.push(`started  ${formatTime(call.startedAt, true)}`);
   if (call.errorMessage !== null || call.errorClass !== null) {
-    lines.push(style.red(`error    ${[call.errorClass, call.httpStatus === null ? null : `HTTP ${call.httpStatus}`, call.errorMessage].filter(Boolean).join(': ')}`));
+    lines.push(
+      style.red(
+        `error    ${[call.errorClass, call.httpStatus === null ? null : `HTTP ${call.httpStatus}`, call.errorMessage].filter(Boolean).join(': ')}`,
+      ),
+    );
   }
   for (const message of messagesOf(call.messages)) lines.push('', style.dim(`── ${message.role} ──`), message.content);
   lines.push('', style.dim('── response ──'), call.responseText ?? style.dim('(none)'));

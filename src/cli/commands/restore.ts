@@ -42,7 +42,11 @@ export function restoreCommand(yargs: Argv): Argv {
         .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
         .option('run', { type: 'string', describe: 'the run id, when the dir has no marker and the database does not know the path' })
         .option('into', { type: 'string', describe: 'write a copy into this dir instead (no run marker: it is not the run dir)' })
-        .option('overwrite', { type: 'boolean', default: false, describe: 'also replace files that differ from the database (edits not yet recorded)' })
+        .option('overwrite', {
+          type: 'boolean',
+          default: false,
+          describe: 'also replace files that differ from the database (edits not yet recorded)',
+        })
         .option('db', DB_OPTION)
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
@@ -92,7 +96,8 @@ async function resolveRun(store: Store, runDir: string, args: RestoreArgs): Prom
   }
   const run = await findRun(store, runDir);
   if (run === null) {
-    if (!fs.existsSync(runDir)) throw new UsageError(`run dir ${args.runDir} does not exist and ${store.location} has no run for it: give --run <id> (see plan list)`);
+    if (!fs.existsSync(runDir))
+      throw new UsageError(`run dir ${args.runDir} does not exist and ${store.location} has no run for it: give --run <id> (see plan list)`);
     throw new UsageError(`${args.runDir} is not a run dir (no marker, no run in ${store.location}): give --run <id> (see plan list)`);
   }
   return run;

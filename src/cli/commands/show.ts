@@ -20,7 +20,10 @@ export function showCommand(yargs: Argv): Argv {
     (y) =>
       y
         .positional('run', { type: 'string', demandOption: true, describe: 'a run dir or a run id' })
-        .option('db', { type: 'string', describe: 'database file (default: plan.db beside the run dir, or ./runs/plan.db for a run id; env PLAN_DB)' })
+        .option('db', {
+          type: 'string',
+          describe: 'database file (default: plan.db beside the run dir, or ./runs/plan.db for a run id; env PLAN_DB)',
+        })
         .option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runShow(argv as unknown as ShowArgs);
@@ -72,7 +75,12 @@ async function runShow(args: ShowArgs): Promise<number> {
           createdAt: isoTime(run.createdAt),
           updatedAt: isoTime(run.updatedAt),
         },
-        totals: { ...counts, firstActivityAt: isoTime(totals.firstActivityAt), lastActivityAt: isoTime(totals.lastActivityAt), durationMs: runDurationMs(totals) },
+        totals: {
+          ...counts,
+          firstActivityAt: isoTime(totals.firstActivityAt),
+          lastActivityAt: isoTime(totals.lastActivityAt),
+          durationMs: runDurationMs(totals),
+        },
         tasks,
         failures,
       });

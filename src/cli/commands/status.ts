@@ -21,10 +21,7 @@ export function statusCommand(yargs: Argv): Argv {
     'status <run-dir>',
     "each task's state and why; safe while a build runs",
     (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true })
-        .option('db', DB_OPTION)
-        .option('json', { type: 'boolean', default: false }),
+      y.positional('run-dir', { type: 'string', demandOption: true }).option('db', DB_OPTION).option('json', { type: 'boolean', default: false }),
     async (argv) => {
       process.exitCode = await runStatus(argv as unknown as StatusArgs);
     },
@@ -65,7 +62,17 @@ async function runStatus(args: StatusArgs): Promise<number> {
     };
 
     if (args.json) {
-      const payload = { runId: run.id, runDir, db: location, pipeline: run.pipeline, status: run.status, statusReason: run.statusReason, ...activity, counts, tasks };
+      const payload = {
+        runId: run.id,
+        runDir,
+        db: location,
+        pipeline: run.pipeline,
+        status: run.status,
+        statusReason: run.statusReason,
+        ...activity,
+        counts,
+        tasks,
+      };
       process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
       return ExitCode.ok;
     }
@@ -78,12 +85,15 @@ async function runStatus(args: StatusArgs): Promise<number> {
       `files ${filesPresent}/${declared.length} · ${activity.calls} calls · ${activity.inputTokens.toLocaleString('en-US')} in / ` +
         `${activity.outputTokens.toLocaleString('en-US')} out tokens · $${activity.costUsd.toFixed(4)} · ${formatDuration(activity.elapsedMs)} · last activity ${ago}\n`,
     );
-    if (building) process.stdout.write(`building (pid ${holder!.pid} on ${holder!.host}): ${running.length > 0 ? running.join(', ') : 'between tasks'}\n`);
+    if (building)
+      process.stdout.write(`building (pid ${holder!.pid} on ${holder!.host}): ${running.length > 0 ? running.join(', ') : 'between tasks'}\n`);
     const width = Math.max(...tasks.map((t) => t.id.length));
     for (const task of tasks) {
       process.stdout.write(`${paint[task.state](task.state.padEnd(8))} ${task.id.padEnd(width)}  ${style.dim(task.reason)}\n`);
     }
-    process.stdout.write(`${counts.fresh} of ${tasks.length} tasks fresh, ${counts.missing} missing, ${counts.stale} stale, ${counts.blocked} blocked\n`);
+    process.stdout.write(
+      `${counts.fresh} of ${tasks.length} tasks fresh, ${counts.missing} missing, ${counts.stale} stale, ${counts.blocked} blocked\n`,
+    );
     return ExitCode.ok;
   } finally {
     await store.close();

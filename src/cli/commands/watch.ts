@@ -173,7 +173,8 @@ class WatchSession {
       this.waitingForLock = false;
       return false;
     }
-    if (!this.waitingForLock) this.options.view.note(`another build (pid ${holder.pid} on ${holder.host}) holds the run dir: rebuilding once it ends`);
+    if (!this.waitingForLock)
+      this.options.view.note(`another build (pid ${holder.pid} on ${holder.host}) holds the run dir: rebuilding once it ends`);
     this.waitingForLock = true;
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => {

@@ -53,7 +53,10 @@ class Sampler {
 
   private resolve(ref: string): JsonSchema {
     if (ref === '#') return this.root;
-    const path = ref.replace(/^#\//, '').split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const path = ref
+      .replace(/^#\//, '')
+      .split('/')
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     let node: unknown = this.root;
     for (const key of path) node = isSchema(node) ? node[key] : undefined;
     if (!isSchema(node)) throw new Error(`offline model: unresolvable $ref ${ref}`);

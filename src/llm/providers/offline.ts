@@ -39,7 +39,10 @@ export class OfflineProvider implements Provider {
 export function offlineAnswer(request: Pick<ProviderRequest, 'messages' | 'json'>): string {
   const random = new SeededRandom(canonicalJson(request.messages));
   // The user's words make the text look like it belongs to the prompt; fall back to everything said.
-  const userText = request.messages.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+  const userText = request.messages
+    .filter((m) => m.role === 'user')
+    .map((m) => m.content)
+    .join('\n');
   const words = promptWords(userText.trim() === '' ? messagesChars(request.messages) : userText);
   if (request.json === null) return offlineProse(random, words);
   return JSON.stringify(sampleJson(request.json.schema, random, words), null, 2);

@@ -80,8 +80,7 @@ export class OpenAiCompatibleProvider implements Provider {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = AbortSignal.any([request.signal, timeout]);
     const doFetch = this.options.fetch ?? fetch;
-    const messages =
-      mode === 'json_object' && request.json ? withSchemaInstruction(request.messages, request.json.schema) : request.messages;
+    const messages = mode === 'json_object' && request.json ? withSchemaInstruction(request.messages, request.json.schema) : request.messages;
     const body = JSON.stringify({
       model: this.spec.model,
       messages,
@@ -201,8 +200,7 @@ function maxTokens(spec: ModelSpec, request: ProviderRequest): Record<string, nu
 }
 
 function withSchemaInstruction(messages: readonly ChatMessage[], schema: JsonSchema): ChatMessage[] {
-  const instruction =
-    'Answer with one JSON object only (no prose, no code fences) that matches this JSON schema:\n' + JSON.stringify(schema);
+  const instruction = `Answer with one JSON object only (no prose, no code fences) that matches this JSON schema:\n${JSON.stringify(schema)}`;
   const [first, ...rest] = messages;
   if (first?.role === 'system') return [{ role: 'system', content: `${first.content}\n\n${instruction}` }, ...rest];
   return [{ role: 'system', content: instruction }, ...messages];
@@ -212,7 +210,7 @@ function errorDetail(body: string): string {
   let detail = body;
   try {
     const json = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
-    const message = typeof json.error === 'string' ? json.error : json.error?.message ?? json.message;
+    const message = typeof json.error === 'string' ? json.error : (json.error?.message ?? json.message);
     if (typeof message === 'string') detail = message;
   } catch {
     // not JSON: keep the raw text

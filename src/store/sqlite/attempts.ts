@@ -48,10 +48,11 @@ export class Attempts {
     // The no-op hot path: four reads of small columns as raw arrays (no per-row objects from the driver),
     // only the newest persisted attempt of each task.
     const built = new Map<string, AttemptRecord>();
-    const attempts = this.context.sql(
-      `SELECT id, task_id, status, stamp_json, outputs_json, error, started_at, finished_at FROM task_attempts
+    const attempts = this.context
+      .sql(
+        `SELECT id, task_id, status, stamp_json, outputs_json, error, started_at, finished_at FROM task_attempts
         WHERE id IN (SELECT MAX(id) FROM task_attempts WHERE run_id = ? AND status IN ('persisted', 'complete') GROUP BY task_id)`,
-    )
+      )
       .raw()
       .all(runId) as [number, string, AttemptStatus, string | null, string | null, string | null, number, number | null][];
     for (const [id, taskId, status, stamp, outputs, error, startedAt, finishedAt] of attempts) {
@@ -71,19 +72,19 @@ export class Attempts {
     // Rare (a process died between persist and materialize): one small read per such attempt.
     const previousOutputs = new Map<number, Record<string, string>>();
     for (const attempt of unmaterialized) {
-      const previous = this.context.sql(
-        `SELECT outputs_json FROM task_attempts WHERE run_id = ? AND task_id = ? AND id < ? AND status IN ('persisted', 'complete')
+      const previous = this.context
+        .sql(
+          `SELECT outputs_json FROM task_attempts WHERE run_id = ? AND task_id = ? AND id < ? AND status IN ('persisted', 'complete')
           ORDER BY id DESC LIMIT 1`,
-      )
+        )
         .pluck()
         .get(runId, attempt.taskId, attempt.id) as string | null | undefined;
       previousOutputs.set(attempt.id, previous ? (JSON.parse(previous) as Record<string, string>) : {});
     }
 
     const replayable = new Map<string, number[]>();
-    const unpersisted = this.context.sql(
-      `SELECT id, task_id FROM task_attempts WHERE run_id = ? AND status IN ('abandoned', 'failed', 'cancelled') ORDER BY id`,
-    )
+    const unpersisted = this.context
+      .sql(`SELECT id, task_id FROM task_attempts WHERE run_id = ? AND status IN ('abandoned', 'failed', 'cancelled') ORDER BY id`)
       .raw()
       .all(runId) as [number, string][];
     for (const [id, taskId] of unpersisted) {
@@ -93,11 +94,15 @@ export class Attempts {
 
     const latestContent = new Map<string, string>();
     // SQLite returns the bare columns of the row holding MAX(version).
-    const content = this.context.sql('SELECT path, sha256, MAX(version) FROM plan_content WHERE run_id = ? GROUP BY path').raw().all(runId) as [string, string][];
+    const content = this.context.sql('SELECT path, sha256, MAX(version) FROM plan_content WHERE run_id = ? GROUP BY path').raw().all(runId) as [
+      string,
+      string,
+    ][];
     for (const [filePath, sha] of content) latestContent.set(filePath, sha);
 
     const fileStats = new Map<string, FileStat>();
-    const stats = this.context.sql('SELECT path, size, mtime_ns, ctime_ns, ino, sha256, stat_at_ns FROM file_stats WHERE run_id = ?')
+    const stats = this.context
+      .sql('SELECT path, size, mtime_ns, ctime_ns, ino, sha256, stat_at_ns FROM file_stats WHERE run_id = ?')
       .raw()
       .all(runId) as [string, number, string, string, string, string, string][];
     for (const [filePath, size, mtimeNs, ctimeNs, ino, sha, statAtNs] of stats) {
@@ -118,25 +123,24 @@ export class Attempts {
     const now = Date.now();
     return this.context.write(() => {
       // Their calls first: the attempts are found by their `running` status.
-      this.context.sql(
-        `UPDATE llm_interactions SET status = 'abandoned', error_message = 'the process running its attempt died', finished_at = ?
+      this.context
+        .sql(
+          `UPDATE llm_interactions SET status = 'abandoned', error_message = 'the process running its attempt died', finished_at = ?
           WHERE status = 'pending' AND attempt_id IN (SELECT id FROM task_attempts WHERE run_id = ? AND status = 'running')`,
-      ).run(now, runId);
-      return this.context.sql(`UPDATE task_attempts SET status = 'abandoned', finished_at = ? WHERE run_id = ? AND status = 'running'`).run(now, runId)
-        .changes;
+        )
+        .run(now, runId);
+      return this.context
+        .sql(`UPDATE task_attempts SET status = 'abandoned', finished_at = ? WHERE run_id = ? AND status = 'running'`)
+        .run(now, runId).changes;
     });
   }
 
   async startAttempt(runId: string, taskId: string): Promise<number> {
     return this.context.write(
       () =>
-        this.context.sql(`INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at) VALUES (?, ?, 'running', ?, ?, ?)`).run(
-          runId,
-          taskId,
-          process.pid,
-          HOST,
-          Date.now(),
-        ).lastInsertRowid as number,
+        this.context
+          .sql(`INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at) VALUES (?, ?, 'running', ?, ?, ?)`)
+          .run(runId, taskId, process.pid, HOST, Date.now()).lastInsertRowid as number,
       { oneStatement: true },
     );
   }
@@ -153,16 +157,27 @@ export class Attempts {
     }
     await this.context.write(() => {
       // One statement checks and marks: the savepoint undoes it if a content row then fails.
-      const attempt = this.context.sql(
-        `UPDATE task_attempts SET status = 'persisted', stamp_json = ?, outputs_json = ?, persisted_at = ? WHERE id = ? AND status = 'running'
+      const attempt = this.context
+        .sql(
+          `UPDATE task_attempts SET status = 'persisted', stamp_json = ?, outputs_json = ?, persisted_at = ? WHERE id = ? AND status = 'running'
          RETURNING run_id, task_id`,
-      ).get(stamp, JSON.stringify(outputShas), now, attemptId) as Row | undefined;
+        )
+        .get(stamp, JSON.stringify(outputShas), now, attemptId) as Row | undefined;
       if (!attempt) {
         const found = this.context.sql('SELECT status FROM task_attempts WHERE id = ?').get(attemptId) as Row | undefined;
         throw new StoreError(found ? `attempt ${attemptId} is ${String(found.status)}, not running` : `no attempt ${attemptId}`);
       }
       for (const output of outputs) {
-        this.insertContentIfChanged(attempt.run_id as string, attempt.task_id as string, attemptId, output.path, output.sha256, output.bytes, 'task', now);
+        this.insertContentIfChanged(
+          attempt.run_id as string,
+          attempt.task_id as string,
+          attemptId,
+          output.path,
+          output.sha256,
+          output.bytes,
+          'task',
+          now,
+        );
       }
     });
   }
@@ -181,17 +196,18 @@ export class Attempts {
     source: 'task' | 'edit',
     now: number,
   ): number | null {
-    const latest = this.context.sql('SELECT sha256, version FROM plan_content WHERE run_id = ? AND path = ? ORDER BY version DESC LIMIT 1').get(
-      runId,
-      filePath,
-    ) as Row | undefined;
+    const latest = this.context
+      .sql('SELECT sha256, version FROM plan_content WHERE run_id = ? AND path = ? ORDER BY version DESC LIMIT 1')
+      .get(runId, filePath) as Row | undefined;
     if (latest && latest.sha256 === sha256) return null;
     const { encoding, data } = encodeContent(bytes);
     const version = ((latest?.version as number | undefined) ?? 0) + 1;
-    this.context.sql(
-      `INSERT INTO plan_content (run_id, path, version, task_id, attempt_id, sha256, size, encoding, data, source, created_at)
+    this.context
+      .sql(
+        `INSERT INTO plan_content (run_id, path, version, task_id, attempt_id, sha256, size, encoding, data, source, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(runId, filePath, version, taskId, attemptId, sha256, bytes.length, encoding, data, source, now);
+      )
+      .run(runId, filePath, version, taskId, attemptId, sha256, bytes.length, encoding, data, source, now);
     return version;
   }
 
@@ -210,19 +226,14 @@ export class Attempts {
   async endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
     const now = Date.now();
     await this.context.write(() => {
-      const ended = this.context.sql(`UPDATE task_attempts SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`).run(
-        status,
-        error,
-        now,
-        attemptId,
-      ).changes;
+      const ended = this.context
+        .sql(`UPDATE task_attempts SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`)
+        .run(status, error, now, attemptId).changes;
       if (ended === 0) return;
       // A call still pending will never be answered into this attempt.
-      this.context.sql(`UPDATE llm_interactions SET status = 'abandoned', error_message = ?, finished_at = ? WHERE attempt_id = ? AND status = 'pending'`).run(
-        `its attempt ended ${status}`,
-        now,
-        attemptId,
-      );
+      this.context
+        .sql(`UPDATE llm_interactions SET status = 'abandoned', error_message = ?, finished_at = ? WHERE attempt_id = ? AND status = 'pending'`)
+        .run(`its attempt ended ${status}`, now, attemptId);
     });
   }
 
@@ -262,11 +273,9 @@ export class Attempts {
   }
 
   async readContentBySha(runId: string, filePath: string, sha256: string): Promise<Buffer | null> {
-    const row = this.context.sql('SELECT encoding, data FROM plan_content WHERE run_id = ? AND path = ? AND sha256 = ? ORDER BY version DESC LIMIT 1').get(
-      runId,
-      filePath,
-      sha256,
-    ) as Row | undefined;
+    const row = this.context
+      .sql('SELECT encoding, data FROM plan_content WHERE run_id = ? AND path = ? AND sha256 = ? ORDER BY version DESC LIMIT 1')
+      .get(runId, filePath, sha256) as Row | undefined;
     return row ? decodeContent(row.encoding as string, row.data as Buffer) : null;
   }
 

@@ -24,7 +24,10 @@ export class FileStatBatch {
   /** A newer entry for a path replaces one still waiting, so an older one never overwrites it. */
   queue(runId: string, stats: readonly FileStat[]): void {
     let byPath = this.pending.get(runId);
-    if (byPath === undefined) this.pending.set(runId, (byPath = new Map()));
+    if (byPath === undefined) {
+      byPath = new Map();
+      this.pending.set(runId, byPath);
+    }
     for (const stat of stats) {
       if (!byPath.has(stat.path)) this.count++;
       byPath.set(stat.path, stat);

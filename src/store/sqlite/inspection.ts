@@ -50,26 +50,36 @@ export class Inspection {
   }
 
   async runTotals(runId: string): Promise<RunTotals> {
-    const attempts = this.context.sql(
-      `SELECT COUNT(*) AS attempts, MIN(started_at) AS first, MAX(COALESCE(finished_at, persisted_at, started_at)) AS last,
+    const attempts = this.context
+      .sql(
+        `SELECT COUNT(*) AS attempts, MIN(started_at) AS first, MAX(COALESCE(finished_at, persisted_at, started_at)) AS last,
          COUNT(DISTINCT CASE WHEN status IN ('persisted', 'complete') THEN task_id END) AS built
        FROM task_attempts WHERE run_id = ?`,
-    ).get(runId) as Row;
-    const failed = this.context.sql(
-      `SELECT COUNT(*) AS n FROM task_attempts a
+      )
+      .get(runId) as Row;
+    const failed = this.context
+      .sql(
+        `SELECT COUNT(*) AS n FROM task_attempts a
        WHERE a.run_id = ? AND a.status IN ('failed', 'cancelled', 'abandoned')
          AND a.id = (SELECT MAX(b.id) FROM task_attempts b WHERE b.run_id = a.run_id AND b.task_id = a.task_id)`,
-    ).get(runId) as Row;
-    const content = this.context.sql('SELECT COUNT(DISTINCT path) AS files, COUNT(*) AS versions FROM plan_content WHERE run_id = ?').get(runId) as Row;
-    const calls = this.context.sql(
-      `SELECT COUNT(*) AS calls, COALESCE(SUM(status = 'failed'), 0) AS failed, COALESCE(SUM(input_tokens), 0) AS input,
+      )
+      .get(runId) as Row;
+    const content = this.context
+      .sql('SELECT COUNT(DISTINCT path) AS files, COUNT(*) AS versions FROM plan_content WHERE run_id = ?')
+      .get(runId) as Row;
+    const calls = this.context
+      .sql(
+        `SELECT COUNT(*) AS calls, COALESCE(SUM(status = 'failed'), 0) AS failed, COALESCE(SUM(input_tokens), 0) AS input,
          COALESCE(SUM(output_tokens), 0) AS output, COALESCE(SUM(cost_usd), 0) AS cost, MAX(COALESCE(finished_at, started_at)) AS last
        FROM llm_interactions WHERE run_id = ?`,
-    ).get(runId) as Row;
-    const models = this.context.sql(
-      `SELECT answered_model AS model, COUNT(*) AS n FROM llm_interactions WHERE run_id = ? AND answered_model IS NOT NULL
+      )
+      .get(runId) as Row;
+    const models = this.context
+      .sql(
+        `SELECT answered_model AS model, COUNT(*) AS n FROM llm_interactions WHERE run_id = ? AND answered_model IS NOT NULL
        GROUP BY answered_model ORDER BY n DESC, answered_model`,
-    ).all(runId) as Row[];
+      )
+      .all(runId) as Row[];
     const ends = [attempts.last, calls.last].filter((t): t is number => typeof t === 'number');
     return {
       runId,
@@ -107,13 +117,15 @@ export class Inspection {
       where.push('started_at >= ?');
       args.push(query.since);
     }
-    const rows = this.context.sql(
-      `SELECT ${keys[by]} AS key, COUNT(*) AS calls, COALESCE(SUM(status = 'failed'), 0) AS failed,
+    const rows = this.context
+      .sql(
+        `SELECT ${keys[by]} AS key, COUNT(*) AS calls, COALESCE(SUM(status = 'failed'), 0) AS failed,
          COALESCE(SUM(input_tokens), 0) AS input, COALESCE(SUM(output_tokens), 0) AS output,
          COALESCE(SUM(cost_usd), 0) AS cost, COALESCE(SUM(duration_ms), 0) AS duration
        FROM llm_interactions${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
        GROUP BY key ORDER BY key`,
-    ).all(...args) as Row[];
+      )
+      .all(...args) as Row[];
     return rows.map((row) => ({
       key: row.key as string,
       calls: row.calls as number,
@@ -161,8 +173,9 @@ export class Inspection {
   async taskCallHistory(filter: { pipeline?: string; speed?: string } = {}): Promise<TaskCallHistory[]> {
     // Only calls of attempts that persisted: an abandoned attempt's calls are replayed by the next one, and
     // counting both would count them twice.
-    const rows = this.context.sql(
-      `SELECT i.task_id AS taskId, COUNT(DISTINCT i.run_id) AS runs, COUNT(*) AS calls,
+    const rows = this.context
+      .sql(
+        `SELECT i.task_id AS taskId, COUNT(DISTINCT i.run_id) AS runs, COUNT(*) AS calls,
               COALESCE(SUM(i.input_tokens), 0) AS inputTokens, COALESCE(SUM(i.output_tokens), 0) AS outputTokens
          FROM llm_interactions i
          JOIN task_attempts a ON a.id = i.attempt_id AND a.status IN ('persisted', 'complete')
@@ -172,7 +185,8 @@ export class Inspection {
           AND (@speed IS NULL OR json_extract(r.params_json, '$.speed') = @speed)
         GROUP BY i.task_id
         ORDER BY i.task_id`,
-    ).all({ pipeline: filter.pipeline ?? null, speed: filter.speed ?? null }) as TaskCallHistory[];
+      )
+      .all({ pipeline: filter.pipeline ?? null, speed: filter.speed ?? null }) as TaskCallHistory[];
     return rows;
   }
 }

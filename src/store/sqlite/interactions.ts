@@ -10,65 +10,72 @@ export class Interactions {
   async startInteraction(start: InteractionStart): Promise<number> {
     return this.context.write(
       () =>
-        this.context.sql(
-          `INSERT INTO llm_interactions (run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model,
+        this.context
+          .sql(
+            `INSERT INTO llm_interactions (run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model,
              messages_json, messages_z, replayed_from, status, started_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, 'pending', ?)`,
-        ).run(
-          start.runId,
-          start.taskId,
-          start.attemptId,
-          start.itemKey,
-          start.turn,
-          start.requestHash,
-          start.provider,
-          start.requestedModel,
-          // Level 1: a 20-turn conversation stores ~100 KB of messages per turn; speed matters more than the last few %.
-          deflateRawSync(JSON.stringify(start.messages), { level: 1 }),
-          start.replayedFrom ?? null,
-          Date.now(),
-        ).lastInsertRowid as number,
+          )
+          .run(
+            start.runId,
+            start.taskId,
+            start.attemptId,
+            start.itemKey,
+            start.turn,
+            start.requestHash,
+            start.provider,
+            start.requestedModel,
+            // Level 1: a 20-turn conversation stores ~100 KB of messages per turn; speed matters more than the last few %.
+            deflateRawSync(JSON.stringify(start.messages), { level: 1 }),
+            start.replayedFrom ?? null,
+            Date.now(),
+          ).lastInsertRowid as number,
     );
   }
 
   async finishInteraction(id: number, finish: InteractionFinish): Promise<void> {
     await this.context.write(() =>
-      this.context.sql(
-        `UPDATE llm_interactions SET status = ?, answered_model = ?, response_text = ?, parsed_json = ?, error_class = ?,
+      this.context
+        .sql(
+          `UPDATE llm_interactions SET status = ?, answered_model = ?, response_text = ?, parsed_json = ?, error_class = ?,
            error_message = ?, http_status = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, duration_ms = ?,
            cost_usd = ?, price_json = ?, finished_at = ?
          WHERE id = ?`,
-      ).run(
-        finish.status,
-        finish.answeredModel ?? null,
-        finish.responseText ?? null,
-        finish.parsed === undefined ? null : JSON.stringify(finish.parsed),
-        finish.errorClass ?? null,
-        finish.errorMessage ?? null,
-        finish.httpStatus ?? null,
-        finish.inputTokens ?? null,
-        finish.outputTokens ?? null,
-        finish.tokensEstimated ? 1 : 0,
-        finish.durationMs ?? null,
-        finish.costUsd ?? null,
-        finish.price === undefined ? null : JSON.stringify(finish.price),
-        Date.now(),
-        id,
-      ),
+        )
+        .run(
+          finish.status,
+          finish.answeredModel ?? null,
+          finish.responseText ?? null,
+          finish.parsed === undefined ? null : JSON.stringify(finish.parsed),
+          finish.errorClass ?? null,
+          finish.errorMessage ?? null,
+          finish.httpStatus ?? null,
+          finish.inputTokens ?? null,
+          finish.outputTokens ?? null,
+          finish.tokensEstimated ? 1 : 0,
+          finish.durationMs ?? null,
+          finish.costUsd ?? null,
+          finish.price === undefined ? null : JSON.stringify(finish.price),
+          Date.now(),
+          id,
+        ),
     );
   }
 
   async rejectInteraction(id: number, reason: string): Promise<void> {
     await this.context.write(() => {
-      const replayedFrom = this.context.sql(
-        `UPDATE llm_interactions SET status = 'rejected', error_message = ? WHERE id = ? AND status IN ('completed', 'replayed')
+      const replayedFrom = this.context
+        .sql(
+          `UPDATE llm_interactions SET status = 'rejected', error_message = ? WHERE id = ? AND status IN ('completed', 'replayed')
          RETURNING replayed_from`,
-      )
+        )
         .pluck()
         .get(reason, id) as number | null | undefined;
       // The answer it replayed is the same refused answer: no later attempt may replay it either.
       if (typeof replayedFrom === 'number') {
-        this.context.sql(`UPDATE llm_interactions SET status = 'rejected', error_message = ? WHERE id = ? AND status = 'completed'`).run(reason, replayedFrom);
+        this.context
+          .sql(`UPDATE llm_interactions SET status = 'rejected', error_message = ? WHERE id = ? AND status = 'completed'`)
+          .run(reason, replayedFrom);
       }
     });
   }

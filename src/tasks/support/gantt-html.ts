@@ -2,7 +2,11 @@ import { escapeHtml, htmlPage, jsonForScript } from './html.js';
 import type { ScheduledItem } from './schedule-compute.js';
 
 /** Mermaid's gantt syntax breaks on these; they are replaced in names (the page escapes the rest). */
-const mermaidText = (text: string): string => text.replace(/[:;#\n\r]+/g, ' ').replace(/\s+/g, ' ').trim() || '-';
+const mermaidText = (text: string): string =>
+  text
+    .replace(/[:;#\n\r]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim() || '-';
 const mermaidId = (id: string): string => `t${id.replace(/[^0-9A-Za-z]/g, '_')}`;
 
 /** The Mermaid source of the Gantt chart: one section per phase, one bar per task. */
@@ -21,7 +25,10 @@ export function mermaidGantt(title: string, items: readonly ScheduledItem[]): st
 /** A page holding the Mermaid source (no script, no network) and the schedule as a table. */
 export function mermaidPage(title: string, items: readonly ScheduledItem[]): string {
   const rows = items
-    .map((i) => `<tr><td>${escapeHtml(i.id)}</td><td style="padding-left:${8 + i.depth * 16}px">${escapeHtml(i.name)}</td><td>${i.start}</td><td>${i.end}</td><td>${i.days}</td></tr>`)
+    .map(
+      (i) =>
+        `<tr><td>${escapeHtml(i.id)}</td><td style="padding-left:${8 + i.depth * 16}px">${escapeHtml(i.name)}</td><td>${i.start}</td><td>${i.end}</td><td>${i.days}</td></tr>`,
+    )
     .join('\n');
   return htmlPage({
     title: `${title} — Gantt (Mermaid)`,

@@ -73,14 +73,21 @@ export function computeSchedule(input: ScheduleInput): ScheduledItem[] {
 
   const items: ScheduledItem[] = [];
   const item = (node: WbsNode, parentId: string | null, depth: number, offset: number, length: number, dependsOn: string[] = []): ScheduledItem => ({
-    id: node.id, parentId, depth, name: node.name, offset, days: length,
-    start: addDays(input.startDate, offset), end: addDays(input.startDate, offset + length - 1), dependsOn,
+    id: node.id,
+    parentId,
+    depth,
+    name: node.name,
+    offset,
+    days: length,
+    start: addDays(input.startDate, offset),
+    end: addDays(input.startDate, offset + length - 1),
+    dependsOn,
   });
   const place = (node: WbsNode, parentId: string | null, depth: number): ScheduledItem => {
     if (unitIds.has(node.id)) {
       const unit = item(node, parentId, depth, offsets.get(node.id) ?? 0, days(node.id), [...(preds.get(node.id) ?? [])]);
       items.push(unit);
-      splitSubtasks(node.children, unit).forEach(([child, offset, length]) => items.push(item(child, node.id, depth + 1, offset, length)));
+      for (const [child, offset, length] of splitSubtasks(node.children, unit)) items.push(item(child, node.id, depth + 1, offset, length));
       return unit;
     }
     const index = items.length;
