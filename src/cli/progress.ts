@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { formatDuration, plural, styleFor, type Style } from './output.js';
 import { BuildTally, LiveLine } from './live-line.js';
 import type { BuildEvent, BuildSummary, BuildStatus } from '../engine/events.js';
@@ -21,8 +22,10 @@ export function createProgressView(mode: ProgressMode, out: NodeJS.WriteStream, 
 }
 
 function plainView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) => void {
+  const where = { runDir: '<run-dir>' };
   return (event) => {
-    const line = describeEvent(event, style);
+    if (event.type === 'build-started') where.runDir = shownRunDir(event.runDir);
+    const line = describeEvent(event, style, false, where.runDir);
     if (line !== null) err.write(`${line}\n`);
   };
 }
@@ -30,18 +33,22 @@ function plainView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) =
 function liveView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) => void {
   const tally = new BuildTally();
   const line = new LiveLine(err, () => `[${tally.done}/${tally.total}] ${tally.runningText()} · ${tally.failed} failed · ${tally.elapsed()}`);
+  let runDir = '<run-dir>';
   return (event) => {
     tally.apply(event);
-    if (event.type === 'build-started') line.startClock();
+    if (event.type === 'build-started') {
+      line.startClock();
+      runDir = shownRunDir(event.runDir);
+    }
     if (event.type === 'build-finished') return line.stop(true);
-    const text = describeEvent(event, style, true);
+    const text = describeEvent(event, style, true, runDir);
     if (text !== null) line.print(text);
     else line.update();
   };
 }
 
 /** The line a person sees for an event, or null for events only the live line reflects. */
-function describeEvent(event: BuildEvent, style: Style, quiet = false): string | null {
+function describeEvent(event: BuildEvent, style: Style, quiet = false, runDir = '<run-dir>'): string | null {
   switch (event.type) {
     case 'task-started':
       return quiet ? null : `run   ${event.taskId}${event.try > 1 ? ` (try ${event.try})` : ''} — ${event.reason}`;
@@ -53,6 +60,11 @@ function describeEvent(event: BuildEvent, style: Style, quiet = false): string |
       return `edited ${event.path}: kept, stored as a new version`;
     case 'file-restored':
       return `restored ${event.path} from the database`;
+    case 'edit-replaced':
+      return style.yellow(
+        `${event.taskId} replaces your edit of ${event.path}` +
+          (event.version === null ? '' : `; your version is kept as v${event.version}: plan cat ${runDir} ${event.path} --version ${event.version}`),
+      );
     case 'task-failed':
       return event.retryInMs === null
         ? style.red(`FAIL  ${event.taskId}: ${event.error}`)
@@ -83,4 +95,10 @@ export function summaryLine(status: BuildStatus, summary: BuildSummary, dryRun: 
   if (summary.notStarted > 0) parts.push(`${summary.notStarted} not started`);
   const verdict = status === 'success' ? 'build complete' : status === 'failed' ? 'build failed' : 'build interrupted (resume with plan build)';
   return `${verdict}: ${parts.join(', ')} of ${summary.tasks} in ${formatDuration(summary.durationMs)}`;
+}
+
+/** The run dir as the person would type it: relative to where they stand, when it is below it. */
+function shownRunDir(runDir: string): string {
+  const relative = path.relative(process.cwd(), runDir);
+  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? runDir : relative;
 }

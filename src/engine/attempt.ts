@@ -33,6 +33,8 @@ export interface AttemptArgs<S extends object> {
   previousOutputs: Readonly<Record<string, string>>;
   /** Earlier attempts that never persisted, whose finished work may be replayed. */
   replayable: readonly number[];
+  /** The run-dir files the task may read (what its stamp holds). */
+  inputs: () => Iterable<string>;
   /** The stamp's text as of now (inputs are final: every dependency has finished). */
   stampText: () => string;
   hasher: FileHasher;
@@ -56,7 +58,7 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
     const attemptId = await store.startAttempt(args.runId, taskId);
     args.emit({ type: 'task-started', taskId, attemptId, try: tryNumber, reason: args.reason });
     const started = Date.now();
-    const ctx = new AttemptContext(task as Task, args.runId, args.runDir, attemptId, args.stopSignal, args.emit);
+    const ctx = new AttemptContext(task as Task, args.runId, args.runDir, attemptId, args.stopSignal, args.emit, args.inputs);
     let persisted = false;
     try {
       const services = args.services?.({

@@ -6,6 +6,8 @@ import { RunState } from './run-state.js';
 import { recoverPersistedAttempts } from './recovery.js';
 import { TaskDecider } from './task-decider.js';
 import { decideAllDry } from './dry-run.js';
+import { withReplacedEdits } from './decide.js';
+import { replacedEdits } from './replaced-edits.js';
 import { Scheduler } from './scheduler.js';
 import { removeTempFiles } from './materialize.js';
 import { EventBus, type BuildStatus, type BuildSummary, type TaskState } from './events.js';
@@ -87,8 +89,15 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
   if (options.dryRun) {
     const state = new RunState(graph, all, runDir, await store.loadRunSnapshot(runId));
     emit({ type: 'build-started', runId, runDir, tasks: graph.order.length, at: startedAt });
-    const decisions = decideAllDry(state, { forced, restore: options.restore === true, emit });
-    for (const decision of decisions.values()) if (decision.state === 'fresh') summary.fresh++;
+    const decisions = decideAllDry(state, { forced, restore: options.restore === true });
+    for (const [taskId, decided] of decisions) {
+      let decision = decided;
+      const edited = decision.state === 'fresh' ? [] : state.editedOutputs(taskId);
+      if (edited.length > 0) decision = withReplacedEdits(decision, await replacedEdits(store, runId, edited));
+      decisions.set(taskId, decision);
+      if (decision.state === 'fresh') summary.fresh++;
+      emit({ type: 'task-decided', taskId, state: decision.state, reason: decision.reason });
+    }
     summary.durationMs = Date.now() - startedAt;
     emit({ type: 'build-finished', status: 'success', summary, at: Date.now() });
     return { status: 'success', summary, decisions };

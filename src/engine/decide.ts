@@ -15,6 +15,14 @@ export interface Decision {
   invalid: string | null;
   /** Never built, yet every output is there (a copied or foreign run dir): record them instead of running. */
   adopt: boolean;
+  /** Outputs holding a person's edit that running the task will write over (each kept as a stored version). */
+  replacesEdits: ReplacedEdit[];
+}
+
+export interface ReplacedEdit {
+  path: string;
+  /** The stored version that holds the edit (null if, unexpectedly, none does). */
+  version: number | null;
 }
 
 export interface DecisionInput {
@@ -59,5 +67,12 @@ export function decideTaskState(input: DecisionInput): Decision {
 
 /** A decision with the given state and cause (its reason rendered). */
 export function decision(state: TaskState, cause: DecisionCause): Decision {
-  return { state, cause, reason: describeCause(cause), missing: [], invalid: null, adopt: false };
+  return { state, cause, reason: describeCause(cause), missing: [], invalid: null, adopt: false, replacesEdits: [] };
+}
+
+/** The decision with the edits it replaces, said in its reason too (the dry run and `plan explain` show it). */
+export function withReplacedEdits(made: Decision, edits: ReplacedEdit[]): Decision {
+  if (edits.length === 0) return made;
+  const said = edits.map((e) => `${e.path}${e.version === null ? '' : ` (kept as v${e.version})`}`).join(', ');
+  return { ...made, replacesEdits: edits, reason: `${made.reason} — replaces your edit of ${said}` };
 }

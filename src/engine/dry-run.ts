@@ -1,7 +1,6 @@
 import { decideTaskState, decision as makeDecision, type Decision } from './decide.js';
 import { dependsOnInputsOnly } from './decision-cause.js';
 import type { RunState } from './run-state.js';
-import type { BuildEvent } from './events.js';
 
 /**
  * `--dry-run`: decide every task in order, running and writing nothing. A task downstream of one that would
@@ -9,7 +8,7 @@ import type { BuildEvent } from './events.js';
  */
 export function decideAllDry<S extends object>(
   state: RunState<S>,
-  options: { forced: ReadonlySet<string>; restore: boolean; emit: (event: BuildEvent) => void },
+  options: { forced: ReadonlySet<string>; restore: boolean },
 ): Map<string, Decision> {
   const { graph } = state;
   const wouldRun = new Set<string>();
@@ -36,7 +35,6 @@ export function decideAllDry<S extends object>(
     }
     if (decision.state !== 'fresh') wouldRun.add(taskId);
     decisions.set(taskId, decision);
-    options.emit({ type: 'task-decided', taskId, state: decision.state, reason: decision.reason });
   }
   return decisions;
 }

@@ -11,6 +11,8 @@ export type BuildEvent =
   | { type: 'task-recovered'; taskId: string; attemptId: number; files: string[] }
   | { type: 'file-edited'; taskId: string; path: string; sha256: string }
   | { type: 'file-restored'; taskId: string; path: string }
+  /** The task is about to run and write over a person's edit of one of its outputs (kept as `version`). */
+  | { type: 'edit-replaced'; taskId: string; path: string; version: number | null }
   | { type: 'task-started'; taskId: string; attemptId: number; try: number; reason: string }
   | { type: 'task-log'; taskId: string; attemptId: number; message: string }
   | { type: 'task-persisted'; taskId: string; attemptId: number }

@@ -1,4 +1,7 @@
-import { FileHasher, type FileState } from './hasher.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FileHasher, sha256, type FileState } from './hasher.js';
+import { UsageError } from './errors.js';
 import { stampHead, stampText, type Stamp } from './stamp.js';
 import type { TaskGraph } from './graph.js';
 import type { AttemptRecord, RunSnapshot } from '../store/store.js';
@@ -58,6 +61,21 @@ export class RunState<S extends object> {
     return stampText(head, paths, (filePath) => this.currentSha.get(filePath)!);
   }
 
+  /**
+   * Outputs of a task that hold something else than its built attempt wrote — a person's edit (stored as a
+   * version when the build met it) — which running the task would write over. Needs the outputs decided first.
+   */
+  editedOutputs(taskId: string): { path: string; sha256: string }[] {
+    const built = this.snapshot.built.get(taskId)?.outputs;
+    if (built == null) return [];
+    const edited: { path: string; sha256: string }[] = [];
+    for (const [filePath, sha] of Object.entries(built)) {
+      const now = this.currentSha.get(filePath);
+      if (now !== undefined && now !== sha) edited.push({ path: filePath, sha256: now });
+    }
+    return edited;
+  }
+
   /** A task's attempt reached `complete` (it ran, or was adopted): what it wrote is now the run's. */
   noteBuilt(taskId: string, attempt: AttemptRecord): void {
     const before = this.snapshot.built.get(taskId)?.outputs ?? {};
@@ -106,11 +124,23 @@ export class RunState<S extends object> {
     return this.builtOwners.get(filePath);
   }
 
-  /** The outputs of the task's dependencies whose sha256 is known: what its stamp is made of. */
-  private knownInputs(taskId: string): string[] {
+  /** The run-dir files a task may read: its dependencies' outputs whose sha256 is known (what its stamp holds). */
+  runDirInputs(taskId: string): string[] {
     const paths: string[] = [];
     for (const dep of this.graph.requires.get(taskId)!) {
       for (const filePath of this.outputPaths(dep)) if (this.currentSha.has(filePath)) paths.push(filePath);
+    }
+    return paths;
+  }
+
+  /** What its stamp is made of: the run-dir inputs, and its external inputs (absolute paths, hashed once a build). */
+  private knownInputs(taskId: string): string[] {
+    const paths = this.runDirInputs(taskId);
+    const external = this.graph.tasks.get(taskId)!.externalInputs();
+    for (const filePath of external) {
+      if (!path.isAbsolute(filePath)) throw new UsageError(`${taskId}: externalInputs() must name absolute paths, not '${filePath}'`);
+      if (!this.currentSha.has(filePath)) this.currentSha.set(filePath, externalSha(filePath));
+      paths.push(filePath);
     }
     return paths;
   }
@@ -125,5 +155,14 @@ export class RunState<S extends object> {
       this.outputPathsCache.set(taskId, paths);
     }
     return paths;
+  }
+}
+
+/** The sha256 of a file outside the run dir, or 'missing' (a stamp that changes once the file appears). */
+function externalSha(filePath: string): string {
+  try {
+    return sha256(fs.readFileSync(filePath));
+  } catch {
+    return 'missing';
   }
 }

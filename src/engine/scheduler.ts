@@ -141,6 +141,7 @@ export class Scheduler<S extends object> {
       releaseClaims: () => this.state.releaseClaims(taskId),
       previousOutputs: snapshot.built.get(taskId)?.outputs ?? {},
       replayable: snapshot.replayable.get(taskId) ?? [],
+      inputs: () => this.state.runDirInputs(taskId),
       stampText: () => this.state.stampText(taskId),
       hasher: this.state.hasher,
       stopSignal: this.stopController.signal,
@@ -208,6 +209,7 @@ export class Scheduler<S extends object> {
         this.progress.set(taskId, 'blocked');
         emit({ type: 'task-blocked', taskId, by: decision.reason });
       } else {
+        for (const edit of decision.replacesEdits) emit({ type: 'edit-replaced', taskId, path: edit.path, version: edit.version });
         this.progress.set(taskId, 'queued');
         enqueue(taskId);
         continue;

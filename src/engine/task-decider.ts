@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { decideTaskState, type Decision } from './decide.js';
+import { decideTaskState, withReplacedEdits, type Decision } from './decide.js';
+import { replacedEdits } from './replaced-edits.js';
 import { sha256, type FileState } from './hasher.js';
 import { writeFileAtomic } from './materialize.js';
 import type { RunState } from './run-state.js';
@@ -44,7 +45,9 @@ export class TaskDecider<S extends object> {
       decision = this.decideFrom(taskId, built, outputs, false, null);
     }
     for (const [filePath, fileState] of outputs) if (fileState.kind === 'file') state.currentSha.set(filePath, fileState.sha256);
-    return decision;
+    if (decision.state === 'fresh') return decision;
+    const edited = state.editedOutputs(taskId);
+    return edited.length === 0 ? decision : withReplacedEdits(decision, await replacedEdits(this.options.store, this.options.runId, edited));
   }
 
   private decideFrom(

@@ -50,10 +50,20 @@ export abstract class Task<S extends object = object, P extends TaskParams = Tas
     return this.params;
   }
 
+  /**
+   * Files outside the run dir the task reads (absolute paths): their sha256 is part of its stamp, so editing one
+   * makes the task stale, and `ctx.read` accepts exactly these absolute paths. Default none.
+   */
+  externalInputs(): readonly string[] {
+    return NO_EXTERNAL_INPUTS;
+  }
+
   toString(): string {
     return this.id;
   }
 }
+
+const NO_EXTERNAL_INPUTS: readonly string[] = Object.freeze([]);
 
 Object.defineProperties(Task.prototype, {
   version: { value: '1', writable: true, configurable: true },

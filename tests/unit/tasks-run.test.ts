@@ -157,12 +157,18 @@ describe('the whole plan pipeline, in memory with a fake model', () => {
     expect(files.get('030-report.html')).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
   });
 
-  it('turns a failed shortening into a visible placeholder instead of failing the task', async () => {
+  /** The files of the first 20 tasks, which the assumptions' consolidation reads. */
+  async function filesBeforeConsolidation(): Promise<Map<string, string>> {
     const files = new Map<string, string>();
     for (const TaskClass of PLAN_TASK_CLASSES.slice(0, 20)) {
       const task = new TaskClass(config('full'));
       await task.run(memoryContext(task, files, new FakeLlm(physical)));
     }
+    return files;
+  }
+
+  it('turns a failed shortening into a visible placeholder instead of failing the task', async () => {
+    const files = await filesBeforeConsolidation();
     const task = new ConsolidateAssumptionsMarkdownTask(config('full'));
     const llm = new FakeLlm({ failText: (r) => r.messages.some((m) => m.content.startsWith('Section: Identify Risks')) });
     await task.run(memoryContext(task, files, llm));
@@ -172,11 +178,7 @@ describe('the whole plan pipeline, in memory with a fake model', () => {
   });
 
   it('a budget stop during the shortening ends the task: no placeholder is stored as if the call had failed', async () => {
-    const files = new Map<string, string>();
-    for (const TaskClass of PLAN_TASK_CLASSES.slice(0, 20)) {
-      const task = new TaskClass(config('full'));
-      await task.run(memoryContext(task, files, new FakeLlm(physical)));
-    }
+    const files = await filesBeforeConsolidation();
     const task = new ConsolidateAssumptionsMarkdownTask(config('full'));
     const llm = new FakeLlm({
       failText: (r) => r.messages.some((m) => m.content.startsWith('Section: Identify Risks')),
