@@ -54,6 +54,13 @@ export class BuildTally {
   failed = 0;
   started = Date.now();
   readonly running = new Set<string>();
+  /** Model calls answered (or replayed) so far, their tokens, and their cost where the price is known. */
+  calls = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  costUsd = 0;
+  /** Answered calls whose price is unknown: the cost shown is then a lower bound. */
+  unpricedCalls = 0;
 
   apply(event: BuildEvent): void {
     switch (event.type) {
@@ -80,7 +87,22 @@ export class BuildTally {
       case 'task-cancelled':
         this.running.delete(event.taskId);
         break;
+      case 'interaction-finished':
+        if (event.status !== 'completed' && event.status !== 'replayed' && event.status !== 'rejected') break;
+        this.calls++;
+        this.inputTokens += event.inputTokens ?? 0;
+        this.outputTokens += event.outputTokens ?? 0;
+        if (event.costUsd === null) this.unpricedCalls++;
+        else this.costUsd += event.costUsd;
+        break;
     }
+  }
+
+  /** e.g. `40 calls · 120k in / 8.1k out tokens · $0.0123` (`≥ $…` when some calls have no known price). */
+  spendText(): string {
+    if (this.calls === 0) return '0 calls';
+    const cost = `${this.unpricedCalls > 0 ? '≥ ' : ''}$${this.costUsd.toFixed(4)}`;
+    return `${this.calls} call${this.calls === 1 ? '' : 's'} · ${compact(this.inputTokens)} in / ${compact(this.outputTokens)} out tokens · ${cost}`;
   }
 
   /** e.g. `2 running: A, B (+1)`. */
@@ -91,6 +113,13 @@ export class BuildTally {
   }
 
   elapsed(): string {
-    return formatDuration(Date.now() - this.started);
+    return `${formatDuration(Date.now() - this.started)} elapsed`;
   }
+}
+
+/** 1234 → 1.2k, 1234567 → 1.2M: tokens at a glance. */
+function compact(n: number): string {
+  if (n < 1000) return String(n);
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)}k`;
+  return `${(n / 1_000_000).toFixed(1)}M`;
 }

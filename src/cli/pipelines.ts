@@ -1,8 +1,10 @@
+import { createRequire, register } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import fs from 'node:fs';
 import { UsageError } from '../engine/errors.js';
 import type { Pipeline } from '../engine/pipeline.js';
+import type { PackageBinding } from './package-binding-hooks.js';
 
 /** The built-in pipeline's name, as stored with a run. Any other value is the path of a user's module. */
 export const PLAN_PIPELINE = 'plan';
@@ -16,6 +18,7 @@ export async function loadPipeline(spec: string): Promise<Pipeline> {
   }
   const file = path.resolve(spec);
   if (!fs.existsSync(file)) throw new UsageError(`pipeline module ${spec} does not exist`);
+  bindPackageName(file);
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
@@ -27,6 +30,30 @@ export async function loadPipeline(spec: string): Promise<Pipeline> {
     throw new UsageError(`pipeline module ${spec} must export (as default or 'pipeline') an object { name, roots(params) }`);
   }
   return candidate as Pipeline;
+}
+
+let bound = false;
+
+/**
+ * Makes every later import of this package by name resolve to this very copy (see package-binding-hooks.ts),
+ * so that a pipeline beside another installed copy gets this engine's Task and file(), not that copy's, which
+ * this engine's `instanceof` does not recognise. Skipped when the name already resolves to this copy from the
+ * pipeline's folder, the usual case: Node's hooks run on a thread of their own, ~40 ms at every start.
+ */
+function bindPackageName(pipelineFile: string): void {
+  if (bound) return;
+  const { name } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string };
+  if (resolvesToThisCopy(name, pipelineFile)) return;
+  bound = true;
+  register<PackageBinding>('./package-binding-hooks.js', import.meta.url, { data: { name, within: import.meta.url } });
+}
+
+function resolvesToThisCopy(name: string, fromFile: string): boolean {
+  try {
+    return createRequire(fromFile).resolve(name) === fileURLToPath(new URL('../index.js', import.meta.url));
+  } catch {
+    return false;
+  }
 }
 
 /** What a run records as its pipeline: the name of the built-in one, or the absolute path of a module. */

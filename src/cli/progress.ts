@@ -32,7 +32,7 @@ function plainView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) =
 
 function liveView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) => void {
   const tally = new BuildTally();
-  const line = new LiveLine(err, () => `[${tally.done}/${tally.total}] ${tally.runningText()} · ${tally.failed} failed · ${tally.elapsed()}`);
+  const line = new LiveLine(err, () => liveText(tally));
   let runDir = '<run-dir>';
   return (event) => {
     tally.apply(event);
@@ -45,6 +45,11 @@ function liveView(err: NodeJS.WriteStream, style: Style): (event: BuildEvent) =>
     if (text !== null) line.print(text);
     else line.update();
   };
+}
+
+/** The live line: tasks done of all, what runs, the model calls, tokens and cost so far, failures, time. */
+export function liveText(tally: BuildTally): string {
+  return `[${tally.done}/${tally.total} tasks] ${tally.runningText()} · ${tally.spendText()} · ${tally.failed} failed · ${tally.elapsed()}`;
 }
 
 /** The line a person sees for an event, or null for events only the live line reflects. */

@@ -1,3 +1,4 @@
+import { pipelineParams } from './run-settings.js';
 import type { DecisionCause } from '../engine/decision-cause.js';
 import { build } from '../engine/build.js';
 import { planGraph, type TaskGraph } from '../engine/graph.js';
@@ -17,7 +18,7 @@ export async function loadRunGraph(run: RunRecord): Promise<RunGraph> {
   const pipeline = await loadPipeline(run.pipeline);
   let roots: Task[];
   try {
-    roots = pipeline.roots(run.params);
+    roots = pipeline.roots(pipelineParams(run.params));
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`invalid run parameters: ${error instanceof Error ? error.message : String(error)}`);

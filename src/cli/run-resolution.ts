@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../engine/errors.js';
 import { readRunMarker, writeRunMarker } from '../engine/run-dir.js';
-import { defaultDbLocation, openStore } from '../store/open.js';
+import { defaultDbLocation, isPostgresUrl, openStore } from '../store/open.js';
 import type { Durability } from '../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../store/store.js';
 
@@ -46,9 +46,32 @@ export async function openStoreFor(
   runDir: string | undefined,
   db: string | undefined,
   durability?: Durability,
+  /** `create: false`: a missing database is an error naming `missing` (the run dir as given) instead. */
+  options: { create?: boolean; missing?: string } = {},
 ): Promise<{ store: Store; location: string }> {
   const location = dbLocationFor(runDir, db);
-  return { store: await openStore(location, { runDir, durability }), location };
+  const creating = !isPostgresUrl(location) && !fs.existsSync(location);
+  if (creating && options.create === false) {
+    if (runDir !== undefined && !fs.existsSync(runDir)) throw new UsageError(`run dir ${options.missing ?? runDir} does not exist`);
+    throw new UsageError(`${options.missing ?? runDir ?? '.'} is not a run dir (no database at ${path.resolve(location)})`);
+  }
+  if (creating) checkNewDatabase(location, db === undefined && process.env.PLAN_DB === undefined);
+  const store = await openStore(location, { runDir, durability });
+  if (creating) process.stderr.write(`created new database ${path.resolve(location)}\n`);
+  return { store, location };
+}
+
+/**
+ * A database is created only where it was meant to be: a mistyped `--db /no/such/dir/plan.db` or `PLAN_DB` must
+ * not make folders and an empty database. Only the default place (`plan.db` beside a new run dir, in a folder
+ * such as `runs/` that the build makes) may need its folder made.
+ */
+function checkNewDatabase(location: string, isDefault: boolean): void {
+  const file = path.resolve(location);
+  const folder = path.dirname(file);
+  if (!isDefault && !fs.existsSync(folder)) {
+    throw new UsageError(`the folder of database ${file} does not exist; create it first, or point --db (or PLAN_DB) elsewhere`);
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildResult } from '../engine/build.js';
-import type { Store } from '../store/store.js';
+import type { InteractionSummary, Store } from '../store/store.js';
+import { isUnpriced, jsonCost } from './format.js';
 
 /**
  * `plan build --summarize FILE`: one JSON document about the run after this build — each task's state,
@@ -13,7 +14,8 @@ export interface RunSummary {
   status: BuildResult['status'];
   build: BuildResult['summary'];
   tasks: TaskSummary[];
-  totals: { calls: number; failedCalls: number; inputTokens: number; outputTokens: number; costUsd: number };
+  /** `costUsd` is null (unknown) when a call used tokens of a model without a known price. */
+  totals: { calls: number; failedCalls: number; inputTokens: number; outputTokens: number; costUsd: number | null };
 }
 
 export interface TaskSummary {
@@ -26,7 +28,7 @@ export interface TaskSummary {
   failedCalls: number;
   inputTokens: number;
   outputTokens: number;
-  costUsd: number;
+  costUsd: number | null;
 }
 
 export async function summarizeRun(store: Store, runId: string, runDir: string, result: BuildResult): Promise<RunSummary> {
@@ -49,7 +51,7 @@ export async function summarizeRun(store: Store, runId: string, runDir: string, 
       failedCalls: taskCalls.filter((c) => c.status === 'failed').length,
       inputTokens: sum(taskCalls.map((c) => c.inputTokens ?? 0)),
       outputTokens: sum(taskCalls.map((c) => c.outputTokens ?? 0)),
-      costUsd: sum(taskCalls.map((c) => c.costUsd ?? 0)),
+      costUsd: costOf(taskCalls),
     };
   });
   return {
@@ -63,7 +65,7 @@ export async function summarizeRun(store: Store, runId: string, runDir: string, 
       failedCalls: sum(tasks.map((t) => t.failedCalls)),
       inputTokens: sum(tasks.map((t) => t.inputTokens)),
       outputTokens: sum(tasks.map((t) => t.outputTokens)),
-      costUsd: sum(tasks.map((t) => t.costUsd)),
+      costUsd: costOf(calls.filter((c) => result.decisions.has(c.taskId))),
     },
   };
 }
@@ -71,6 +73,10 @@ export async function summarizeRun(store: Store, runId: string, runDir: string, 
 export function writeSummary(file: string, summary: RunSummary): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+}
+
+function costOf(calls: readonly InteractionSummary[]): number | null {
+  return jsonCost(sum(calls.map((c) => c.costUsd ?? 0)), calls.filter(isUnpriced).length);
 }
 
 function sum(values: readonly number[]): number {

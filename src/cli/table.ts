@@ -1,3 +1,4 @@
+import { terminalText } from './terminal-text.js';
 import type { Style } from './output.js';
 
 export interface Column {
@@ -10,7 +11,8 @@ export interface Column {
  * Plain aligned columns, two spaces apart, header first. Cells are padded before they are styled, so colour
  * never throws the alignment off; the last left-aligned column is not padded (no trailing blanks).
  */
-export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[], style?: Style): string {
+export function renderTable(columns: readonly Column[], givenRows: readonly (readonly string[])[], style?: Style): string {
+  const rows = givenRows.map((row) => row.map(terminalText));
   const widths = columns.map((column, i) => Math.max(column.header.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     columns

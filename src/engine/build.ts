@@ -92,10 +92,10 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
     const decisions = decideAllDry(state, { forced, restore: options.restore === true });
     for (const [taskId, decided] of decisions) {
       let decision = decided;
-      const edited = decision.state === 'fresh' ? [] : state.editedOutputs(taskId);
+      const edited = decision.state === 'fresh' || decision.state === 'pinned' ? [] : state.editedOutputs(taskId);
       if (edited.length > 0) decision = withReplacedEdits(decision, await replacedEdits(store, runId, edited));
       decisions.set(taskId, decision);
-      if (decision.state === 'fresh') summary.fresh++;
+      if (decision.state === 'fresh' || decision.state === 'pinned') summary.fresh++;
       emit({ type: 'task-decided', taskId, state: decision.state, reason: decision.reason });
     }
     summary.durationMs = Date.now() - startedAt;

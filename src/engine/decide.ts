@@ -37,10 +37,13 @@ export interface DecisionInput {
   forced: boolean;
   /** The upstream task that failed or is blocked, if any. */
   blockedBy: string | null;
+  /** Its outputs a person pinned: then it never runs (a pinned file is never replaced). */
+  pinned?: readonly string[];
 }
 
 /** The state of one task, with its cause. Pure: no I/O. */
 export function decideTaskState(input: DecisionInput): Decision {
+  if (input.pinned !== undefined && input.pinned.length > 0) return decision('pinned', { kind: 'pinned', paths: [...input.pinned] });
   if (input.blockedBy !== null) return decision('blocked', { kind: 'blocked', by: input.blockedBy });
 
   for (const [filePath, state] of input.outputs) {

@@ -15,6 +15,7 @@ export type DecisionCause =
   | { kind: 'input-added'; path: string }
   | { kind: 'input-dropped'; path: string }
   | { kind: 'blocked'; by: string }
+  | { kind: 'pinned'; paths: string[] }
   /** Dry run only: an upstream task would run first, so this one's inputs are not known yet. */
   | { kind: 'upstream-will-run'; upstream: string }
   /** Dry run only: `--restore` would write the missing outputs back from the database. */
@@ -53,6 +54,8 @@ export function describeCause(cause: DecisionCause): string {
       return `input ${cause.path} is no longer required`;
     case 'blocked':
       return `upstream ${cause.by} did not complete`;
+    case 'pinned':
+      return `pinned: ${cause.paths.join(', ')} (plan unpin lets it be rebuilt)`;
     case 'upstream-will-run':
       return `upstream ${cause.upstream} will run`;
     case 'will-restore':

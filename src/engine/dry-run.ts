@@ -18,6 +18,7 @@ export function decideAllDry<S extends object>(
     const outputs = state.outputStates(taskId, built);
     for (const [filePath, fileState] of outputs) if (fileState.kind === 'file') state.currentSha.set(filePath, fileState.sha256);
     const forced = options.forced.has(taskId);
+    const pinned = state.pinnedOutputs(taskId);
     let decision = decideTaskState({
       built,
       stamp: () => state.currentStamp(taskId),
@@ -25,6 +26,7 @@ export function decideAllDry<S extends object>(
       outputs,
       forced,
       blockedBy: null,
+      pinned,
     });
     const upstream = graph.requires.get(taskId)!.find((dep) => wouldRun.has(dep));
     if (upstream !== undefined && dependsOnInputsOnly(decision.cause) && !forced) {
@@ -33,7 +35,7 @@ export function decideAllDry<S extends object>(
     if (decision.cause.kind === 'output-missing' && options.restore && built) {
       decision = makeDecision('fresh', { kind: 'will-restore', paths: decision.missing });
     }
-    if (decision.state !== 'fresh') wouldRun.add(taskId);
+    if (decision.state !== 'fresh' && decision.state !== 'pinned') wouldRun.add(taskId);
     decisions.set(taskId, decision);
   }
   return decisions;

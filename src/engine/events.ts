@@ -3,7 +3,8 @@
  * the run history only consume. Fields are stable: `--json` prints these objects as they are.
  */
 
-export type TaskState = 'fresh' | 'missing' | 'stale' | 'blocked';
+/** `pinned`: an output is pinned (`plan pin`), so the task does not run; what reads it reads the pinned file. */
+export type TaskState = 'fresh' | 'missing' | 'stale' | 'blocked' | 'pinned';
 
 export type BuildEvent =
   | { type: 'build-started'; runId: string; runDir: string; tasks: number; at: number }

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import type { DirectedGraph } from 'graphology';
-import { GraphError } from './errors.js';
-import { checkTargetPath, outputList, type FileTarget } from './target.js';
-import type { Task } from './task.js';
+import { errorMessage, GraphError, UsageError } from './errors.js';
+import { checkTargetPath, copyOf, ForeignCopyError, outputList, type FileTarget, type Outputs } from './target.js';
+import { Task } from './task.js';
 
 /** The planned build: every task reachable from the roots, in a deterministic topological order. */
 export interface TaskGraph<S extends object = object> {
@@ -34,6 +34,7 @@ export function planGraph<S extends object>(roots: readonly Task<S>[]): TaskGrap
   const stack: { task: Task<S>; deps: readonly Task<S>[] | null; next: number }[] = roots.map((task) => ({ task, deps: null, next: 0 })).reverse();
   while (stack.length > 0) {
     const frame = stack[stack.length - 1]!;
+    if (frame.deps === null) checkIsTask(frame.task);
     const id = frame.task.id;
     if (frame.deps === null) {
       if (tasks.has(id) || visiting.has(id)) {
@@ -107,6 +108,38 @@ function toGraphology(order: readonly string[], requires: ReadonlyMap<string, re
   return graph;
 }
 
+/**
+ * Only this copy's tasks can be built: a task made from another installed copy of the package fails the whole
+ * build at once (every task would repeat it), naming where that copy is, as far as its targets tell.
+ */
+function checkIsTask(value: unknown): void {
+  if (value instanceof Task) return;
+  if (!isTaskOfSomeCopy(value))
+    throw new UsageError(
+      `roots() and requires() must return tasks (instances of a class that extends Task), not ${JSON.stringify(value) ?? String(value)}`,
+    );
+  let outputs: unknown;
+  try {
+    outputs = value.output();
+  } catch {
+    outputs = undefined;
+  }
+  const targets = outputs !== null && typeof outputs === 'object' ? [outputs, ...Object.values(outputs)] : [];
+  throw new ForeignCopyError(
+    `task ${value.id}`,
+    targets.find((target) => copyOf(target) !== null),
+  );
+}
+
+/** An object whose class descends from a class named Task, as every copy's tasks do. */
+function isTaskOfSomeCopy(value: unknown): value is Task {
+  if (typeof value !== 'object' || value === null) return false;
+  for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    if (proto.constructor?.name === 'Task') return true;
+  }
+  return false;
+}
+
 function callRequires<S extends object>(task: Task<S>, problems: string[]): readonly Task<S>[] {
   try {
     // Read during the walk only, never kept or changed: no copy.
@@ -125,11 +158,19 @@ function uniqueIds<S extends object>(deps: readonly Task<S>[]): string[] {
 }
 
 function declareOutputs<S extends object>(task: Task<S>, ownerOf: Map<string, string>, problems: string[]): string[] {
+  let outputs: Outputs;
+  try {
+    outputs = task.output();
+  } catch (error) {
+    problems.push(`${task.id}: output() threw: ${errorMessage(error)}`);
+    return [];
+  }
   let targets: FileTarget[];
   try {
-    targets = outputList(task.output());
+    targets = outputList(outputs);
   } catch (error) {
-    problems.push(`${task.id}: output() threw: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof ForeignCopyError) throw error;
+    problems.push(`${task.id}: ${errorMessage(error)}`);
     return [];
   }
   const paths: string[] = [];

@@ -31,6 +31,14 @@ export class RunState<S extends object> {
     this.hasher = new FileHasher(runDir, snapshot.fileStats);
   }
 
+  /** The task's outputs (declared, or extra of its build) that a person pinned. */
+  pinnedOutputs(taskId: string): string[] {
+    const { pinned } = this.snapshot;
+    if (pinned.size === 0) return NONE;
+    const paths = [...this.graph.outputs.get(taskId)!, ...Object.keys(this.snapshot.built.get(taskId)?.outputs ?? {})];
+    return [...new Set(paths.filter((p) => pinned.has(p)))];
+  }
+
   /** Declared outputs plus the extra files the built attempt wrote. */
   outputStates(taskId: string, built: AttemptRecord | undefined): Map<string, FileState> {
     const states = new Map<string, FileState>();
@@ -157,6 +165,8 @@ export class RunState<S extends object> {
     return paths;
   }
 }
+
+const NONE: string[] = [];
 
 /** The sha256 of a file outside the run dir, or 'missing' (a stamp that changes once the file appears). */
 function externalSha(filePath: string): string {

@@ -201,7 +201,7 @@ export class Scheduler<S extends object> {
         this.summary.failed.push(taskId);
         emit({ type: 'task-failed', taskId, attemptId: 0, error: `${decision.invalid}: remove it and build again`, retryInMs: null });
         if (!keepGoing) this.stop('failure');
-      } else if (decision.state === 'fresh') {
+      } else if (decision.state === 'fresh' || decision.state === 'pinned') {
         this.summary.fresh++;
         this.progress.set(taskId, 'done');
       } else if (decision.state === 'blocked') {

@@ -33,8 +33,10 @@ export class TaskDecider<S extends object> {
   async decide(taskId: string, blockedBy: string | null): Promise<Decision> {
     const { state } = this;
     const built = state.snapshot.built.get(taskId);
+    const pinned = state.pinnedOutputs(taskId);
     let outputs = state.outputStates(taskId, built);
-    let decision = this.decideFrom(taskId, built, outputs, this.options.forced.has(taskId), blockedBy);
+    if (pinned.length > 0) outputs = await this.restorePinned(taskId, pinned, outputs);
+    let decision = this.decideFrom(taskId, built, outputs, this.options.forced.has(taskId), blockedBy, pinned);
     if (decision.state === 'blocked' || decision.invalid !== null) return decision;
 
     if (this.hasEdits(outputs)) outputs = await this.recordEdits(taskId, outputs);
@@ -45,7 +47,7 @@ export class TaskDecider<S extends object> {
       decision = this.decideFrom(taskId, built, outputs, false, null);
     }
     for (const [filePath, fileState] of outputs) if (fileState.kind === 'file') state.currentSha.set(filePath, fileState.sha256);
-    if (decision.state === 'fresh') return decision;
+    if (decision.state === 'fresh' || decision.state === 'pinned') return decision;
     const edited = state.editedOutputs(taskId);
     return edited.length === 0 ? decision : withReplacedEdits(decision, await replacedEdits(this.options.store, this.options.runId, edited));
   }
@@ -56,9 +58,33 @@ export class TaskDecider<S extends object> {
     outputs: ReadonlyMap<string, FileState>,
     forced: boolean,
     blockedBy: string | null,
+    pinned: readonly string[] = [],
   ): Decision {
     const { state } = this;
-    return decideTaskState({ built, stamp: () => state.currentStamp(taskId), stampText: state.stampText(taskId), outputs, forced, blockedBy });
+    return decideTaskState({
+      built,
+      stamp: () => state.currentStamp(taskId),
+      stampText: state.stampText(taskId),
+      outputs,
+      forced,
+      blockedBy,
+      pinned,
+    });
+  }
+
+  /** A pinned file that is gone is written back at its pinned content: a build never loses what is pinned. */
+  private async restorePinned(taskId: string, pinned: readonly string[], outputs: Map<string, FileState>): Promise<Map<string, FileState>> {
+    const { store, runId, runDir } = this.options;
+    for (const filePath of pinned) {
+      if (outputs.get(filePath)?.kind !== 'missing') continue;
+      const sha = this.state.snapshot.pinned.get(filePath)!;
+      const bytes = await store.readContentBySha(runId, filePath, sha);
+      if (bytes === null) continue;
+      await store.saveFileStats(runId, [this.state.hasher.learn(filePath, sha, writeFileAtomic(runDir, filePath, bytes))]);
+      outputs.set(filePath, { kind: 'file', sha256: sha });
+      this.options.emit({ type: 'file-restored', taskId, path: filePath });
+    }
+    return outputs;
   }
 
   /** A file that differs from its newest stored version was edited by a person. */

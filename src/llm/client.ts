@@ -15,6 +15,7 @@ import type { PriceTable } from './pricing.js';
 import type { Provider } from './providers/provider.js';
 import { OfflineProvider } from './providers/offline.js';
 import { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
+import { EndpointModes } from './providers/endpoint-modes.js';
 
 /**
  * The LLM client tasks see as `ctx.llm`. Per call: replay an earlier attempt's answer if there is one that
@@ -49,7 +50,7 @@ export interface LlmOptions {
   outputTokensEstimate?: number;
 }
 
-const DEFAULT_RETRY: RetryOptions = { maxTries: 4, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
+const DEFAULT_RETRY: RetryOptions = { maxTries: 4, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000, maxRetryMs: 120_000 };
 
 export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmServices> {
   const listed = options.models?.length ? options.models : ['offline'];
@@ -68,6 +69,7 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
   });
   const budget = options.budget ?? new CostBudget(options.maxCostUsd ?? null, options.spentUsd ?? 0);
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
+  const endpointModes = new EndpointModes();
   const secrets = (): (string | undefined)[] => specs.map((s) => (s.apiKeyEnv === null ? undefined : env[s.apiKeyEnv]));
 
   return (scope) => {
@@ -75,6 +77,8 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
     const replayer = new Replayer(scope, recorder);
     const ctx: CallContext = {
       recorder,
+      store: scope.store,
+      endpointModes,
       budget,
       limiters,
       prices: options.prices ?? {},

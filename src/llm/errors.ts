@@ -1,3 +1,5 @@
+import type { Reasoning } from './providers/reasoning.js';
+
 /**
  * Errors of a model call. Each has a stable `errorClass` (recorded in interaction rows and shown to users) and
  * `retryable`, which the client's retry loop reads: a retryable error is tried again on the same model, any
@@ -27,6 +29,8 @@ export interface FailedAnswer {
   inputTokens: number;
   outputTokens: number;
   tokensEstimated: boolean;
+  /** What a reasoning model thought before this answer (kept in the row, never fed back). */
+  reasoning?: Reasoning;
 }
 
 export interface LlmErrorOptions {

@@ -92,6 +92,26 @@ export function parseModelList(input: string | readonly string[], options: Model
   return (specs.length === 0 ? ['offline'] : specs).map((s) => parseModelSpec(s, options));
 }
 
+/**
+ * A key belongs to one server. The first key variable that is set and that models on two different base URLs
+ * would both read (the default OPENAI_COMPATIBLE_API_KEY with two servers, one variable configured for two
+ * providers), with those URLs; null when every key goes to one server only.
+ */
+export function sharedKeyVariable(
+  specs: readonly ModelSpec[],
+  env: Readonly<Record<string, string | undefined>>,
+): { variable: string; baseUrls: string[] } | null {
+  const urlsByVariable = new Map<string, Set<string>>();
+  for (const spec of specs) {
+    if (spec.apiKeyEnv === null || spec.baseUrl === null || (env[spec.apiKeyEnv] ?? '').trim() === '') continue;
+    const urls = urlsByVariable.get(spec.apiKeyEnv) ?? new Set<string>();
+    urls.add(spec.baseUrl);
+    urlsByVariable.set(spec.apiKeyEnv, urls);
+  }
+  for (const [variable, urls] of urlsByVariable) if (urls.size > 1) return { variable, baseUrls: [...urls] };
+  return null;
+}
+
 function normaliseBaseUrl(spec: string, raw: string): string {
   let url: URL;
   try {

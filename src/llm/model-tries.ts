@@ -1,4 +1,5 @@
 import type { AnswerCheck, ChatMessage, Completion } from './types.js';
+import type { Store } from '../store/store.js';
 import type { InteractionRecorder } from './recorder.js';
 import type { CostBudget } from './budget.js';
 import type { LimiterPool, Permit } from './limiter.js';
@@ -6,9 +7,11 @@ import type { Provider } from './providers/provider.js';
 import { estimateTokens, messagesChars } from './providers/provider.js';
 import type { JsonSchema } from './json-schema.js';
 import { costFromPrice, costUsd, priceFor, type PriceTable } from './pricing.js';
-import { backoffDelay, type Sleep } from './backoff.js';
+import { retryDelay, type Sleep } from './backoff.js';
 import { feedbackMessage } from './parse-answer.js';
 import { maskSecrets, redact } from './redact.js';
+import type { EndpointModes } from './providers/endpoint-modes.js';
+import { downgradeAfter, messagesFor, poorerMode, type ResponseFormat } from './providers/response-format.js';
 import {
   CancelledError,
   LlmError,
@@ -20,18 +23,22 @@ import {
 } from './errors.js';
 
 /**
- * The tries of one call on one model: budget, rate limit, a recorded row per try, backoff between tries, and
- * the bad answer fed back after invalid JSON, a schema mismatch or a refusal by the request's check. Returns the
- * completion, or the last failure so the caller can move on to the next model. Cancellation and the budget are
- * not failures of a model: they are thrown.
+ * The tries of one call on one model: budget, rate limit, a recorded row per HTTP request, backoff between tries,
+ * the bad answer fed back after invalid JSON, a schema mismatch or a refusal by the request's check, and a
+ * poorer response format after a server refused the richer one. Returns the completion, or the last failure so
+ * the caller can move on to the next model. Cancellation and the budget are not failures of a model: they are
+ * thrown.
  */
 
 export interface RetryOptions {
+  /** Failed tries of a call on one model. 429s are not counted (the server asked us to wait): maxRetryMs ends those. */
   maxTries: number;
   baseDelayMs: number;
   maxDelayMs: number;
   /** A Retry-After longer than this is not waited out: the next model is tried instead. */
   maxRetryAfterMs: number;
+  /** No retry starts once it would begin this long after the call's first try on the model. */
+  maxRetryMs: number;
 }
 
 export interface CallPlan<T> {
@@ -47,6 +54,8 @@ export interface CallPlan<T> {
 
 export interface CallContext {
   recorder: InteractionRecorder;
+  store: Store;
+  endpointModes: EndpointModes;
   budget: CostBudget;
   limiters: LimiterPool;
   prices: PriceTable;
@@ -65,17 +74,33 @@ const MAX_ECHOED_ANSWER_CHARS = 6000;
 const FED_BACK: ReadonlySet<LlmErrorClass> = new Set<LlmErrorClass>(['invalid_json', 'schema_invalid', 'rejected']);
 
 export async function tryModel<T>(provider: Provider, plan: CallPlan<T>, ctx: CallContext): Promise<Completion<T> | ModelFailure> {
+  const { spec } = provider;
+  const started = performance.now();
+  let format: ResponseFormat = plan.json === null ? 'text' : await ctx.endpointModes.start(spec, ctx.store);
   let messages = plan.messages;
+  let failures = 0;
+  let retries = 0;
   let last: LlmError | null = null;
-  for (let tryNo = 1; tryNo <= ctx.retry.maxTries; tryNo++) {
-    const outcome = await tryOnce(provider, plan, messages, ctx);
+  for (;;) {
+    const outcome = await tryOnce(provider, plan, messages, format, ctx);
+    const answered = outcome.ok || isSuccess(outcome.error.httpStatus);
+    if (answered && (format === 'json_object' || format === 'prompt')) await ctx.endpointModes.accepted(spec, format, ctx.store);
     if (outcome.ok) return outcome.completion;
     const error = outcome.error;
     last = error;
     if (error instanceof CancelledError) throw error;
-    if (!error.retryable || tryNo === ctx.retry.maxTries) break;
+    const poorer = downgradeAfter(format, error);
+    if (poorer !== null) {
+      // Not a failed try: the same question, asked in a way this server may know (or one it is known to).
+      format = poorerMode(poorer, await ctx.endpointModes.start(spec, ctx.store));
+      continue;
+    }
     const retryAfter = error instanceof RateLimitedError ? error.retryAfterMs : null;
+    if (!(error instanceof RateLimitedError)) failures++;
+    if (!error.retryable || failures >= ctx.retry.maxTries) break;
     if (retryAfter !== null && retryAfter > ctx.retry.maxRetryAfterMs) break;
+    const delay = retryDelay(ctx.retry, ++retries, retryAfter, ctx.random);
+    if (performance.now() - started + delay > ctx.retry.maxRetryMs) break;
     if (error.answer && FED_BACK.has(error.errorClass)) {
       // Show the model its own answer and what was wrong with it: it usually fixes it on the next try.
       messages = [
@@ -84,16 +109,28 @@ export async function tryModel<T>(provider: Provider, plan: CallPlan<T>, ctx: Ca
         { role: 'user', content: feedbackMessage(error.message, plan.json !== null) },
       ];
     }
-    await ctx.sleep(backoffDelay(ctx.retry, tryNo, retryAfter, ctx.random), ctx.signal);
+    await ctx.sleep(delay, ctx.signal);
   }
   const error = last ?? new CancelledError('no tries were made');
-  return { model: provider.spec.spec, errorClass: error.errorClass, message: redact(error.message, ctx.secrets()) };
+  return { model: spec.spec, errorClass: error.errorClass, message: redact(error.message, ctx.secrets()) };
 }
 
-async function tryOnce<T>(provider: Provider, plan: CallPlan<T>, messages: readonly ChatMessage[], ctx: CallContext): Promise<TryOutcome<T>> {
+function isSuccess(status: number | null): boolean {
+  return status !== null && status >= 200 && status < 300;
+}
+
+async function tryOnce<T>(
+  provider: Provider,
+  plan: CallPlan<T>,
+  asked: readonly ChatMessage[],
+  format: ResponseFormat,
+  ctx: CallContext,
+): Promise<TryOutcome<T>> {
   const { spec } = provider;
   if (ctx.signal.aborted) return { ok: false, error: new CancelledError('model call cancelled') };
-  const schemaChars = plan.json ? JSON.stringify(plan.json.schema) : '';
+  // What goes on the wire, and so into the row: outside json_schema mode the schema rides in the instructions.
+  const messages = messagesFor(asked, plan.json?.schema ?? null, format);
+  const schemaChars = plan.json && (format === 'json_schema' || format === 'json_object') ? JSON.stringify(plan.json.schema) : '';
   const inputTokens = estimateTokens(messagesChars(messages) + schemaChars);
   const outputTokens = plan.maxOutputTokens ?? ctx.outputTokensEstimate;
   const price = priceFor(spec, ctx.prices);
@@ -120,13 +157,14 @@ async function tryOnce<T>(provider: Provider, plan: CallPlan<T>, messages: reado
       provider: spec.provider,
       requestedModel: spec.spec,
       messages,
+      responseFormat: format,
     });
     const started = performance.now();
     const elapsed = (): number => Math.round(performance.now() - started);
     // Known once the server answered: a bad answer (invalid JSON, schema mismatch) still came with a status.
     let answeredStatus: number | null = null;
     try {
-      const request = { messages, json: plan.json, maxOutputTokens: plan.maxOutputTokens, signal: ctx.signal };
+      const request = { messages, json: plan.json, format, maxOutputTokens: plan.maxOutputTokens, signal: ctx.signal };
       const response = await provider.complete(request);
       const { usage } = response;
       answeredStatus = response.httpStatus;
@@ -141,6 +179,7 @@ async function tryOnce<T>(provider: Provider, plan: CallPlan<T>, messages: reado
         inputTokens: usage.inputTokens,
         outputTokens: usage.outputTokens,
         tokensEstimated: usage.estimated,
+        ...(response.reasoning ? { reasoning: response.reasoning } : {}),
       };
       const value = plan.parse(response.text, answer);
       const refusal = plan.check?.(value) ?? null;
@@ -157,6 +196,8 @@ async function tryOnce<T>(provider: Provider, plan: CallPlan<T>, messages: reado
         durationMs: elapsed(),
         costUsd: cost.costUsd,
         price: cost.price,
+        reasoningText: response.reasoning?.text ?? null,
+        reasoningTokens: response.reasoning?.tokens ?? null,
       });
       if (refusal !== null) return { ok: false, error: new RejectedAnswerError(refusal, { httpStatus: response.httpStatus, answer }) };
       const completion = { value, text: response.text, model: spec.spec, interactionId: id, replayed: false };
@@ -187,6 +228,8 @@ async function tryOnce<T>(provider: Provider, plan: CallPlan<T>, messages: reado
         durationMs: elapsed(),
         costUsd: cost.costUsd,
         price: cost.price,
+        reasoningText: answer?.reasoning?.text ?? null,
+        reasoningTokens: answer?.reasoning?.tokens ?? null,
       });
       return { ok: false, error };
     }

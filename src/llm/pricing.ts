@@ -35,13 +35,18 @@ export const DEFAULT_PRICES: PriceTable = {
   'meta-llama/llama-3.3-70b-instruct': { inputPerM: 0.12, outputPerM: 0.3 },
 };
 
-/** Local servers cost nothing per token. */
-const FREE_PROVIDERS = new Set(['offline', 'ollama', 'openai-compatible']);
+/**
+ * What runs on this machine costs nothing per token: the offline model, and Ollama (its spec always means
+ * 127.0.0.1). An `openai-compatible` URL may be a paid hosted endpoint as well as a local server, so a model
+ * there has no price until the table or the user gives one.
+ */
+const FREE_PROVIDERS = new Set(['offline', 'ollama']);
 
 /**
  * The price for a model: overrides first, then the table; by full spec (`openrouter:x`), then by the name of
  * the model that answered (a router may pick another), then by the requested name, each also without a date
- * suffix (`gpt-4o-mini-2024-07-18` answers for `gpt-4o-mini`); local providers are free.
+ * suffix (`gpt-4o-mini-2024-07-18` answers for `gpt-4o-mini`); local providers are free; anything else is
+ * unknown (null).
  */
 export function priceFor(model: ModelSpec | string, overrides: PriceTable = {}, answeredModel?: string): Price | null {
   const spec = typeof model === 'string' ? null : model;

@@ -1,5 +1,5 @@
 import type { AttemptScope } from '../engine/context.js';
-import type { InteractionFinish } from '../store/store.js';
+import type { InteractionFinish, ResponseFormat } from '../store/store.js';
 import type { ChatMessage } from './types.js';
 import { redact, redactDeep } from './redact.js';
 
@@ -18,6 +18,8 @@ export interface InteractionOpening {
   messages: readonly ChatMessage[] | unknown;
   /** On a replayed call: the row whose answer it replays. */
   replayedFrom?: number;
+  /** How the request asks for its answer (absent on a replay: nothing is sent). */
+  responseFormat?: ResponseFormat;
 }
 
 export class InteractionRecorder {
@@ -40,6 +42,7 @@ export class InteractionRecorder {
       requestedModel: opening.requestedModel,
       messages: redactDeep(opening.messages, this.secrets()),
       replayedFrom: opening.replayedFrom ?? null,
+      responseFormat: opening.responseFormat ?? null,
     });
     scope.emit({
       type: 'interaction-started',
@@ -63,6 +66,7 @@ export class InteractionRecorder {
       ...finish,
       responseText: finish.responseText == null ? finish.responseText : redact(finish.responseText, secrets),
       errorMessage: finish.errorMessage == null ? finish.errorMessage : redact(finish.errorMessage, secrets),
+      reasoningText: finish.reasoningText == null ? finish.reasoningText : redact(finish.reasoningText, secrets),
       parsed: finish.parsed === undefined ? undefined : redactDeep(finish.parsed, secrets),
     };
     await this.scope.store.finishInteraction(id, clean);

@@ -102,6 +102,8 @@ export interface RunSnapshot {
   /** Per path: sha256 of the newest stored content version. */
   latestContent: Map<string, string>;
   fileStats: Map<string, FileStat>;
+  /** Files a person pinned (path → the sha256 pinned): a build never replaces them. */
+  pinned: Map<string, string>;
 }
 
 /**
@@ -109,6 +111,15 @@ export interface RunSnapshot {
  * `abandoned`: still pending when its attempt ended (the process died, or the attempt ended without it).
  */
 export type InteractionStatus = 'pending' | 'completed' | 'failed' | 'cancelled' | 'replayed' | 'rejected' | 'abandoned';
+
+/**
+ * How a request asked for its answer: `json_schema` (structured output), `json_object` (JSON mode), `prompt`
+ * (the schema only in the instructions) or `text` (no JSON asked for).
+ */
+export type ResponseFormat = 'json_schema' | 'json_object' | 'prompt' | 'text';
+
+/** The structured-output mode a model endpoint was found to accept. */
+export type EndpointMode = Exclude<ResponseFormat, 'text'>;
 
 /** Fields known when a model call starts. */
 export interface InteractionStart {
@@ -124,6 +135,8 @@ export interface InteractionStart {
   messages: unknown;
   /** For a `replayed` call: the id of the earlier interaction whose answer it replays. */
   replayedFrom?: number | null;
+  /** How the request asked for its answer; null for a call that sent none (a replay). */
+  responseFormat?: ResponseFormat | null;
 }
 
 /** Fields known when a model call ends, whatever the outcome. */
@@ -142,6 +155,10 @@ export interface InteractionFinish {
   costUsd?: number | null;
   /** The price used for costUsd (e.g. { inputPerM, outputPerM }), so a figure can be recomputed. */
   price?: unknown;
+  /** A reasoning model's thinking, kept apart from `responseText` (the answer). */
+  reasoningText?: string | null;
+  /** Of `outputTokens`, how many were reasoning (as the server counted them, else estimated from the text). */
+  reasoningTokens?: number | null;
 }
 
 export interface InteractionRecord extends InteractionStart {
@@ -162,6 +179,9 @@ export interface InteractionRecord extends InteractionStart {
   price: unknown;
   startedAt: number;
   finishedAt: number | null;
+  responseFormat: ResponseFormat | null;
+  reasoningText: string | null;
+  reasoningTokens: number | null;
 }
 
 export interface RunChanges {
@@ -247,6 +267,21 @@ export interface Store {
   findReplayableInteractions(attemptIds: number[], requestHash: string): Promise<InteractionRecord[]>;
   listInteractions(runId: string, filter?: { taskId?: string; status?: InteractionStatus }): Promise<InteractionRecord[]>;
 
+  // model endpoints: what the LLM layer learned about the servers it calls, kept across builds
+
+  /** The structured-output mode last learned for an endpoint (base URL + model); null when none was. */
+  getEndpointMode(baseUrl: string, model: string): Promise<EndpointMode | null>;
+  /** Remembers it, replacing an older one. A base URL is stored without user info (`user:pass@`). */
+  saveEndpointMode(baseUrl: string, model: string, mode: EndpointMode): Promise<void>;
+
+  // pins: files a person fixed in place (`plan pin`)
+
+  /** Pins a file at this content (a stored version of it): builds never replace it. */
+  pinFile(runId: string, path: string, sha256: string): Promise<void>;
+  /** Returns whether the file was pinned. */
+  unpinFile(runId: string, path: string): Promise<boolean>;
+  listPinned(runId: string): Promise<{ path: string; sha256: string; pinnedAt: number }[]>;
+
   // inspection queries: read views and housekeeping for `plan list/show/llm/costs/clean/db`; never on the build path
 
   /** Runs matching every given condition, newest first. */
@@ -299,7 +334,10 @@ export interface RunTotals {
   failedCalls: number;
   inputTokens: number;
   outputTokens: number;
+  /** What the priced calls cost; with `unpricedCalls` > 0 it is a lower bound. */
   costUsd: number;
+  /** Calls that used tokens of a model without a known price (their cost is NULL, not $0). */
+  unpricedCalls: number;
   /** Models that answered, most calls first. */
   models: string[];
   /** First attempt started and last attempt or call ended (epoch ms); null for a run that never ran. */
@@ -322,16 +360,23 @@ export interface SpendRow {
   failedCalls: number;
   inputTokens: number;
   outputTokens: number;
+  /** What the priced calls cost; with `unpricedCalls` > 0 it is a lower bound. */
   costUsd: number;
+  unpricedCalls: number;
   durationMs: number;
 }
 
-export type InteractionSummary = Omit<InteractionRecord, 'messages' | 'responseText' | 'parsed'>;
+export type InteractionSummary = Omit<InteractionRecord, 'messages' | 'responseText' | 'parsed' | 'reasoningText'>;
 
+/**
+ * A task's model calls in earlier runs, one build per run (its newest persisted attempt's): `calls / runs` is
+ * what one build of the task asks for, however often those runs were rebuilt.
+ */
 export interface TaskCallHistory {
   taskId: string;
-  /** Runs in which the task was built with model calls. */
+  /** Runs in which the task was built, when any of those builds made model calls. */
   runs: number;
+  /** Answered calls (completed, replayed or rejected) of those builds, together; tokens likewise. */
   calls: number;
   inputTokens: number;
   outputTokens: number;

@@ -8,16 +8,16 @@ import { bullets, doc, field, section } from './support/markdown.js';
 import { OneCallTask } from './support/one-call.js';
 
 const assessmentSchema = z.object({
-  combined_summary: z.string().describe('The state of readiness in three or four sentences.'),
+  combined_summary: z.string().min(1).describe('The state of readiness in three or four sentences.'),
   go_no_go_recommendation: z.enum(['Go', 'Go with conditions', 'No go']),
-  recommendation_rationale: z.string(),
+  recommendation_rationale: z.string().min(1),
   feedback: z
     .array(
       z.object({
-        title: z.string(),
-        immediate_actions: z.array(z.string()).min(1).max(4),
-        rationale: z.string(),
-        deadline: z.string().describe('When it must be done, relative to the start (e.g. "within 2 weeks").'),
+        title: z.string().min(1),
+        immediate_actions: z.array(z.string().min(1)).min(1).max(4),
+        rationale: z.string().min(1),
+        deadline: z.string().min(1).describe('When it must be done, relative to the start (e.g. "within 2 weeks").'),
       }),
     )
     .min(2)
@@ -43,32 +43,32 @@ export class PreProjectAssessmentTask extends OneCallTask<Assessment> {
 }
 
 const projectPlanSchema = z.object({
-  goal_statement: z.string(),
+  goal_statement: z.string().min(1),
   smart_criteria: z.object({
-    specific: z.string(),
-    measurable: z.string(),
-    achievable: z.string(),
-    relevant: z.string(),
-    time_bound: z.string(),
+    specific: z.string().min(1),
+    measurable: z.string().min(1),
+    achievable: z.string().min(1),
+    relevant: z.string().min(1),
+    time_bound: z.string().min(1),
   }),
-  dependencies: z.array(z.string()).min(1).max(10),
-  resources_required: z.array(z.string()).min(1).max(12),
-  related_goals: z.array(z.string()).max(6),
-  tags: z.array(z.string()).max(10),
+  dependencies: z.array(z.string().min(1)).min(1).max(10),
+  resources_required: z.array(z.string().min(1)).min(1).max(12),
+  related_goals: z.array(z.string().min(1)).max(6),
+  tags: z.array(z.string().min(1)).max(10),
   risk_assessment_and_mitigation: z.object({
-    key_risks: z.array(z.string()).min(1).max(8),
-    mitigation_strategies: z.array(z.string()).min(1).max(8),
+    key_risks: z.array(z.string().min(1)).min(1).max(8),
+    mitigation_strategies: z.array(z.string().min(1)).min(1).max(8),
   }),
   stakeholder_analysis: z.object({
-    primary_stakeholders: z.array(z.string()).min(1).max(8),
-    secondary_stakeholders: z.array(z.string()).max(8),
-    engagement_strategies: z.array(z.string()).min(1).max(6),
+    primary_stakeholders: z.array(z.string().min(1)).min(1).max(8),
+    secondary_stakeholders: z.array(z.string().min(1)).max(8),
+    engagement_strategies: z.array(z.string().min(1)).min(1).max(6),
   }),
   regulatory_and_compliance: z.object({
-    permits_and_licenses: z.array(z.string()).max(8),
-    compliance_standards: z.array(z.string()).max(8),
-    regulatory_bodies: z.array(z.string()).max(8),
-    compliance_actions: z.array(z.string()).max(8),
+    permits_and_licenses: z.array(z.string().min(1)).max(8),
+    compliance_standards: z.array(z.string().min(1)).max(8),
+    regulatory_bodies: z.array(z.string().min(1)).max(8),
+    compliance_actions: z.array(z.string().min(1)).max(8),
   }),
 });
 type ProjectPlan = z.infer<typeof projectPlanSchema>;
@@ -140,18 +140,18 @@ const relatedSchema = z.object({
   suggestion_list: z
     .array(
       z.object({
-        project_name: z.string(),
-        project_description: z.string(),
-        success_metrics: z.array(z.string()).max(5),
-        risks_and_challenges_faced: z.array(z.string()).max(5),
-        where_to_find_more_information: z.array(z.string()).max(4),
-        actionable_steps: z.array(z.string()).max(4).describe('Whom to contact or what to read, concretely.'),
-        rationale_for_suggestion: z.string(),
+        project_name: z.string().min(1),
+        project_description: z.string().min(1),
+        success_metrics: z.array(z.string().min(1)).max(5),
+        risks_and_challenges_faced: z.array(z.string().min(1)).max(5),
+        where_to_find_more_information: z.array(z.string().min(1)).max(4),
+        actionable_steps: z.array(z.string().min(1)).max(4).describe('Whom to contact or what to read, concretely.'),
+        rationale_for_suggestion: z.string().min(1),
       }),
     )
     .min(2)
     .max(6),
-  summary: z.string(),
+  summary: z.string().min(1),
 });
 type Related = z.infer<typeof relatedSchema>;
 

@@ -16,9 +16,9 @@ const assumptionsSchema = z.object({
   question_assumption_list: z
     .array(
       z.object({
-        question: z.string().describe('A question the prompt leaves open (budget, timeline, roles, regulation, safety, sustainability…).'),
-        assumption: z.string().describe('A concrete, quantified assumption that answers it.'),
-        assessment: z.string().describe('Why this is reasonable, its risks and its consequences for the plan.'),
+        question: z.string().min(1).describe('A question the prompt leaves open (budget, timeline, roles, regulation, safety, sustainability…).'),
+        assumption: z.string().min(1).describe('A concrete, quantified assumption that answers it.'),
+        assessment: z.string().min(1).describe('Why this is reasonable, its risks and its consequences for the plan.'),
       }),
     )
     .min(4)
@@ -51,7 +51,7 @@ export class MakeAssumptionsTask extends OneCallTask<Assumptions> {
 }
 
 const distillSchema = z.object({
-  assumption_list: z.array(z.string()).min(3).max(10).describe('One sentence each, most important first.'),
+  assumption_list: z.array(z.string().min(1)).min(3).max(10).describe('One sentence each, most important first.'),
 });
 type Distilled = z.infer<typeof distillSchema>;
 
@@ -73,20 +73,20 @@ export class DistillAssumptionsTask extends OneCallTask<Distilled> {
 }
 
 const reviewSchema = z.object({
-  expert_domain: z.string().describe('The expertise that best judges these assumptions.'),
-  domain_specific_considerations: z.array(z.string()).min(1).max(6),
+  expert_domain: z.string().min(1).describe('The expertise that best judges these assumptions.'),
+  domain_specific_considerations: z.array(z.string().min(1)).min(1).max(6),
   issues: z
     .array(
       z.object({
-        title: z.string(),
-        explanation: z.string(),
-        recommendation: z.string(),
-        sensitivity: z.string().describe('How much the outcome moves if this is wrong, quantified where possible.'),
+        title: z.string().min(1),
+        explanation: z.string().min(1),
+        recommendation: z.string().min(1),
+        sensitivity: z.string().min(1).describe('How much the outcome moves if this is wrong, quantified where possible.'),
       }),
     )
     .min(1)
     .max(6),
-  conclusion: z.string(),
+  conclusion: z.string().min(1),
 });
 type Review = z.infer<typeof reviewSchema>;
 

@@ -15,20 +15,20 @@ export const EARLY_CONTEXT = [SetupTask, IdentifyPurposeTask, PlanTypeTask, Stra
 
 const locationsSchema = z.object({
   has_location_in_plan: z.boolean().describe('Does the prompt already name a place?'),
-  requirements: z.array(z.string()).min(1).max(8).describe('What a site must offer: space, access, permits, climate, workforce…'),
+  requirements: z.array(z.string().min(1)).min(1).max(8).describe('What a site must offer: space, access, permits, climate, workforce…'),
   locations: z
     .array(
       z.object({
-        name: z.string(),
-        country: z.string(),
-        region_or_city: z.string(),
-        specific_site: z.string(),
-        rationale: z.string().describe('Why this place meets the requirements, and its main drawback.'),
+        name: z.string().min(1),
+        country: z.string().min(1),
+        region_or_city: z.string().min(1),
+        specific_site: z.string().min(1),
+        rationale: z.string().min(1).describe('Why this place meets the requirements, and its main drawback.'),
       }),
     )
     .min(1)
     .max(3),
-  location_summary: z.string(),
+  location_summary: z.string().min(1),
 });
 type Locations = z.infer<typeof locationsSchema>;
 
@@ -76,11 +76,11 @@ export class PhysicalLocationsTask extends OneCallTask<Locations> {
 const currencySchema = z.object({
   money_involved: z.boolean(),
   currencies: z
-    .array(z.object({ code: z.string().describe('ISO 4217 code, e.g. EUR.'), use: z.string() }))
+    .array(z.object({ code: z.string().min(1).describe('ISO 4217 code, e.g. EUR.'), use: z.string().min(1) }))
     .min(1)
     .max(5),
-  primary_currency: z.string().describe('The ISO 4217 code budgets and reports use.'),
-  currency_strategy: z.string().describe('How exchange-rate risk is handled (hedging, local accounts, pricing).'),
+  primary_currency: z.string().min(1).describe('The ISO 4217 code budgets and reports use.'),
+  currency_strategy: z.string().min(1).describe('How exchange-rate risk is handled (hedging, local accounts, pricing).'),
 });
 type Currency = z.infer<typeof currencySchema>;
 
@@ -118,18 +118,18 @@ const risksSchema = z.object({
   risks: z
     .array(
       z.object({
-        title: z.string(),
-        category: z.string().describe('Regulatory, Technical, Financial, Environmental, Social, Operational, Supply chain, Security…'),
-        description: z.string(),
-        impact: z.string().describe('What happens if it materialises, quantified (cost, delay) where possible.'),
+        title: z.string().min(1),
+        category: z.string().min(1).describe('Regulatory, Technical, Financial, Environmental, Social, Operational, Supply chain, Security…'),
+        description: z.string().min(1),
+        impact: z.string().min(1).describe('What happens if it materialises, quantified (cost, delay) where possible.'),
         likelihood: z.enum(['Low', 'Medium', 'High']),
         severity: z.enum(['Low', 'Medium', 'High']),
-        action: z.string().describe('The concrete mitigation, with an owner where it is obvious.'),
+        action: z.string().min(1).describe('The concrete mitigation, with an owner where it is obvious.'),
       }),
     )
     .min(3)
     .max(12),
-  risk_assessment_summary: z.string(),
+  risk_assessment_summary: z.string().min(1),
 });
 type Risks = z.infer<typeof risksSchema>;
 

@@ -18,10 +18,10 @@ abstract class GovernancePhaseTask<T> extends OneCallTask<T> {
 }
 
 const auditSchema = z.object({
-  corruption_risks: z.array(z.string()).min(2).max(6),
-  misallocation_risks: z.array(z.string()).min(2).max(6),
-  audit_procedures: z.array(z.string()).min(2).max(6),
-  transparency_measures: z.array(z.string()).min(2).max(6),
+  corruption_risks: z.array(z.string().min(1)).min(2).max(6),
+  misallocation_risks: z.array(z.string().min(1)).min(2).max(6),
+  audit_procedures: z.array(z.string().min(1)).min(2).max(6),
+  transparency_measures: z.array(z.string().min(1)).min(2).max(6),
 });
 type Audit = z.infer<typeof auditSchema>;
 
@@ -50,15 +50,15 @@ const bodiesSchema = z.object({
   bodies: z
     .array(
       z.object({
-        name: z.string(),
-        rationale: z.string(),
-        responsibilities: z.array(z.string()).min(1).max(6),
-        initial_setup_actions: z.array(z.string()).max(5),
-        membership: z.array(z.string()).min(1).max(8),
-        decision_rights: z.string(),
-        decision_mechanism: z.string(),
-        meeting_cadence: z.string(),
-        escalation_path: z.string(),
+        name: z.string().min(1),
+        rationale: z.string().min(1),
+        responsibilities: z.array(z.string().min(1)).min(1).max(6),
+        initial_setup_actions: z.array(z.string().min(1)).max(5),
+        membership: z.array(z.string().min(1)).min(1).max(8),
+        decision_rights: z.string().min(1),
+        decision_mechanism: z.string().min(1),
+        meeting_cadence: z.string().min(1),
+        escalation_path: z.string().min(1),
       }),
     )
     .min(2)
@@ -101,11 +101,11 @@ const implSchema = z.object({
   steps: z
     .array(
       z.object({
-        step: z.string(),
-        responsible_body: z.string(),
-        timeframe: z.string().describe('e.g. "Project week 2".'),
-        key_outputs: z.array(z.string()).max(4),
-        dependencies: z.array(z.string()).max(4),
+        step: z.string().min(1),
+        responsible_body: z.string().min(1),
+        timeframe: z.string().min(1).describe('e.g. "Project week 2".'),
+        key_outputs: z.array(z.string().min(1)).max(4),
+        dependencies: z.array(z.string().min(1)).max(4),
       }),
     )
     .min(3)
@@ -144,11 +144,11 @@ const matrixSchema = z.object({
   rows: z
     .array(
       z.object({
-        issue: z.string(),
-        escalation_level: z.string(),
-        approval_process: z.string(),
-        rationale: z.string(),
-        negative_consequences: z.string().describe('What happens if it is not escalated.'),
+        issue: z.string().min(1),
+        escalation_level: z.string().min(1),
+        approval_process: z.string().min(1),
+        rationale: z.string().min(1),
+        negative_consequences: z.string().min(1).describe('What happens if it is not escalated.'),
       }),
     )
     .min(2)
@@ -184,12 +184,12 @@ const monitoringSchema = z.object({
   items: z
     .array(
       z.object({
-        approach: z.string(),
-        monitoring_tools: z.string(),
-        frequency: z.string(),
-        responsible_role: z.string(),
-        adaptation_process: z.string(),
-        adaptation_trigger: z.string().describe('A measurable threshold, e.g. "cost variance above 10%".'),
+        approach: z.string().min(1),
+        monitoring_tools: z.string().min(1),
+        frequency: z.string().min(1),
+        responsible_role: z.string().min(1),
+        adaptation_process: z.string().min(1),
+        adaptation_trigger: z.string().min(1).describe('A measurable threshold, e.g. "cost variance above 10%".'),
       }),
     )
     .min(2)
@@ -232,11 +232,11 @@ export class GovernancePhase5MonitoringProgressTask extends GovernancePhaseTask<
 
 const extraSchema = z.object({
   validation_checks: z
-    .array(z.object({ check: z.string(), finding: z.string() }))
+    .array(z.object({ check: z.string().min(1), finding: z.string().min(1) }))
     .min(2)
     .max(8),
-  tough_questions: z.array(z.string()).min(3).max(8),
-  summary: z.string(),
+  tough_questions: z.array(z.string().min(1)).min(3).max(8),
+  summary: z.string().min(1),
 });
 type Extra = z.infer<typeof extraSchema>;
 

@@ -11,11 +11,11 @@ import { writeOutputs } from './support/outputs.js';
 import { Transcript, rawJson } from './support/transcript.js';
 
 export const leverSchema = z.object({
-  lever_id: z.string(),
-  name: z.string(),
-  consequences: z.string(),
-  options: z.array(z.string()),
-  review: z.string(),
+  lever_id: z.string().min(1),
+  name: z.string().min(1),
+  consequences: z.string().min(1),
+  options: z.array(z.string().min(1)),
+  review: z.string().min(1),
 });
 export type Lever = z.infer<typeof leverSchema>;
 
@@ -32,10 +32,13 @@ const proposedLeversSchema = z.object({
   levers: z
     .array(
       z.object({
-        name: z.string().describe('A short name for the decision, e.g. "Funding Model".'),
-        consequences: z.string().describe('What pulling this lever changes: immediate → systemic → strategic effect, with a number where possible.'),
-        options: z.array(z.string()).min(2).max(4).describe('Distinct, realistic settings of the lever, from conservative to radical.'),
-        review: z.string().describe('The trade-off the options span, and what this lever misses.'),
+        name: z.string().min(1).describe('A short name for the decision, e.g. "Funding Model".'),
+        consequences: z
+          .string()
+          .min(1)
+          .describe('What pulling this lever changes: immediate → systemic → strategic effect, with a number where possible.'),
+        options: z.array(z.string().min(1)).min(2).max(4).describe('Distinct, realistic settings of the lever, from conservative to radical.'),
+        review: z.string().min(1).describe('The trade-off the options span, and what this lever misses.'),
       }),
     )
     .min(1)
@@ -76,9 +79,9 @@ const dedupSchema = z.object({
   decisions: z
     .array(
       z.object({
-        lever_id: z.string(),
+        lever_id: z.string().min(1),
         classification: z.enum(['keep', 'merge', 'remove']),
-        justification: z.string(),
+        justification: z.string().min(1),
       }),
     )
     .describe('One entry per lever, in the order given.'),
@@ -114,10 +117,10 @@ const enrichSchema = z.object({
   levers: z
     .array(
       z.object({
-        lever_id: z.string(),
-        description: z.string().describe('What the decision controls, its objective and how success is measured.'),
-        synergy_text: z.string().describe('Which other levers this one amplifies, and how.'),
-        conflict_text: z.string().describe('Which other levers this one trades off against, and how.'),
+        lever_id: z.string().min(1),
+        description: z.string().min(1).describe('What the decision controls, its objective and how success is measured.'),
+        synergy_text: z.string().min(1).describe('Which other levers this one amplifies, and how.'),
+        conflict_text: z.string().min(1).describe('Which other levers this one trades off against, and how.'),
       }),
     )
     .describe('One entry per lever of the batch, in the order given.'),
@@ -166,13 +169,13 @@ export class EnrichLeversTask extends PlanTask {
 export const enrichedStoredSchema = z.object({ characterized_levers: z.array(enrichedLeverSchema) });
 
 const vitalSchema = z.object({
-  summary: z.string().describe('Which tensions the chosen levers address, and which strategic dimension is still missing.'),
+  summary: z.string().min(1).describe('Which tensions the chosen levers address, and which strategic dimension is still missing.'),
   levers: z
     .array(
       z.object({
-        lever_id: z.string(),
+        lever_id: z.string().min(1),
         importance: z.enum(['Critical', 'High', 'Medium']),
-        justification: z.string(),
+        justification: z.string().min(1),
       }),
     )
     .min(1)
@@ -180,7 +183,28 @@ const vitalSchema = z.object({
 });
 
 export const vitalLeverSchema = enrichedLeverSchema.extend({ importance: z.string(), justification: z.string() });
-export const vitalStoredSchema = z.object({ summary: z.string(), vital_levers: z.array(vitalLeverSchema) });
+/**
+ * The vital few as their readers take them. The original pipeline keeps the chosen levers in `levers` and
+ * their ranking in `response.lever_assessments` (`strategic_importance`); they are joined by lever id.
+ */
+export const vitalStoredSchema = z.union([
+  z.object({ summary: z.string(), vital_levers: z.array(vitalLeverSchema) }),
+  z
+    .object({
+      response: z.object({
+        summary: z.string(),
+        lever_assessments: z.array(z.object({ lever_id: z.string(), strategic_importance: z.string(), justification: z.string() })),
+      }),
+      levers: z.array(enrichedLeverSchema),
+    })
+    .transform(({ response, levers }) => ({
+      summary: response.summary,
+      vital_levers: levers.map((lever): VitalLever => {
+        const assessment = response.lever_assessments.find((a) => a.lever_id === lever.lever_id);
+        return { ...lever, importance: assessment?.strategic_importance ?? '', justification: assessment?.justification ?? '' };
+      }),
+    })),
+]);
 export type VitalLever = z.infer<typeof vitalLeverSchema>;
 
 /** The few levers that matter most (about five). */

@@ -9,16 +9,16 @@ import { writeOutputs } from './support/outputs.js';
 import { Transcript } from './support/transcript.js';
 
 const pitchSchema = z.object({
-  pitch: z.string().describe('The pitch itself, a few paragraphs.'),
-  why_this_pitch_works: z.string(),
-  target_audience: z.string(),
-  call_to_action: z.string(),
-  risks_and_mitigation: z.string(),
-  metrics_for_success: z.string(),
-  stakeholder_benefits: z.string(),
-  ethical_considerations: z.string(),
-  collaboration_opportunities: z.string(),
-  long_term_vision: z.string(),
+  pitch: z.string().min(1).describe('The pitch itself, a few paragraphs.'),
+  why_this_pitch_works: z.string().min(1),
+  target_audience: z.string().min(1),
+  call_to_action: z.string().min(1),
+  risks_and_mitigation: z.string().min(1),
+  metrics_for_success: z.string().min(1),
+  stakeholder_benefits: z.string().min(1),
+  ethical_considerations: z.string().min(1),
+  collaboration_opportunities: z.string().min(1),
+  long_term_vision: z.string().min(1),
 });
 type Pitch = z.infer<typeof pitchSchema>;
 

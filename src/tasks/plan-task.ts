@@ -13,8 +13,14 @@ export interface PlanConfig {
   readonly startTime: string;
 }
 
-/** What a plan task sees while it runs: the engine's context with the LLM services merged in. */
-export type PlanContext = TaskContext & LlmServices;
+/** Choices of one build, handed to tasks with the services; no stamp includes them. */
+export interface PlanBuildChoices {
+  /** `plan build --allow-refused`: go on with a plan the safety gate refused. */
+  readonly allowRefused?: boolean;
+}
+
+/** What a plan task sees while it runs: the engine's context with the LLM services and the build's choices merged in. */
+export type PlanContext = TaskContext & LlmServices & PlanBuildChoices;
 
 export type PlanTaskClass = new (config: PlanConfig) => PlanTask;
 

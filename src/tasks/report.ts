@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { file, type FileTarget } from '../engine/target.js';
 import { PlanTask, type PlanConfig, type PlanContext, type PlanTaskClass } from './plan-task.js';
 import { PreProjectAssessmentTask, ProjectPlanTask, RelatedResourcesTask } from './assessment.js';
@@ -15,7 +14,7 @@ import { ExpertReviewTask, SWOTAnalysisTask } from './swot-experts.js';
 import { TeamMarkdownTask } from './team.js';
 import { CreateWBSLevel1Task, WBSProjectLevel1AndLevel2AndLevel3Task } from './wbs.js';
 import { parseCsv } from './support/csv.js';
-import { readJson } from './support/docs.js';
+import { readJsonString } from './support/docs.js';
 import { escapeHtml, htmlPage, markdownToHtml } from './support/html.js';
 import { writeOutputs } from './support/outputs.js';
 
@@ -111,7 +110,7 @@ export class ReportTask extends PlanTask {
     return { html: file('030-report.html') };
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const title = await readJson(ctx, this.dep(CreateWBSLevel1Task).output().title, z.string());
+    const title = await readJsonString(ctx, this.dep(CreateWBSLevel1Task).output().title);
     const sections = await Promise.all(
       reportTargets(this.config).map(async ({ title: sectionTitle, target }) => ({
         title: sectionTitle,

@@ -126,7 +126,7 @@ const REVIEW_QUESTIONS: readonly { title: string; question: string }[] = [
   },
 ];
 
-const reviewAnswerSchema = z.object({ bullet_points: z.array(z.string()).min(1).max(5) });
+const reviewAnswerSchema = z.object({ bullet_points: z.array(z.string().min(1)).min(1).max(5) });
 
 /** A critical review of the whole plan: one growing conversation over a fixed list of questions. */
 export class ReviewPlanTask extends PlanConversationTask {
@@ -154,15 +154,15 @@ export class ReviewPlanTask extends PlanConversationTask {
 }
 
 const summarySchema = z.object({
-  focus_and_context: z.string(),
-  purpose_and_goals: z.string(),
-  key_deliverables_and_outcomes: z.array(z.string()).min(1).max(6),
-  timeline_and_budget: z.string(),
-  risks_and_mitigations: z.string(),
-  audience_tailoring: z.string().describe('Who this summary is for and how it is pitched to them.'),
-  action_orientation: z.string().describe('The immediate next steps, with owners and dates.'),
-  overall_takeaway: z.string(),
-  feedback: z.array(z.string()).min(1).max(5).describe('How the plan itself could be made stronger.'),
+  focus_and_context: z.string().min(1),
+  purpose_and_goals: z.string().min(1),
+  key_deliverables_and_outcomes: z.array(z.string().min(1)).min(1).max(6),
+  timeline_and_budget: z.string().min(1),
+  risks_and_mitigations: z.string().min(1),
+  audience_tailoring: z.string().min(1).describe('Who this summary is for and how it is pitched to them.'),
+  action_orientation: z.string().min(1).describe('The immediate next steps, with owners and dates.'),
+  overall_takeaway: z.string().min(1),
+  feedback: z.array(z.string().min(1)).min(1).max(5).describe('How the plan itself could be made stronger.'),
 });
 type Summary = z.infer<typeof summarySchema>;
 
@@ -197,7 +197,7 @@ export class ExecutiveSummaryTask extends OneCallTask<Summary> {
 
 const qaSchema = z.object({
   question_answer_pairs: z
-    .array(z.object({ question: z.string(), answer: z.string() }))
+    .array(z.object({ question: z.string().min(1), answer: z.string().min(1) }))
     .min(2)
     .max(6),
 });
@@ -241,23 +241,23 @@ const premortemSchema = z.object({
   assumptions_to_kill: z
     .array(
       z.object({
-        statement: z.string(),
-        test_now: z.string().describe('A cheap test to run this month.'),
-        falsifier: z.string().describe('The result that proves it wrong.'),
+        statement: z.string().min(1),
+        test_now: z.string().min(1).describe('A cheap test to run this month.'),
+        falsifier: z.string().min(1).describe('The result that proves it wrong.'),
       }),
     )
     .max(3),
   failure_modes: z
     .array(
       z.object({
-        title: z.string().describe('A memorable name for how the project died.'),
+        title: z.string().min(1).describe('A memorable name for how the project died.'),
         archetype: z.enum(['Process/Financial', 'Technical/Logistical', 'Market/Human']),
-        root_cause_assumption: z.string(),
-        story: z.string().describe('How the failure unfolded, step by step.'),
-        early_warning_signs: z.array(z.string()).min(1).max(4),
-        tripwires: z.array(z.string()).min(1).max(4).describe('Measurable thresholds that trigger the response.'),
-        response_playbook: z.array(z.string()).min(1).max(4),
-        stop_rule: z.string().describe('The condition under which the project should be stopped.'),
+        root_cause_assumption: z.string().min(1),
+        story: z.string().min(1).describe('How the failure unfolded, step by step.'),
+        early_warning_signs: z.array(z.string().min(1)).min(1).max(4),
+        tripwires: z.array(z.string().min(1)).min(1).max(4).describe('Measurable thresholds that trigger the response.'),
+        response_playbook: z.array(z.string().min(1)).min(1).max(4),
+        stop_rule: z.string().min(1).describe('The condition under which the project should be stopped.'),
       }),
     )
     .min(1)
@@ -349,8 +349,8 @@ const CHECKLIST: readonly { title: string; question: string }[] = [
 
 const auditSchema = z.object({
   level: z.enum(['High', 'Medium', 'Low']),
-  justification: z.string().describe('Why this level, citing the plan.'),
-  mitigation: z.string().describe('Who does what by when; "None" if the level is Low.'),
+  justification: z.string().min(1).describe('Why this level, citing the plan.'),
+  mitigation: z.string().min(1).describe('Who does what by when; "None" if the level is Low.'),
 });
 type AuditAnswer = z.infer<typeof auditSchema>;
 const LEVEL_LABEL: Record<AuditAnswer['level'], string> = { High: '🛑 High', Medium: '⚠️ Medium', Low: '✅ Low' };

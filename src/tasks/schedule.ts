@@ -1,7 +1,6 @@
-import { z } from 'zod';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
-import { StartTimeTask } from './setup.js';
+import { StartTimeTask, startTimeStoredSchema } from './setup.js';
 import {
   CreateWBSLevel1Task,
   EstimateTaskDurationsTask,
@@ -12,13 +11,11 @@ import {
 } from './wbs.js';
 import { toCsv } from './support/csv.js';
 import { isoDate } from './support/dates.js';
-import { readJson } from './support/docs.js';
+import { readJson, readJsonString } from './support/docs.js';
 import { interactiveGanttPage, mermaidPage } from './support/gantt-html.js';
 import { writeOutputs } from './support/outputs.js';
 import { computeSchedule, type ScheduledItem } from './support/schedule-compute.js';
 import { wbsProjectSchema } from './support/wbs-model.js';
-
-const startTimeSchema = z.object({ start_time_iso_utc: z.string() });
 
 /** The schedule as CSV rows (header first). */
 export function scheduleCsv(items: readonly ScheduledItem[]): string {
@@ -50,11 +47,11 @@ export class CreateScheduleTask extends PlanTask {
     return [this.output().csv];
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const start = await readJson(ctx, this.dep(StartTimeTask).output().json, startTimeSchema);
+    const start = await readJson(ctx, this.dep(StartTimeTask).output().json, startTimeStoredSchema);
     const { wbs_project: root } = await readJson(ctx, this.dep(WBSProjectLevel1AndLevel2AndLevel3Task).output().json, wbsProjectSchema);
     const deps = await readJson(ctx, this.dep(IdentifyTaskDependenciesTask).output().raw, dependenciesStoredSchema);
     const durations = await readJson(ctx, this.dep(EstimateTaskDurationsTask).output().json, durationsStoredSchema);
-    const title = await readJson(ctx, this.dep(CreateWBSLevel1Task).output().title, z.string());
+    const title = await readJsonString(ctx, this.dep(CreateWBSLevel1Task).output().title);
     const items = computeSchedule({
       startDate: isoDate(start.start_time_iso_utc),
       root,

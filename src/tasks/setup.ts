@@ -8,7 +8,14 @@ import { runPerItem, callsOf } from './support/items.js';
 import { bullets, doc, field, section, table } from './support/markdown.js';
 import { OneCallTask } from './support/one-call.js';
 import { writeOutputs } from './support/outputs.js';
-import { rawJson } from './support/transcript.js';
+import { Transcript, rawJson } from './support/transcript.js';
+import { OFFLINE_MARK } from '../llm/offline/prose.js';
+
+/** The start time as its readers take it; the original pipeline writes it as `server_iso_utc`. */
+export const startTimeStoredSchema = z.union([
+  z.object({ start_time_iso_utc: z.string() }),
+  z.object({ server_iso_utc: z.string() }).transform((t) => ({ start_time_iso_utc: t.server_iso_utc })),
+]);
 
 /** When the plan started: the schedule's first day. */
 export class StartTimeTask extends PlanTask {
@@ -40,8 +47,8 @@ export class SetupTask extends PlanTask {
 
 const redlineSchema = z.object({
   verdict: z.enum(['ALLOW', 'ALLOW_WITH_SAFETY_FRAMING', 'REFUSE']),
-  rationale: z.string().describe('One or two sentences: why this verdict.'),
-  violation_category: z.string().describe("The harm category if any (e.g. weapons, cyber, self-harm), else 'none'."),
+  rationale: z.string().min(1).describe('One or two sentences: why this verdict.'),
+  violation_category: z.string().min(1).describe("The harm category if any (e.g. weapons, cyber, self-harm), else 'none'."),
   capability_uplift: z.boolean().describe('Would a detailed plan materially increase someone’s ability to cause serious harm?'),
   severity: z.enum(['none', 'low', 'medium', 'high']),
 });
@@ -53,7 +60,12 @@ const VERDICT_LABEL: Record<Redline['verdict'], string> = {
   REFUSE: '🔴 REFUSE',
 };
 
-/** A safety verdict on the prompt before any planning is done. */
+/**
+ * A safety verdict on the prompt before any planning is done: every planning task waits for it. A REFUSE
+ * fails it, so nothing downstream runs, unless the build was started with `--allow-refused`. The answer stays
+ * recorded with its model call, and a later build replays it rather than asking again. The offline model
+ * cannot judge a prompt (its verdict is arbitrary), so its REFUSE stops nothing.
+ */
 export class RedlineGateTask extends OneCallTask<Redline> {
   override requires() {
     return this.need(SetupTask);
@@ -68,6 +80,16 @@ export class RedlineGateTask extends OneCallTask<Redline> {
 - ALLOW_WITH_SAFETY_FRAMING: sensitive or controversial topics where a high-level plan is fine (strategy, governance, ethics, risks) but operational detail that could be misused must be left out.
 - REFUSE: the plan would give meaningful uplift for serious harm (weapons capable of mass casualties, attacks on infrastructure, abuse of people, evading law enforcement for violent ends) or its goal is itself seriously harmful.
 Judge the request as written, not the worst reading of it. Dystopian, fictional or provocative themes are not harm by themselves.`;
+  override async run(ctx: PlanContext): Promise<void> {
+    const transcript = new Transcript(ctx.llm);
+    const verdict = await transcript.ask({ system: this.system, user: await this.userPrompt(ctx), schema: this.schema, name: this.schemaName });
+    // Text the offline model writes carries its mark wherever it travels (through a server that relays it, too).
+    const offline = transcript.calls.every((call) => call.model === 'offline') || verdict.rationale.startsWith(OFFLINE_MARK);
+    if (verdict.verdict === 'REFUSE' && !offline && ctx.allowRefused !== true) throw refusal(verdict, ctx.runDir);
+    const { md } = this.render(verdict);
+    const note = offline ? '\n\nThe offline model cannot judge a prompt: this verdict is a placeholder and does not stop the build.\n' : '';
+    writeOutputs(ctx, this.output(), { raw: transcript.toJson(verdict), md: note === '' ? md : `${md.trimEnd()}${note}` });
+  }
   protected render(v: Redline) {
     return {
       md: doc(
@@ -84,6 +106,15 @@ Judge the request as written, not the worst reading of it. Dystopian, fictional 
       ),
     };
   }
+}
+
+/** Not retryable: asking again is not how a refused plan goes on. */
+function refusal(v: Redline, runDir: string): Error {
+  const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim();
+  return new Error(
+    `refused by the safety gate: ${v.verdict} (severity ${v.severity}, ${oneLine(v.violation_category)}): ${oneLine(v.rationale)} — ` +
+      `nothing is planned. The answer: plan llm ${runDir} --task RedlineGateTask; to build the plan anyway: plan build ${runDir} --allow-refused`,
+  );
 }
 
 const LENSES = [
@@ -107,26 +138,27 @@ const LENSES = [
 ] as const;
 
 const premiseSchema = z.object({
-  core_thesis: z.string().describe('The sharpest one-sentence statement of what is wrong with the premise.'),
+  core_thesis: z.string().min(1).describe('The sharpest one-sentence statement of what is wrong with the premise.'),
   verdict: z.enum(['ACCEPT', 'ACCEPT_WITH_CHANGES', 'REJECT']),
-  bottom_line: z.string().describe('Two sentences a decision maker can act on.'),
-  reasons: z.array(z.string()).min(2).max(6),
-  second_order_effects: z.array(z.string()).min(1).max(4).describe('What follows later, with rough time frames.'),
-  evidence: z.array(z.string()).min(1).max(4).describe('Real cases, data or principles that back the critique.'),
-  what_would_change_my_mind: z.string(),
+  bottom_line: z.string().min(1).describe('Two sentences a decision maker can act on.'),
+  reasons: z.array(z.string().min(1)).min(2).max(6),
+  second_order_effects: z.array(z.string().min(1)).min(1).max(4).describe('What follows later, with rough time frames.'),
+  evidence: z.array(z.string().min(1)).min(1).max(4).describe('Real cases, data or principles that back the critique.'),
+  what_would_change_my_mind: z.string().min(1),
 });
 
 /** An adversarial critique of the premise through five lenses, one model call each. */
 export class PremiseAttackTask extends PlanTask {
   override readonly usesSpeed = true;
   override requires() {
-    return this.need(SetupTask);
+    // The gate only orders: nothing is planned before it has allowed the plan; its verdict is not a prompt.
+    return this.need(SetupTask, RedlineGateTask);
   }
   override output() {
     return { raw: file('002-3-premise_attack.json'), md: file('002-4-premise_attack.md') };
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const plan = await readDocs(ctx, this.requires());
+    const plan = await readDocs(ctx, this.need(SetupTask));
     const results = await runPerItem(ctx, {
       items: LENSES,
       speed: this.config.speed,
@@ -158,16 +190,20 @@ Be specific to this project, blunt and fair. Do not plan the project; question w
 }
 
 const purposeSchema = z.object({
-  topic: z.string().describe('What the plan is about, in a few words.'),
+  topic: z.string().min(1).describe('What the plan is about, in a few words.'),
   purpose: z.enum(['business', 'personal', 'other']),
-  purpose_detailed: z.string().describe('One or two sentences on who the plan is for and what it should achieve.'),
+  purpose_detailed: z.string().min(1).describe('One or two sentences on who the plan is for and what it should achieve.'),
 });
 type Purpose = z.infer<typeof purposeSchema>;
 
 /** Whether the plan is for a business, a person or something else, and what it is about. */
 export class IdentifyPurposeTask extends OneCallTask<Purpose> {
   override requires() {
-    return this.need(SetupTask);
+    // Waits for the gate like PremiseAttackTask, and likewise prompts with the plan only.
+    return this.need(SetupTask, RedlineGateTask);
+  }
+  protected override userPrompt(ctx: PlanContext): Promise<string> {
+    return readDocs(ctx, this.need(SetupTask));
   }
   override output() {
     return { raw: file('002-5-identify_purpose_raw.json'), md: file('002-6-identify_purpose.md') };
@@ -185,7 +221,7 @@ Name the topic plainly and say in detail who benefits and how.`;
 }
 
 export const planTypeSchema = z.object({
-  explanation: z.string().describe('Why the plan is digital or physical, pointing at the concrete activities.'),
+  explanation: z.string().min(1).describe('Why the plan is digital or physical, pointing at the concrete activities.'),
   plan_type: z.enum(['digital', 'physical']),
 });
 type PlanType = z.infer<typeof planTypeSchema>;

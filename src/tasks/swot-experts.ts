@@ -11,7 +11,7 @@ import { OneCallTask } from './support/one-call.js';
 import { writeOutputs, asText } from './support/outputs.js';
 import { Transcript } from './support/transcript.js';
 
-const list = (min: number, max: number) => z.array(z.string()).min(min).max(max);
+const list = (min: number, max: number) => z.array(z.string().min(1)).min(min).max(max);
 
 const swotSchema = z.object({
   strengths: list(2, 6),
@@ -59,12 +59,12 @@ const expertsSchema = z.object({
   experts: z
     .array(
       z.object({
-        title: z.string().describe('The expert’s role, e.g. "Geotechnical Engineer".'),
-        knowledge: z.string(),
-        why: z.string().describe('Why this plan needs their view.'),
-        what: z.string().describe('What they should review.'),
-        skills: z.string(),
-        search_query: z.string().describe('A query to find such a person.'),
+        title: z.string().min(1).describe('The expert’s role, e.g. "Geotechnical Engineer".'),
+        knowledge: z.string().min(1),
+        why: z.string().min(1).describe('Why this plan needs their view.'),
+        what: z.string().min(1).describe('What they should review.'),
+        skills: z.string().min(1),
+        search_query: z.string().min(1).describe('A query to find such a person.'),
       }),
     )
     .min(2)
@@ -74,12 +74,12 @@ type Expert = z.infer<typeof expertsSchema>['experts'][number] & { id: string };
 
 const criticismSchema = z.object({
   negative_feedback: z
-    .array(z.object({ title: z.string(), feedback: z.string() }))
+    .array(z.object({ title: z.string().min(1), feedback: z.string().min(1) }))
     .min(2)
     .max(5),
   primary_actions: list(1, 5),
   secondary_actions: list(0, 5),
-  follow_up_consultation: z.string().describe('What to bring to the next meeting with this expert.'),
+  follow_up_consultation: z.string().min(1).describe('What to bring to the next meeting with this expert.'),
 });
 
 /** Finds experts (two calls) and asks each for a critique of the plan (one call per expert). */

@@ -10,17 +10,18 @@ import { writeOutputs } from './support/outputs.js';
 import { Transcript } from './support/transcript.js';
 
 export const memberSchema = z.object({
-  id: z.string(),
-  category: z.string(),
-  explanation: z.string(),
-  consequences: z.string(),
-  count: z.string(),
-  contract_type: z.string().optional(),
-  contract_type_justification: z.string().optional(),
-  typical_job_activities: z.string().optional(),
-  background_story: z.string().optional(),
-  equipment_needs: z.string().optional(),
-  facility_needs: z.string().optional(),
+  // The original pipeline numbers its members (`"id": 1`); ours are strings.
+  id: z.union([z.string().min(1), z.number().transform(String)]),
+  category: z.string().min(1),
+  explanation: z.string().min(1),
+  consequences: z.string().min(1),
+  count: z.string().min(1),
+  contract_type: z.string().min(1).optional(),
+  contract_type_justification: z.string().min(1).optional(),
+  typical_job_activities: z.string().min(1).optional(),
+  background_story: z.string().min(1).optional(),
+  equipment_needs: z.string().min(1).optional(),
+  facility_needs: z.string().min(1).optional(),
 });
 export type TeamMember = z.infer<typeof memberSchema>;
 const teamSchema = z.array(memberSchema);
@@ -31,10 +32,10 @@ const findSchema = z.object({
   team_members: z
     .array(
       z.object({
-        job_category_title: z.string(),
-        short_explanation: z.string().describe('What this role does for this project.'),
-        people_needed: z.string().describe('How many, e.g. "2" or "1-3 depending on phase".'),
-        consequences_of_not_having: z.string(),
+        job_category_title: z.string().min(1),
+        short_explanation: z.string().min(1).describe('What this role does for this project.'),
+        people_needed: z.string().min(1).describe('How many, e.g. "2" or "1-3 depending on phase".'),
+        consequences_of_not_having: z.string().min(1),
       }),
     )
     .min(3)
@@ -81,7 +82,7 @@ abstract class EnrichTeamTask extends PlanTask {
   override async run(ctx: PlanContext): Promise<void> {
     const team = await readJson(ctx, this.previous().output().json, teamSchema);
     const schema = z.object({
-      team_members: z.array(this.fields.extend({ id: z.string() })).describe('One entry per team member, in the order given, with its id.'),
+      team_members: z.array(this.fields.extend({ id: z.string().min(1) })).describe('One entry per team member, in the order given, with its id.'),
     });
     const transcript = new Transcript(ctx.llm);
     const answer = await transcript.ask({
@@ -107,8 +108,8 @@ export class EnrichTeamMembersWithContractTypeTask extends EnrichTeamTask {
   }
   protected readonly schemaName = 'team_contract_type';
   protected readonly fields = z.object({
-    contract_type: z.string().describe('full_time_employee, part_time_employee, independent_contractor, agency_temp or other.'),
-    contract_type_justification: z.string(),
+    contract_type: z.string().min(1).describe('full_time_employee, part_time_employee, independent_contractor, agency_temp or other.'),
+    contract_type_justification: z.string().min(1),
   });
   protected readonly instruction =
     `For each role, choose how the people are engaged (full-time employee, part-time, independent contractor, agency temp, other) given the project's duration, budget and need for continuity, and justify it.`;
@@ -121,8 +122,8 @@ export class EnrichTeamMembersWithBackgroundStoryTask extends EnrichTeamTask {
   }
   protected readonly schemaName = 'team_background_story';
   protected readonly fields = z.object({
-    typical_job_activities: z.string(),
-    background_story: z.string().describe('A short, realistic profile of a person who would fit: name, experience, why they fit.'),
+    typical_job_activities: z.string().min(1),
+    background_story: z.string().min(1).describe('A short, realistic profile of a person who would fit: name, experience, why they fit.'),
   });
   protected readonly instruction =
     `For each role, describe its typical activities on this project and write a short background story of a plausible person who would fill it well.`;
@@ -135,19 +136,19 @@ export class EnrichTeamMembersWithEnvironmentInfoTask extends EnrichTeamTask {
   }
   protected readonly schemaName = 'team_environment_info';
   protected readonly fields = z.object({
-    equipment_needs: z.string().describe('Tools, software, vehicles, protective gear…'),
-    facility_needs: z.string().describe('Office, lab, site access, workshop…'),
+    equipment_needs: z.string().min(1).describe('Tools, software, vehicles, protective gear…'),
+    facility_needs: z.string().min(1).describe('Office, lab, site access, workshop…'),
   });
   protected readonly instruction = `For each role, list the equipment and the facilities the person needs to do the job on this project.`;
 }
 
 const reviewSchema = z.object({
   omissions: z
-    .array(z.object({ issue: z.string(), explanation: z.string(), recommendation: z.string() }))
+    .array(z.object({ issue: z.string().min(1), explanation: z.string().min(1), recommendation: z.string().min(1) }))
     .min(1)
     .max(5),
   potential_improvements: z
-    .array(z.object({ issue: z.string(), explanation: z.string(), recommendation: z.string() }))
+    .array(z.object({ issue: z.string().min(1), explanation: z.string().min(1), recommendation: z.string().min(1) }))
     .min(1)
     .max(5),
 });

@@ -14,8 +14,8 @@ import { writeOutputs } from './support/outputs.js';
 import { ROOT_ID, scheduleUnits, wbsCsvRows, wbsProjectSchema, type WbsNode } from './support/wbs-model.js';
 
 const level1Schema = z.object({
-  project_title: z.string().describe('A short title, at most six words.'),
-  final_deliverable: z.string().describe('What exists when the project is done.'),
+  project_title: z.string().min(1).describe('A short title, at most six words.'),
+  final_deliverable: z.string().min(1).describe('What exists when the project is done.'),
 });
 type Level1 = z.infer<typeof level1Schema>;
 const level1StoredSchema = level1Schema.extend({ id: z.string() });
@@ -39,7 +39,9 @@ export class CreateWBSLevel1Task extends OneCallTask<Level1> {
 
 const level2Schema = z.object({
   phases: z
-    .array(z.object({ phase_title: z.string(), tasks: z.array(z.string()).min(1).max(8).describe('The tasks of the phase, in order.') }))
+    .array(
+      z.object({ phase_title: z.string().min(1), tasks: z.array(z.string().min(1)).min(1).max(8).describe('The tasks of the phase, in order.') }),
+    )
     .min(2)
     .max(8),
 });
@@ -100,15 +102,35 @@ const dependencySchema = z.object({
   task_dependency_details: z
     .array(
       z.object({
-        dependent_task_id: z.string(),
-        depends_on_task_ids: z.array(z.string()).min(1).max(6),
-        explanation: z.string(),
+        dependent_task_id: z.string().min(1),
+        depends_on_task_ids: z.array(z.string().min(1)).min(1).max(6),
+        explanation: z.string().min(1),
       }),
     )
     .max(80),
 });
 type Dependencies = z.infer<typeof dependencySchema>;
-export const dependenciesStoredSchema = dependencySchema;
+/** The dependencies as the schedule reads them: ours, or the original pipeline's (one explanation per id). */
+export const dependenciesStoredSchema = z.union([
+  dependencySchema,
+  z
+    .object({
+      task_dependency_details: z.array(
+        z.object({
+          dependent_task_id: z.string(),
+          depends_on_task_id_list: z.array(z.string()),
+          depends_on_task_explanation_list: z.array(z.string()).optional(),
+        }),
+      ),
+    })
+    .transform(({ task_dependency_details }) => ({
+      task_dependency_details: task_dependency_details.map((d) => ({
+        dependent_task_id: d.dependent_task_id,
+        depends_on_task_ids: d.depends_on_task_id_list,
+        explanation: (d.depends_on_task_explanation_list ?? []).join(' '),
+      })),
+    })),
+]);
 
 /** Which WBS tasks must finish before others can start. */
 export class IdentifyTaskDependenciesTask extends OneCallTask<Dependencies> {
@@ -130,12 +152,12 @@ export class IdentifyTaskDependenciesTask extends OneCallTask<Dependencies> {
 const durationSchema = z.object({
   task_details: z.array(
     z.object({
-      task_id: z.string(),
+      task_id: z.string().min(1),
       days_min: z.number().int(),
       days_realistic: z.number().int(),
       days_max: z.number().int(),
-      delay_risks: z.string(),
-      mitigation_strategy: z.string(),
+      delay_risks: z.string().min(1),
+      mitigation_strategy: z.string().min(1),
     }),
   ),
 });
@@ -202,9 +224,9 @@ const level3Schema = z.object({
   subtasks: z
     .array(
       z.object({
-        name: z.string(),
-        description: z.string().describe('Objective, scope, steps and deliverables.'),
-        resources_needed: z.array(z.string()).max(6),
+        name: z.string().min(1),
+        description: z.string().min(1).describe('Objective, scope, steps and deliverables.'),
+        resources_needed: z.array(z.string().min(1)).max(6),
       }),
     )
     .min(1)

@@ -128,7 +128,7 @@ describe('bad input: one line, exit 2, nothing stored changed', () => {
     expect(await refused(['build', 'runs/demo', '-j', '0'])).toBe('plan: -j must be a whole number ≥ 1 (got 0)');
     expect(await refused(['build', 'runs/demo', '-j', '-1'])).toBe('plan: -j must be a whole number ≥ 1 (got -1)');
     expect(await refused(['build', 'runs/demo', '-j', '1.5'])).toBe('plan: -j must be a whole number ≥ 1 (got 1.5)');
-    expect(await refused(['build', 'runs/demo', '--jobs=many'])).toBe('plan: -j must be a whole number ≥ 1 (got NaN)');
+    expect(await refused(['build', 'runs/demo', '--jobs=many'])).toBe("plan: -j must be a whole number ≥ 1 ('many' is not a number)");
   });
 
   it('a --prompt-file that cannot be read: missing, or a directory', async () => {

@@ -75,3 +75,44 @@ describe('choosing what plan build builds', () => {
     expect(human.stdout).toMatch(/^model calls: ~\d+ \(~[\d,]+ input \/ ~[\d,]+ output tokens\), ~\$\d+\.\d{4} on openai:gpt-4o-mini/m);
   });
 });
+
+describe('what plan build refuses, and how it says so', () => {
+  const refused = async (args: string[]): Promise<string> => {
+    const result = await runPlan(args, { cwd });
+    expect(result.exit, result.stderr).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    return lines[0]!;
+  };
+
+  it('a new prompt for a run of your own pipeline names its parameters and its root, not a task it does not have', async () => {
+    expect((await diamond(['--prompt', 'first'])).exit).toBe(0);
+    const line = await refused(['build', 'runs/demo', '--prompt', 'second']);
+    expect(line).toMatch(
+      /^plan: run \S+ was created with a different prompt; pipeline diamond gets it as its parameter prompt \(parameters: prompt, startTime\); to rebuild with this one add --force Join \(its root\)$/,
+    );
+    const forced = await diamond(['--prompt', 'second', '--force', 'Join']);
+    expect(forced.exit, forced.stderr).toBe(0);
+    expect(startedTasks(forced.stdout)).toEqual(['Join']);
+  });
+
+  it('a --prompt-file that is not UTF-8 text: refused, nothing stored', async () => {
+    fs.writeFileSync(path.join(cwd, 'binary.dat'), Buffer.from([0x41, 0x00, 0x01, 0x42, 0x0a]));
+    expect(await refused(['build', 'runs/new', '--prompt-file', 'binary.dat', '--speed', 'fast'])).toBe(
+      'plan: --prompt-file binary.dat holds NUL bytes: it is not a text file; give the prompt as UTF-8 text',
+    );
+    fs.writeFileSync(path.join(cwd, 'latin1.txt'), Buffer.from('Caf\xe9 in K\xf8benhavn\n', 'latin1'));
+    expect(await refused(['build', 'runs/new', '--prompt-file', 'latin1.txt', '--speed', 'fast'])).toBe(
+      'plan: --prompt-file latin1.txt is not UTF-8 text; save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)',
+    );
+    expect(fs.existsSync(path.join(cwd, 'runs'))).toBe(false);
+  });
+
+  it('-j that is not a number shows the value given', async () => {
+    expect(await refused(['build', 'runs/demo', '-j', 'abc'])).toBe("plan: -j must be a whole number ≥ 1 ('abc' is not a number)");
+    expect(await refused(['build', 'runs/demo', '-j', '0'])).toBe('plan: -j must be a whole number ≥ 1 (got 0)');
+    expect(await refused(['build', 'runs/demo', '--llm-concurrency', 'lots'])).toBe(
+      "plan: --llm-concurrency must be a whole number ≥ 1 ('lots' is not a number)",
+    );
+  });
+});

@@ -221,7 +221,7 @@ describe('plan status', () => {
       tasks: { id: string; state: string; reason: string }[];
     };
     expect(status.status).toBe('complete');
-    expect(status.counts).toEqual({ fresh: 4, missing: 1, stale: 0, blocked: 0 });
+    expect(status.counts).toEqual({ fresh: 4, pinned: 0, missing: 1, stale: 0, blocked: 0 });
     expect(status.tasks.find((t) => t.id === 'Join')).toEqual({ id: 'Join', state: 'missing', reason: 'output join.txt is missing' });
   });
 
@@ -238,14 +238,16 @@ describe('plan status', () => {
       status: 'running',
       building: true,
       running: ['Bang'],
-      progress: { filesPresent: 5, filesDeclared: 6 },
+      // Six declared files and Join's extra one (extra/join-count.txt): every file a task wrote counts.
+      progress: { filesPresent: 6, filesDeclared: 7 },
       calls: 0,
       costUsd: 0,
     });
     expect(status.lastActivitySecondsAgo).toBeLessThan(5);
     const human = await runPlan(['status', 'runs/demo'], { cwd });
     expect(human.stdout).toMatch(new RegExp(`building \\(pid ${running.pid} on .+\\): Bang`));
-    expect(human.stdout).toMatch(/^files 5\/6 · 0 calls/m);
+    expect(human.stdout).toMatch(/^files 6\/7 · 0 calls/m);
+    expect(human.stdout).toMatch(/ since the first task started · last activity /);
     expect((await done).exit).toBe(0);
   });
 

@@ -400,12 +400,13 @@ describe('on a run killed mid-way', () => {
     await done;
 
     const shown = await planJson<Shown>(cwd, ['show', 'runs/demo']);
-    expect(shown.run.status).toBe('running');
+    // The run says running, but the build that held it is gone: interrupted.
+    expect(shown.run.status).toBe('interrupted');
     expect(shown.totals.tasksBuilt).toBe(2);
-    expect(shown.tasks.map((t) => t.status)).toEqual(['complete', 'complete', 'running']);
+    expect(shown.tasks.map((t) => t.status)).toEqual(['complete', 'complete', 'interrupted']);
 
     const listed = await planJson<Listing>(cwd, ['list']);
-    expect(listed.runs[0]).toMatchObject({ status: 'running', tasks: { built: 2, total: 5 } });
+    expect(listed.runs[0]).toMatchObject({ status: 'interrupted', tasks: { built: 2, total: 5 } });
 
     const join = await planJson<{ task: { state: string; reason: string } }>(cwd, ['explain', 'runs/demo', 'join.txt']);
     expect(join.task).toMatchObject({ state: 'missing', reason: 'never built' });

@@ -40,7 +40,9 @@ describe('plan build with models', () => {
   it('falls back to the next model when the first keeps failing; every try is its own row', async () => {
     const broken = await fakeServer({ handler: () => ({ kind: 'server-error', status: 503 }) });
     const working = await fakeServer({ handler: (request) => offlineLikeAnswer(request) });
-    const result = await build([`--model=openai-compatible:broken@${broken.url}`, `--model=openai-compatible:good@${working.url}`]);
+    const result = await build([`--model=openai-compatible:broken@${broken.url}`, `--model=openai-compatible:good@${working.url}`], {
+      OPENAI_COMPATIBLE_API_KEY: '',
+    });
     expect(result.exit, result.stderr).toBe(0);
     const rows = interactions();
     const failed = rows.filter((r) => r.status === 'failed');
@@ -59,7 +61,8 @@ describe('plan build with models', () => {
       handler: (request) => offlineLikeAnswer(request, { prompt_tokens: 100_000, completion_tokens: 10_000 }),
     });
     const model = `--model=openai-compatible:priced@${server.url}`;
-    const stopped = await build([model, '--max-cost', '0.03', '--llm-concurrency', '1']);
+    const price = '--price=0.15,0.6';
+    const stopped = await build([model, price, '--max-cost', '0.03', '--llm-concurrency', '1']);
     expect(stopped.exit).toBe(1);
     expect(stopped.stderr).toContain('stopped: budget of $0.03 reached');
     const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
@@ -73,7 +76,7 @@ describe('plan build with models', () => {
     expect(costs[0]).toBeLessThan(0.03);
     expect(fs.existsSync(path.join(cwd, 'runs', 'demo', 'summary.md'))).toBe(false);
 
-    const resumed = await runPlan(['build', 'runs/demo', model, '--max-cost', '1'], { cwd });
+    const resumed = await runPlan(['build', 'runs/demo', model, price, '--max-cost', '1'], { cwd });
     expect(resumed.exit, resumed.stderr).toBe(0);
     expect(fs.existsSync(path.join(cwd, 'runs', 'demo', 'summary.md'))).toBe(true);
   });
@@ -163,5 +166,154 @@ describe('plan build with models', () => {
     expect(result.exit, result.stderr).toBe(0);
     expect(server.requestCount).toBe(3);
     expect(interactions().every((r) => r.requested_model === `openai-compatible:configured@${server.url}`)).toBe(true);
+  });
+});
+
+/** Every stored call's cost, oldest first. */
+const costs = (): (number | null)[] => interactions().map((r) => r.cost_usd);
+
+describe('models whose price is not known', () => {
+  it('--max-cost with a model of unknown price refuses to start: exit 2, one line naming the model and how to price it', async () => {
+    const server = await fakeServer({ handler: (request) => offlineLikeAnswer(request) });
+    const spec = `openai-compatible:hosted@${server.url}`;
+    const refused = await build([`--model=${spec}`, '--model=offline', '--max-cost', '1']);
+    expect(refused.exit).toBe(2);
+    const lines = refused.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(spec);
+    expect(lines[0]).not.toContain('offline,');
+    expect(lines[0]).toContain('--price IN,OUT');
+    expect(lines[0]).toContain('"prices"');
+    expect(server.requestCount).toBe(0);
+    expect(fs.existsSync(path.join(cwd, 'runs', 'plan.db'))).toBe(false);
+
+    // A budget in the config file is a budget too.
+    fs.writeFileSync(path.join(cwd, 'plan.config.json'), JSON.stringify({ maxCost: 1 }));
+    expect((await build([`--model=${spec}`])).exit).toBe(2);
+  });
+
+  it('--price IN,OUT prices the models without a known price, and a config price prices one model', async () => {
+    const server = await fakeServer({ handler: (request) => offlineLikeAnswer(request, { prompt_tokens: 1_000_000, completion_tokens: 100_000 }) });
+    const spec = `openai-compatible:hosted@${server.url}`;
+    const priced = await build([`--model=${spec}`, '--price', '0.5,2', '--max-cost', '10']);
+    expect(priced.exit, priced.stderr).toBe(0);
+    // 1M in at $0.50 + 100k out at $2 per million.
+    expect(costs()).toEqual([0.7, 0.7, 0.7]);
+
+    fs.writeFileSync(path.join(cwd, 'plan.config.json'), JSON.stringify({ prices: { [spec]: { inputPerM: 1, outputPerM: 0 } } }));
+    const configured = await runPlan(['build', 'runs/demo', `--model=${spec}`, '--force', 'Summary', '--max-cost', '10'], { cwd });
+    expect(configured.exit, configured.stderr).toBe(0);
+    expect(costs()).toEqual([0.7, 0.7, 0.7, 1]);
+
+    // A price given by the config wins over --price, which is only for the models that have none.
+    const both = await runPlan(['build', 'runs/demo', `--model=${spec}`, '--force', 'Summary', '--price', '9,9'], { cwd });
+    expect(both.exit, both.stderr).toBe(0);
+    expect(costs().at(-1)).toBe(1);
+
+    const bad = await build([`--model=${spec}`, '--price', '0.5']);
+    expect(bad.exit).toBe(2);
+    expect(bad.stderr).toMatch(/^plan: --price takes IN,OUT/);
+  });
+
+  it('stores NULL, not $0, for an unpriced call, and status, show, llm, costs, list and --summarize say the cost is unknown (null in JSON)', async () => {
+    const server = await fakeServer({ handler: (request) => offlineLikeAnswer(request) });
+    const result = await build([`--model=openai-compatible:mystery@${server.url}`, '--summarize', 'out/summary.json']);
+    expect(result.exit, result.stderr).toBe(0);
+    expect(costs()).toEqual([null, null, null]);
+
+    // In JSON an unknown cost is null, as a single call's is.
+    const summary = JSON.parse(fs.readFileSync(path.join(cwd, 'out', 'summary.json'), 'utf8')) as {
+      totals: { calls: number; costUsd: number | null };
+      tasks: { costUsd: number | null }[];
+    };
+    expect(summary.totals).toEqual(expect.objectContaining({ calls: 3, costUsd: null }));
+    expect(summary.tasks.map((t) => t.costUsd)).toEqual([null, null]);
+
+    const status = await runPlan(['status', 'runs/demo'], { cwd });
+    expect(status.stdout).toContain('3 calls');
+    expect(status.stdout).toContain('cost unknown');
+    expect(status.stdout).not.toContain('$0.0000');
+    expect(JSON.parse((await runPlan(['status', 'runs/demo', '--json'], { cwd })).stdout)).toMatchObject({ calls: 3, costUsd: null });
+
+    const show = await runPlan(['show', 'runs/demo'], { cwd });
+    expect(show.stdout).toMatch(/calls {5}3 · .* · cost unknown/);
+    expect(show.stdout).toMatch(/^Summary +complete +1 +\S+ +1 +\S+ +unknown$/m);
+    const shown = JSON.parse((await runPlan(['show', 'runs/demo', '--json'], { cwd })).stdout) as {
+      totals: { costUsd: number | null };
+      tasks: { costUsd: number | null }[];
+    };
+    expect(shown.totals.costUsd).toBeNull();
+    expect(shown.tasks.map((t) => t.costUsd)).toEqual([null, null]);
+
+    const llm = await runPlan(['llm', 'runs/demo'], { cwd });
+    expect(llm.stdout.split('\n').filter((line) => / completed .* unknown /.test(line))).toHaveLength(3);
+    expect(llm.stdout).toMatch(/3 calls · .* tokens · cost unknown/);
+
+    const spend = await runPlan(['costs', '--by', 'task'], { cwd });
+    expect(spend.stdout).toMatch(/^total +3 .* unknown$/m);
+    const spent = JSON.parse((await runPlan(['costs', '--json'], { cwd })).stdout) as {
+      rows: { costUsd: number | null }[];
+      total: { calls: number; costUsd: number | null };
+    };
+    expect(spent.rows.map((r) => r.costUsd)).toEqual([null]);
+    expect(spent.total).toMatchObject({ calls: 3, costUsd: null });
+
+    const list = await runPlan(['list'], { cwd });
+    expect(list.stdout).toMatch(/ complete +2\/2 +3 +unknown /);
+    const listed = JSON.parse((await runPlan(['list', '--json'], { cwd })).stdout) as { runs: { costUsd: number | null }[] };
+    expect(listed.runs[0]?.costUsd).toBeNull();
+  });
+
+  it('shows a lower bound when some calls are priced and others are not', async () => {
+    const server = await fakeServer({ handler: (request) => offlineLikeAnswer(request, { prompt_tokens: 1_000_000, completion_tokens: 0 }) });
+    const priced = await build([`--model=openai-compatible:priced@${server.url}`, '--price', '1,1']);
+    expect(priced.exit, priced.stderr).toBe(0);
+    const unpriced = await runPlan(['build', 'runs/demo', `--model=openai-compatible:mystery@${server.url}`, '--force', 'Summary'], { cwd });
+    expect(unpriced.exit, unpriced.stderr).toBe(0);
+    expect(costs()).toEqual([1, 1, 1, null]);
+    const status = await runPlan(['status', 'runs/demo'], { cwd });
+    expect(status.stdout).toContain('cost ≥ $3.0000 + 1 call of unknown price');
+    const show = await runPlan(['show', 'runs/demo'], { cwd });
+    expect(show.stdout).toMatch(/^Summary +complete .* ≥ \$1\.00 \+ 1 call of unknown price$/m);
+    const shown = JSON.parse((await runPlan(['show', 'runs/demo', '--json'], { cwd })).stdout) as { tasks: { id: string; costUsd: number | null }[] };
+    expect(shown.tasks.map((t) => [t.id, t.costUsd])).toEqual([
+      ['Ideas(topic=bread)', 2],
+      ['Summary', null],
+    ]);
+  });
+});
+
+describe('API keys per model', () => {
+  it('each model sends its own key, and only to its own server', async () => {
+    const first = await fakeServer({ handler: () => ({ kind: 'server-error', status: 503 }) });
+    const second = await fakeServer({ handler: (request) => offlineLikeAnswer(request) });
+    const a = `openai-compatible:a@${first.url}`;
+    const b = `openai-compatible:b@${second.url}`;
+    fs.writeFileSync(path.join(cwd, 'plan.config.json'), JSON.stringify({ apiKeyEnv: { [a]: 'FIRST_KEY', [b]: 'SECOND_KEY' } }));
+    const result = await build([`--model=${a}`, `--model=${b}`], {
+      FIRST_KEY: 'sk-first-0123456789',
+      SECOND_KEY: 'sk-second-0123456789',
+      OPENAI_COMPATIBLE_API_KEY: 'sk-default-0123456789',
+    });
+    expect(result.exit, result.stderr).toBe(0);
+    expect(first.requestCount).toBeGreaterThan(0);
+    expect(second.requestCount).toBe(3);
+    expect(new Set(first.requests.map((r) => r.headers.authorization))).toEqual(new Set(['Bearer sk-first-0123456789']));
+    expect(new Set(second.requests.map((r) => r.headers.authorization))).toEqual(new Set(['Bearer sk-second-0123456789']));
+  });
+
+  it('warns, naming the variable and never the key, when one key variable goes to two servers', async () => {
+    const first = await fakeServer({ handler: () => ({ kind: 'server-error', status: 503 }) });
+    const second = await fakeServer({ handler: (request) => offlineLikeAnswer(request) });
+    const result = await build([`--model=openai-compatible:a@${first.url}`, `--model=openai-compatible:b@${second.url}`], {
+      OPENAI_COMPATIBLE_API_KEY: 'sk-default-0123456789',
+    });
+    expect(result.exit, result.stderr).toBe(0);
+    const warnings = result.stderr.split('\n').filter((line) => line.startsWith('plan: warning:'));
+    expect(warnings).toEqual([
+      `plan: warning: OPENAI_COMPATIBLE_API_KEY goes to 2 servers (${first.url}, ${second.url}); to keep each key with its server, ` +
+        'name one variable per model in plan.config.json: "apiKeyEnv": { "<model spec>": "MY_KEY" }',
+    ]);
+    expect(result.stderr).not.toContain('sk-default');
   });
 });

@@ -11,6 +11,7 @@ import type { BuildEvent } from '../../src/engine/events.js';
 import { createLlmServices, type LlmOptions } from '../../src/llm/client.js';
 import type { LlmClient } from '../../src/llm/types.js';
 import { BudgetExceededError, CancelledError, LlmError, ModelsExhaustedError } from '../../src/llm/errors.js';
+import { answerJsonSchema } from '../../src/llm/json-schema.js';
 
 const KEY = 'sk-client-secret-abcdef0123456789';
 const Title = z.object({ title: z.string().min(1), score: z.number().int().min(1).max(10) });
@@ -232,18 +233,6 @@ describe('LLM client over HTTP with the SQLite store', () => {
     expect(h.server.requestCount).toBe(3);
   });
 
-  it('falls back from json_schema to json_object within one row', async () => {
-    const h = await harness({ handler: () => ({ kind: 'reject-json-schema' }) });
-    const { llm } = await h.attempt();
-    await llm.complete(ask());
-    await llm.complete(ask('Another one.'));
-    expect(summary(await h.rows())).toEqual([
-      ['completed', null, 200],
-      ['completed', null, 200],
-    ]);
-    expect(h.server.requests.map((r) => r.body.response_format?.type)).toEqual(['json_schema', 'json_object', 'json_object']);
-  });
-
   it('flags estimated tokens when usage is absent', async () => {
     const h = await harness({ queue: [{ kind: 'json', value: { title: 'no usage', score: 2 }, usage: null }] });
     const { llm } = await h.attempt();
@@ -431,5 +420,234 @@ describe('LLM client over HTTP with the SQLite store', () => {
     await Promise.all(Array.from({ length: 6 }, (_, i) => llm.complete(ask(`q${i}`))));
     expect(h.server.requestCount).toBe(6);
     expect(peak).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('structured output on servers that refuse it', () => {
+  const schemaText = JSON.stringify(answerJsonSchema(Title));
+  const formats = (h: Harness) => h.server.requests.map((r) => r.body.response_format?.type ?? 'none');
+  const modes = (rows: InteractionRecord[]) => rows.map((r) => [r.status, r.errorClass, r.httpStatus, r.responseFormat]);
+
+  it('a plain 400 Bad Request to json_schema: asked again in json_object mode with the schema, one row per request', async () => {
+    const h = await harness({ handler: () => ({ kind: 'refuse-format', formats: ['json_schema'] }) });
+    const { llm } = await h.attempt();
+    expect((await llm.complete(ask())).value.title).toBe('answer 2');
+    const rows = await h.rows();
+    expect(modes(rows)).toEqual([
+      ['failed', 'bad_request', 400, 'json_schema'],
+      ['completed', null, 200, 'json_object'],
+    ]);
+    expect(h.server.requestCount).toBe(rows.length);
+    const retried = h.server.requests[1]!;
+    expect(retried.body.response_format).toEqual({ type: 'json_object', schema: answerJsonSchema(Title) });
+    expect(retried.body.messages![0]!.content).toContain(schemaText);
+    // The row holds what was sent: the schema instruction included.
+    expect(rows[1]!.messages).toEqual(retried.body.messages);
+    expect(rows[0]!.messages).toEqual(ask().messages);
+  });
+
+  it('a 422 to json_schema and to json_object: a plain prompt with the schema in the instructions', async () => {
+    const h = await harness({ handler: () => ({ kind: 'refuse-format', formats: ['json_schema', 'json_object'], status: 422 }) });
+    const { llm } = await h.attempt();
+    await llm.complete({ ...ask(), messages: [{ role: 'system', content: 'Be brief.' }, ...ask().messages] });
+    const rows = await h.rows();
+    expect(modes(rows)).toEqual([
+      ['failed', 'bad_request', 422, 'json_schema'],
+      ['failed', 'bad_request', 422, 'json_object'],
+      ['completed', null, 200, 'prompt'],
+    ]);
+    expect(formats(h)).toEqual(['json_schema', 'json_object', 'none']);
+    const prompt = h.server.requests[2]!.body.messages!;
+    expect(prompt[0]!.content).toContain('Be brief.');
+    expect(prompt[0]!.content).toContain(schemaText);
+    expect(rows[2]!.messages).toEqual(prompt);
+  });
+
+  it('remembers what an endpoint accepts: later calls of the build and later builds pay no refusal again', async () => {
+    const h = await harness({ handler: () => ({ kind: 'refuse-format', formats: ['json_schema', 'json_object'] }) });
+    const { llm } = await h.attempt();
+    await llm.complete(ask());
+    await llm.complete(ask('Another one.'));
+    expect(formats(h)).toEqual(['json_schema', 'json_object', 'none', 'none']);
+    expect(await h.store.getEndpointMode(h.server.url, 'fake-model')).toBe('prompt');
+
+    // A later build (a new client, a new store connection) starts where this one ended.
+    await h.store.close();
+    const store = await openSqliteStore(h.dbFile);
+    cleanup.push(() => store.close());
+    const factory = createLlmServices({ models: [h.spec], retry: fast, env: {} });
+    const attemptId = await store.startAttempt(h.runId, 'Task');
+    const later = factory({
+      runId: h.runId,
+      taskId: 'Task',
+      attemptId,
+      replayableAttemptIds: [],
+      signal: new AbortController().signal,
+      store,
+      emit: () => {},
+    });
+    await later.llm.complete(ask('Third.'));
+    expect(formats(h)).toEqual(['json_schema', 'json_object', 'none', 'none', 'none']);
+    // Another model on the same server has its own entry.
+    const other = createLlmServices({ models: [`openai-compatible:other-model@${h.server.url}`], retry: fast, env: {} });
+    await other({
+      runId: h.runId,
+      taskId: 'Task',
+      attemptId,
+      replayableAttemptIds: [],
+      signal: new AbortController().signal,
+      store,
+      emit: () => {},
+    }).llm.complete(ask());
+    expect(formats(h).slice(5)).toEqual(['json_schema', 'json_object', 'none']);
+    expect((await store.listInteractions(h.runId)).length).toBe(h.server.requestCount);
+  });
+
+  it.each([401, 403, 404, 413, 429])('a %i is not taken for a refused format', async (status) => {
+    const h = await harness(
+      { handler: () => ({ kind: 'status', status, body: '{"error":{"message":"no"}}' }) },
+      { retry: { ...fast, maxTries: 1, maxRetryMs: 0 } },
+    );
+    const { llm } = await h.attempt();
+    await rejection(llm.complete(ask()));
+    expect(formats(h)).toEqual(['json_schema']);
+    expect(await h.store.getEndpointMode(h.server.url, 'fake-model')).toBeNull();
+  });
+
+  it('a request refused in every mode learns nothing: the next call asks for json_schema again', async () => {
+    const h = await harness({ handler: () => ({ kind: 'status', status: 400, body: '{"error":{"message":"prompt too long"}}' }) });
+    const { llm } = await h.attempt();
+    const error = await rejection(llm.complete(ask()));
+    expect(error.message).toContain('bad_request (HTTP 400');
+    expect(formats(h)).toEqual(['json_schema', 'json_object', 'none']);
+    expect(await h.store.getEndpointMode(h.server.url, 'fake-model')).toBeNull();
+    await rejection(llm.complete(ask()));
+    expect(formats(h).slice(3)).toEqual(['json_schema', 'json_object', 'none']);
+  });
+
+  it('every HTTP request is a row: 429s, 500s, refusals of the format and bad answers alike', async () => {
+    const h = await harness({
+      queue: [
+        { kind: 'rate-limit', retryAfter: '0' },
+        { kind: 'server-error' },
+        { kind: 'refuse-format', formats: ['json_schema'] },
+        { kind: 'invalid-json' },
+        { kind: 'empty' },
+      ],
+    });
+    const { llm } = await h.attempt();
+    await llm.complete(ask());
+    await llm.completeText({ messages: [{ role: 'user', content: 'prose' }] });
+    const rows = await h.rows();
+    expect(h.server.requestCount).toBe(7);
+    expect(rows).toHaveLength(h.server.requestCount);
+    expect(rows.map((r) => r.responseFormat)).toEqual([
+      'json_schema',
+      'json_schema',
+      'json_schema',
+      'json_object',
+      'json_object',
+      'json_object',
+      'text',
+    ]);
+    const summaries = await h.store.listInteractionSummaries(h.runId);
+    expect(summaries.map((r) => r.responseFormat)).toEqual(rows.map((r) => r.responseFormat));
+  });
+});
+
+describe('answers of reasoning models and other shapes', () => {
+  it('a <think> block with braces before the JSON: stripped, stored apart, its tokens counted', async () => {
+    const usage = { prompt_tokens: 100, completion_tokens: 80, completion_tokens_details: { reasoning_tokens: 60 } };
+    const h = await harness({ queue: [{ kind: 'text', text: '<think>Perhaps {"title": "draft"}? No.</think>\n{"title":"t","score":3}', usage }] });
+    const { llm } = await h.attempt();
+    const result = await llm.complete(ask());
+    expect(result.value).toEqual({ title: 't', score: 3 });
+    expect(result.text).toBe('{"title":"t","score":3}');
+    const [row] = await h.rows();
+    expect(row).toMatchObject({
+      status: 'completed',
+      responseText: '{"title":"t","score":3}',
+      reasoningText: 'Perhaps {"title": "draft"}? No.',
+      reasoningTokens: 60,
+      outputTokens: 80,
+    });
+    const [summary] = await h.store.listInteractionSummaries(h.runId);
+    expect(summary!.reasoningTokens).toBe(60);
+  });
+
+  it('reasoning_content beside a text answer, without a token count: estimated', async () => {
+    const reasoning = 'Let me think about bread for a while.';
+    const h = await harness({
+      queue: [{ kind: 'message', message: { role: 'assistant', content: 'Bread is good.', reasoning_content: reasoning } }],
+    });
+    const { llm } = await h.attempt();
+    expect((await llm.completeText({ messages: [{ role: 'user', content: 'bread?' }] })).value).toBe('Bread is good.');
+    const [row] = await h.rows();
+    expect([row!.responseText, row!.reasoningText, row!.reasoningTokens]).toEqual(['Bread is good.', reasoning, Math.ceil(reasoning.length / 4)]);
+  });
+
+  it('a bad answer after reasoning keeps the reasoning in its row, and only the answer is fed back', async () => {
+    const h = await harness({ queue: [{ kind: 'text', text: '<think>hmm</think>{"title": "unterminated' }] });
+    const { llm } = await h.attempt();
+    await llm.complete(ask());
+    const rows = await h.rows();
+    expect(rows.map((r) => [r.errorClass, r.responseText, r.reasoningText])).toEqual([
+      ['invalid_json', '{"title": "unterminated', 'hmm'],
+      [null, '{"title":"answer 2","score":5}', null],
+    ]);
+    expect(h.server.requests[1]!.body.messages![1]).toEqual({ role: 'assistant', content: '{"title": "unterminated' });
+  });
+
+  it('content as an array of text parts is an answer, not an empty one', async () => {
+    const content = [
+      { type: 'text', text: '{"title":"parts",' },
+      { type: 'text', text: '"score":4}' },
+    ];
+    const h = await harness({ queue: [{ kind: 'message', message: { role: 'assistant', content } }] });
+    const { llm } = await h.attempt();
+    expect((await llm.complete(ask())).value).toEqual({ title: 'parts', score: 4 });
+    expect(summary(await h.rows())).toEqual([['completed', null, 200]]);
+  });
+});
+
+describe('rate limits', () => {
+  it('concurrent 429s with the same Retry-After come back spread apart, not in lockstep', async () => {
+    const delays: number[] = [];
+    const draws = [0.1, 0.5, 0.9];
+    let draw = 0;
+    const h = await harness(
+      { handler: (req) => (req.ordinal <= 3 ? { kind: 'rate-limit', retryAfter: '1' } : undefined) },
+      {
+        retry: { baseDelayMs: 500, maxDelayMs: 30_000 },
+        random: () => draws[draw++ % draws.length]!,
+        sleep: async (ms) => {
+          delays.push(ms);
+        },
+      },
+    );
+    const { llm } = await h.attempt();
+    await Promise.all([llm.complete(ask('a')), llm.complete(ask('b')), llm.complete(ask('c'))]);
+    expect(delays).toHaveLength(3);
+    for (const delay of delays) expect(delay).toBeGreaterThanOrEqual(1000);
+    expect(new Set(delays).size).toBe(3);
+  });
+
+  it('keeps waiting out 429s past maxTries while the time bound lasts', async () => {
+    const h = await harness({ queue: Array(6).fill({ kind: 'rate-limit', retryAfter: '0.01' }) });
+    const { llm } = await h.attempt();
+    expect((await llm.complete(ask())).value.title).toBe('answer 7');
+    expect(summary(await h.rows())).toEqual([...Array(6).fill(['failed', 'rate_limited', 429]), ['completed', null, 200]]);
+  });
+
+  it('gives up on a server that keeps answering 429 once maxRetryMs is spent', async () => {
+    const h = await harness({ handler: () => ({ kind: 'rate-limit', retryAfter: '0.05' }) }, { retry: { ...fast, maxRetryMs: 400 } });
+    const { llm } = await h.attempt();
+    const started = Date.now();
+    const error = await rejection(llm.complete(ask()));
+    const took = Date.now() - started;
+    expect(error.message).toContain('rate_limited');
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(1500);
+    expect((await h.rows()).length).toBe(h.server.requestCount);
   });
 });

@@ -70,21 +70,97 @@ describe('OpenAiCompatibleProvider over HTTP', () => {
     expect(server!.requests[0]!.body.response_format).toBeUndefined();
   });
 
-  it('falls back to json_object with the schema in the system message, and remembers', async () => {
-    const p = await provider({ handler: () => ({ kind: 'reject-json-schema', next: { kind: 'json', value: { title: 'ok' } } }) });
-    const messages = [
-      { role: 'system' as const, content: 'Be brief.' },
-      { role: 'user' as const, content: 'Title?' },
+  it('in json_object mode also sends the schema, which llama.cpp-style servers enforce', async () => {
+    const p = await provider({ answer: () => ({ title: 'ok' }) });
+    expect((await p.complete(request({ format: 'json_object' }))).text).toBe('{"title":"ok"}');
+    expect(server!.requests[0]!.body.response_format).toEqual({ type: 'json_object', schema });
+  });
+
+  it('in prompt mode sends no response_format: the schema is in the messages the caller sends', async () => {
+    const p = await provider({ answer: () => ({ title: 'ok' }) });
+    await p.complete(request({ format: 'prompt' }));
+    expect(server!.requests[0]!.body.response_format).toBeUndefined();
+  });
+
+  it('hands a plain 400 or a 422 to a json_schema request back as bad_request, without asking again itself', async () => {
+    for (const status of [400, 422]) {
+      const p = await provider({ handler: () => ({ kind: 'refuse-format', formats: ['json_schema'], status }) });
+      const error = await failure(p.complete(request()));
+      expect([error.errorClass, error.httpStatus, error.message]).toEqual(['bad_request', status, expect.stringContaining('Bad Request')]);
+      expect(server!.requestCount).toBe(1);
+      await server!.close();
+      server = null;
+    }
+  });
+
+  it('accepts content given as an array of text parts', async () => {
+    const content = [
+      { type: 'text', text: '{"title":' },
+      { type: 'text', text: '"Hi"}' },
     ];
-    expect((await p.complete(request({ messages }))).text).toBe('{"title":"ok"}');
-    const [rejected, retried] = server!.requests;
-    expect(rejected!.body.response_format?.type).toBe('json_schema');
-    expect(retried!.body.response_format).toEqual({ type: 'json_object' });
-    expect(retried!.body.messages?.[0]?.content).toContain('Be brief.');
-    expect(retried!.body.messages?.[0]?.content).toContain(JSON.stringify(schema));
-    await p.complete(request());
-    expect(server!.requests).toHaveLength(3);
-    expect(server!.requests[2]!.body.response_format).toEqual({ type: 'json_object' });
+    const p = await provider({ queue: [{ kind: 'message', message: { role: 'assistant', content } }] });
+    expect((await p.complete(request())).text).toBe('{"title":"Hi"}');
+  });
+
+  it.each([
+    ['<think>', { content: '<think>Maybe {"title": "draft"}? No.</think>\n{"title":"Hi"}' }],
+    ['<thinking>', { content: '<thinking>Maybe {"title": "draft"}? No.</thinking>{"title":"Hi"}' }],
+    ['<reasoning>', { content: '<reasoning>Maybe {"title": "draft"}? No.</reasoning> {"title":"Hi"}' }],
+    ['a closing </think> only (the template opened it)', { content: 'Maybe {"title": "draft"}? No.</think>{"title":"Hi"}' }],
+    ['reasoning_content', { content: '{"title":"Hi"}', reasoning_content: 'Maybe {"title": "draft"}? No.' }],
+    ['reasoning', { content: '{"title":"Hi"}', reasoning: 'Maybe {"title": "draft"}? No.' }],
+    [
+      'a thinking part',
+      {
+        content: [
+          { type: 'thinking', thinking: 'Maybe {"title": "draft"}? No.' },
+          { type: 'text', text: '{"title":"Hi"}' },
+        ],
+      },
+    ],
+  ])('keeps the reasoning of a reasoning model (%s) apart from the answer, with its token count', async (_name, message) => {
+    const usage = { prompt_tokens: 10, completion_tokens: 40, completion_tokens_details: { reasoning_tokens: 30 } };
+    const p = await provider({ queue: [{ kind: 'message', message: { role: 'assistant', ...message }, usage }] });
+    const response = await p.complete(request());
+    expect(response.text).toBe('{"title":"Hi"}');
+    expect(response.reasoning).toEqual({ text: 'Maybe {"title": "draft"}? No.', tokens: 30 });
+    expect(response.usage).toEqual({ inputTokens: 10, outputTokens: 40, estimated: false });
+  });
+
+  it('an answer that is all reasoning is empty, and keeps the reasoning', async () => {
+    const p = await provider({ queue: [{ kind: 'text', text: '<think>I ran out of tokens while thinking' }] });
+    const error = await failure(p.complete(request()));
+    expect(error.errorClass).toBe('empty_content');
+    expect(error.answer?.reasoning?.text).toBe('I ran out of tokens while thinking');
+  });
+
+  it.each([
+    ['error.message first', '{"error":{"message":"model not loaded"},"message":"other"}', 'model not loaded'],
+    [
+      'message over a bare error string',
+      '{"error":"SyntaxError","message":"Unexpected token } in JSON at position 12"}',
+      'Unexpected token } in JSON at position 12',
+    ],
+    ['a string error when that is all', '{"error":"context too long"}', 'context too long'],
+    [
+      'the body itself otherwise',
+      '{"detail":[{"loc":["body","messages"],"msg":"field required"}]}',
+      '{"detail":[{"loc":["body","messages"],"msg":"field required"}]}',
+    ],
+  ])('error detail: %s', async (_name, body, detail) => {
+    const p = await provider({ queue: [{ kind: 'status', status: 400, body }] });
+    expect((await failure(p.complete(request({ json: null })))).message).toBe(`HTTP 400 from ${new URL(server!.url).host}: ${detail}`);
+  });
+
+  it('a 401 or 403 names the variable the key was read from, or says no key was sent, never the key', async () => {
+    const p = await provider({ queue: [{ kind: 'status', status: 401, body: '{"error":{"message":"Unauthorized"}}' }] });
+    const withKey = await failure(p.complete(request()));
+    expect(withKey.message).toMatch(/^HTTP 401 from .*: Unauthorized \(key from OPENAI_COMPATIBLE_API_KEY\)$/);
+    expect(withKey.message).not.toContain(KEY);
+    await server!.close();
+    const keyless = await provider({ queue: [{ kind: 'status', status: 403, body: 'Forbidden' }] }, { key: null });
+    const without = await failure(keyless.complete(request()));
+    expect(without.message).toMatch(/^HTTP 403 from .*: Forbidden \(no key sent: OPENAI_COMPATIBLE_API_KEY is not set\)$/);
   });
 
   it('estimates tokens when usage is absent', async () => {

@@ -58,7 +58,16 @@ describe('SqliteStore', () => {
     db.close();
     expect(versions).toEqual(migrations.map((m) => ({ version: m.version })));
     expect(latestSchemaVersion).toBe(migrations.length);
-    expect(tables).toEqual(['file_stats', 'llm_interactions', 'plan_content', 'runs', 'schema_version', 'task_attempts']);
+    expect(tables).toEqual([
+      'endpoint_modes',
+      'file_stats',
+      'llm_interactions',
+      'pinned_files',
+      'plan_content',
+      'runs',
+      'schema_version',
+      'task_attempts',
+    ]);
     expect(mode).toBe('wal');
   });
 
@@ -501,6 +510,10 @@ describe('opening a database', () => {
       price: { inputPerM: 1 },
       startedAt: 4,
       finishedAt: 5,
+      // Columns of later versions (v5): empty for a call recorded before them.
+      responseFormat: null,
+      reasoningText: null,
+      reasoningTokens: null,
     });
     // Written before ctime was kept: 0, which no real file has, so the next build re-hashes it once.
     expect((await upgraded.loadRunSnapshot('r3')).fileStats.get('a.md')).toEqual({

@@ -373,8 +373,8 @@ function filesOfPersistedAttempts(cwd: string): string[] {
 }
 
 /**
- * Edits one of `candidates` that is on disk now, the way a person would keep it readable: a JSON file gets a
- * longer first string (still valid, same shape), any other text a line appended; CSV files are left alone. The
+ * Edits one of `candidates` that is on disk now, the way a person would keep it readable: a JSON object gets a
+ * note under a key of its own (still valid, same shape), any other text a line appended; CSV files are left alone. The
  * file only grows: an edit is never a prefix of the stored bytes (which recovery takes for a torn file).
  */
 function editSomeFile(runDir: string, candidates: readonly string[], random: () => number, note: string): { path: string; bytes: Buffer } | null {
@@ -385,20 +385,10 @@ function editSomeFile(runDir: string, candidates: readonly string[], random: () 
   const words = `edited by a person between builds (${note})`;
   let after = `${before}\n\n${words[0]!.toUpperCase()}${words.slice(1)}.\n`;
   if (file.endsWith('.json')) {
-    let done = false;
-    const edit = (value: unknown): unknown => {
-      if (done) return value;
-      if (typeof value === 'string') {
-        done = true;
-        return `${value} (${words})`;
-      }
-      if (Array.isArray(value)) return value.map(edit);
-      if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, edit(v)]));
-      return value;
-    };
-    const edited = JSON.stringify(edit(JSON.parse(before)), null, 2);
-    if (!done) return null;
-    after = edited;
+    // A note under a key of its own: the readers' schemas ignore unknown keys, so the file keeps its meaning.
+    const parsed = JSON.parse(before) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+    after = JSON.stringify({ ...parsed, edited_by_a_person: words }, null, 2);
   }
   const bytes = Buffer.from(after);
   fs.writeFileSync(path.join(runDir, file), bytes);

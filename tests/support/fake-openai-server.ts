@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 export interface FakeUsage {
   prompt_tokens: number;
   completion_tokens: number;
+  completion_tokens_details?: { reasoning_tokens?: number };
 }
 
 export type FakeBehaviour =
@@ -34,6 +35,13 @@ export type FakeBehaviour =
   | { kind: 'hang' }
   /** 400 when the request asks for `json_schema`; otherwise `next` (default: the default answer). */
   | { kind: 'reject-json-schema'; next?: FakeBehaviour }
+  /**
+   * `status` (default 400) with `body` (default the bare "Bad Request" some servers send) when the request's
+   * response_format type is one of `formats` ('none': no response_format at all); otherwise `next`.
+   */
+  | { kind: 'refuse-format'; formats: readonly ('json_schema' | 'json_object' | 'none')[]; status?: number; body?: string; next?: FakeBehaviour }
+  /** 200 with this assistant message as it is: `content` null, a string or an array of parts, extra fields such as `reasoning_content`. */
+  | { kind: 'message'; message: Record<string, unknown>; usage?: FakeUsage | null }
   | { kind: 'default' };
 
 export interface FakeRequest {
@@ -50,7 +58,7 @@ export interface FakeRequest {
 export interface ChatBody {
   model?: string;
   messages?: { role: string; content: string }[];
-  response_format?: { type: string; json_schema?: { name: string; schema: unknown; strict?: boolean } };
+  response_format?: { type: string; json_schema?: { name: string; schema: unknown; strict?: boolean }; schema?: unknown };
   [key: string]: unknown;
 }
 
@@ -178,6 +186,15 @@ async function respond(behaviour: FakeBehaviour, request: FakeRequest, res: http
         });
       }
       return respond(behaviour.next ?? { kind: 'default' }, request, res, script);
+    case 'refuse-format':
+      if (behaviour.formats.includes((request.body.response_format?.type ?? 'none') as 'none')) {
+        res.writeHead(behaviour.status ?? 400, { 'content-type': 'text/plain' });
+        res.end(behaviour.body ?? 'Bad Request');
+        return;
+      }
+      return respond(behaviour.next ?? { kind: 'default' }, request, res, script);
+    case 'message':
+      return sendCompletion(res, { content: null, message: behaviour.message, model, usage: pick(behaviour.usage, usage) });
   }
 }
 
@@ -191,6 +208,8 @@ interface CompletionParts {
   usage: FakeUsage | null;
   refusal?: string;
   finishReason?: string;
+  /** The whole assistant message, instead of one made of `content` and `refusal`. */
+  message?: Record<string, unknown>;
 }
 
 function completionBody(parts: CompletionParts): string {
@@ -202,7 +221,7 @@ function completionBody(parts: CompletionParts): string {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: parts.content, ...(parts.refusal ? { refusal: parts.refusal } : {}) },
+        message: parts.message ?? { role: 'assistant', content: parts.content, ...(parts.refusal ? { refusal: parts.refusal } : {}) },
         finish_reason: parts.finishReason ?? 'stop',
       },
     ],

@@ -1,5 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelSpecError, parseModelList, parseModelSpec } from '../../src/llm/model-spec.js';
+import { resolveLlmSettings } from '../../src/cli/llm-settings.js';
+import { ModelSpecError, parseModelList, parseModelSpec, sharedKeyVariable } from '../../src/llm/model-spec.js';
 
 describe('parseModelSpec', () => {
   it('defaults to offline', () => {
@@ -64,5 +68,61 @@ describe('parseModelSpec', () => {
     expect(parseModelList('openai:gpt-4o-mini, offline').map((s) => s.spec)).toEqual(['openai:gpt-4o-mini', 'offline']);
     expect(parseModelList('').map((s) => s.spec)).toEqual(['offline']);
     expect(parseModelList(['ollama:a', 'ollama:b']).map((s) => s.model)).toEqual(['a', 'b']);
+  });
+});
+
+describe('sharedKeyVariable', () => {
+  const a = parseModelSpec('openai-compatible:m@http://127.0.0.1:1/v1');
+  const b = parseModelSpec('openai-compatible:m@https://api.example.com/v1');
+
+  it('finds a key variable that two servers of the list would read, so one key is never sent to both', () => {
+    expect(sharedKeyVariable([a, b], { OPENAI_COMPATIBLE_API_KEY: 'sk-1' })).toEqual({
+      variable: 'OPENAI_COMPATIBLE_API_KEY',
+      baseUrls: ['http://127.0.0.1:1/v1', 'https://api.example.com/v1'],
+    });
+    const openai = parseModelSpec('openai:gpt-4o', { apiKeyEnv: 'MY_KEY' });
+    const router = parseModelSpec('openrouter:openai/gpt-4o', { apiKeyEnv: 'MY_KEY' });
+    expect(sharedKeyVariable([openai, router], { MY_KEY: 'sk-2' })?.variable).toBe('MY_KEY');
+  });
+
+  it('allows a variable that is unset, or read by models of one server only', () => {
+    expect(sharedKeyVariable([a, b], {})).toBeNull();
+    expect(sharedKeyVariable([a, b], { OPENAI_COMPATIBLE_API_KEY: '  ' })).toBeNull();
+    const sameServer = parseModelSpec('openai-compatible:other@http://127.0.0.1:1/v1');
+    expect(sharedKeyVariable([a, sameServer], { OPENAI_COMPATIBLE_API_KEY: 'sk-1' })).toBeNull();
+    const defaults = [parseModelSpec('openai:gpt-4o'), parseModelSpec('openrouter:openai/gpt-4o'), parseModelSpec('offline')];
+    expect(sharedKeyVariable(defaults, { OPENAI_API_KEY: 'sk-o', OPENROUTER_API_KEY: 'sk-r' })).toBeNull();
+  });
+});
+
+describe('key variables from plan.config.json', () => {
+  function settingsWith(config: unknown, models: string[]) {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-keys-'));
+    try {
+      fs.writeFileSync(path.join(cwd, 'plan.config.json'), JSON.stringify(config));
+      return resolveLlmSettings({ model: models }, cwd).models.map((m) => [m.spec, m.apiKeyEnv]);
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  }
+  const local = 'openai-compatible:m@http://127.0.0.1:1/v1';
+
+  it('the older "apiKeyEnv": "VAR" names the key of openai-compatible models only: OpenAI and OpenRouter keep their own', () => {
+    expect(settingsWith({ apiKeyEnv: 'MY_KEY' }, ['openai:gpt-4o-mini', 'openrouter:openai/gpt-4o', local])).toEqual([
+      ['openai:gpt-4o-mini', 'OPENAI_API_KEY'],
+      ['openrouter:openai/gpt-4o', 'OPENROUTER_API_KEY'],
+      [local, 'MY_KEY'],
+    ]);
+  });
+
+  it('"apiKeyEnv" as a map names a variable per model spec or per provider; the spec wins', () => {
+    const config = { apiKeyEnv: { openrouter: 'ROUTER_KEY', 'openai-compatible:m@http://127.0.0.1:1/v1/': 'LOCAL_KEY', openai: 'WORK_KEY' } };
+    expect(settingsWith(config, ['openrouter:x/y', local, 'openai:gpt-4o', 'ollama:llama3'])).toEqual([
+      ['openrouter:x/y', 'ROUTER_KEY'],
+      [local, 'LOCAL_KEY'],
+      ['openai:gpt-4o', 'WORK_KEY'],
+      ['ollama:llama3', null],
+    ]);
+    expect(() => settingsWith({ apiKeyEnv: { openai: 'not a name' } }, ['openai:gpt-4o'])).toThrow(/must name an environment variable/);
   });
 });

@@ -18,13 +18,22 @@ describe('pricing', () => {
     expect(priceFor('gpt-4.1-nano-2025-04-14')).toEqual({ inputPerM: 0.1, outputPerM: 0.4 });
   });
 
-  it('makes offline and local providers free', () => {
+  it('makes offline and ollama free: both run on this machine', () => {
     expect(costUsd(parseModelSpec('offline'), { inputTokens: 5000, outputTokens: 5000 })).toEqual({
       costUsd: 0,
       price: { inputPerM: 0, outputPerM: 0 },
     });
     expect(costUsd(parseModelSpec('ollama:llama3'), { inputTokens: 10, outputTokens: 10 }).costUsd).toBe(0);
-    expect(costUsd(parseModelSpec('openai-compatible:x@http://127.0.0.1:1/v1'), { inputTokens: 10, outputTokens: 10 }).costUsd).toBe(0);
+  });
+
+  it('an openai-compatible model missing from the table has an unknown price (null), not $0: it may be a paid hosted endpoint', () => {
+    const hosted = parseModelSpec('openai-compatible:some-model@https://api.example.com/v1');
+    expect(priceFor(hosted)).toBeNull();
+    expect(costUsd(hosted, { inputTokens: 10, outputTokens: 10 })).toEqual({ costUsd: null, price: null });
+    expect(priceFor(parseModelSpec('openai-compatible:x@http://127.0.0.1:1/v1'))).toBeNull();
+    // What the server says answered still finds a price, and so does a price given for the spec.
+    expect(priceFor(hosted, {}, 'gpt-4o-mini')).toEqual({ inputPerM: 0.15, outputPerM: 0.6 });
+    expect(priceFor(hosted, { [hosted.spec]: { inputPerM: 1, outputPerM: 2 } })).toEqual({ inputPerM: 1, outputPerM: 2 });
   });
 
   it('returns null, not a crash, for an unknown model', () => {

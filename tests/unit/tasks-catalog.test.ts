@@ -13,14 +13,15 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 // The catalogue's "requires" column (PIPELINE.md), by row number. "ctx docs" = 11, 14, 21 and 23. Rows that
 // the catalogue states loosely are our reading of it: 24–29 (ctx docs + earlier phases), 33–36 (the team
 // inputs 22, 31 + the previous team task), 57–61 (REVIEW + each earlier review task) and 62 (the report's documents).
+// Rows 4 and 5 also wait for the safety gate (3): every planning task is downstream of it, so a refused plan stops there.
 const CTX = [11, 14, 21, 23];
 const REVIEW = [2, ...CTX, 22, 30, 31, 37, 38, 39, 40, 46, 51, 55];
 const REQUIRES: Record<number, number[]> = {
   1: [],
   2: [],
   3: [2],
-  4: [2],
-  5: [2],
+  4: [2, 3],
+  5: [2, 3],
   6: [2, 5],
   7: [2, 5, 6],
   8: [2, 5, 6, 7],

@@ -9,7 +9,10 @@ import { ExitCode } from '../exit-codes.js';
 import { createProgressView, progressModeFor, summaryLine } from '../progress.js';
 import { abortOnSignals } from '../signals.js';
 import { stopOnCancelRequest } from '../cancel-watch.js';
-import { describeEstimate, estimateModelCalls } from '../estimate.js';
+import { describeEstimate, describeWouldRun, estimateModelCalls } from '../estimate.js';
+import { numberOption } from '../number-option.js';
+import { resumeReport } from '../resume-report.js';
+import { pipelineParams, SETTINGS_KEY, sameModels, settingsOf, type RunSettings } from '../run-settings.js';
 import { summarizeRun, writeSummary } from '../run-summary.js';
 import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.js';
 import { checkRunDirPath, checkRunDirWritable, DB_OPTION, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
@@ -17,11 +20,14 @@ import { resolveLlmSettings, type LlmSettings } from '../llm-settings.js';
 import { CostBudget, createLlmServices } from '../../llm/index.js';
 import type { Durability } from '../../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../../store/store.js';
+import type { AttemptScope } from '../../engine/context.js';
+import type { Pipeline } from '../../engine/pipeline.js';
 
 interface BuildArgs {
   runDir: string;
   db?: string;
-  jobs: number;
+  /** Numbers are read as text, so that a bad one is shown as typed (see number-option.ts). */
+  jobs: string;
   keepGoing: boolean;
   dryRun: boolean;
   force: string[];
@@ -34,12 +40,14 @@ interface BuildArgs {
   durability: Durability;
   model?: string[];
   speed?: string;
-  maxCost?: number;
-  llmConcurrency?: number;
+  maxCost?: string;
+  price?: string;
+  llmConcurrency?: string;
   config?: string;
   from: string[];
   until: string[];
   summarize?: string;
+  allowRefused: boolean;
 }
 
 export function buildCommand(yargs: Argv): Argv {
@@ -50,7 +58,7 @@ export function buildCommand(yargs: Argv): Argv {
       y
         .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
         .option('db', DB_OPTION)
-        .option('jobs', { alias: ['j', 'concurrency'], type: 'number', default: 8, describe: 'tasks running at once' })
+        .option('jobs', { alias: ['j', 'concurrency'], type: 'string', default: '8', describe: 'tasks running at once' })
         .option('keep-going', { type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' })
         .option('dry-run', { type: 'boolean', default: false, describe: "print each task's state and reason; run nothing" })
         .option('force', { type: 'string', array: true, default: [], describe: 'rebuild these tasks (ids or class names) and their dependents' })
@@ -71,14 +79,23 @@ export function buildCommand(yargs: Argv): Argv {
           describe: 'model spec, repeatable for fallback order: offline (default), openai:M, openrouter:M, ollama:M, openai-compatible:M@URL',
         })
         .option('speed', { type: 'string', describe: 'fast (capped items and turns, for drafts) or full (default for new runs)' })
-        .option('max-cost', { type: 'number', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' })
-        .option('llm-concurrency', { type: 'number', describe: 'model calls at once per provider (default 4)' })
+        .option('max-cost', { type: 'string', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' })
+        .option('price', {
+          type: 'string',
+          describe: 'IN,OUT: USD per million input and output tokens, for the models that have no known price',
+        })
+        .option('llm-concurrency', { type: 'string', describe: 'model calls at once per provider (default 4)' })
         .option('config', { type: 'string', describe: `config file (default ./${'plan.config.json'} when present)` })
         .option('from', { type: 'string', array: true, default: [], describe: 'rebuild this task and everything downstream of it' })
         .option('until', { type: 'string', array: true, default: [], describe: 'build only what this task needs (it and its dependencies)' })
         .option('summarize', {
           type: 'string',
           describe: 'write a JSON summary of the run (tasks, states, timings, calls, tokens, cost) to this file',
+        })
+        .option('allow-refused', {
+          type: 'boolean',
+          default: false,
+          describe: "go on with a plan the pipeline's safety gate refused (changes no task's stamp)",
         }),
     async (argv) => {
       process.exitCode = await runBuild(argv as unknown as BuildArgs);
@@ -87,22 +104,37 @@ export function buildCommand(yargs: Argv): Argv {
 }
 
 async function runBuild(args: BuildArgs): Promise<number> {
-  if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new UsageError(`-j must be a whole number ≥ 1 (got ${args.jobs})`);
+  const jobs = numberOption('-j', args.jobs, WHOLE_NUMBER)!;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`-j must be ${WHOLE_NUMBER} (got ${jobs})`);
   // --from is --force of one task: it and everything downstream are rebuilt.
   args.force = [...args.force, ...args.from];
   if (args.summarize !== undefined && path.resolve(args.summarize).startsWith(path.resolve(args.runDir) + path.sep)) {
     throw new UsageError('--summarize must write outside the run dir: every file in a run dir is a task output');
   }
   const runDir = checkRunDirPath(args.runDir);
-  const llm = resolveLlmSettings(args);
-  const newParams = readParams(args, llm);
+  const flags = {
+    ...args,
+    maxCost: numberOption('--max-cost', args.maxCost, 'a number of USD ≥ 0'),
+    llmConcurrency: numberOption('--llm-concurrency', args.llmConcurrency, WHOLE_NUMBER),
+  };
+  // Checked before anything is stored; a run that exists is resolved again below, with its own settings.
+  const given = resolveLlmSettings(flags);
+  const newParams = readParams(args, given);
   if (!args.dryRun) checkRunDirWritable(args.runDir, runDir);
   const { store, location } = await openStoreFor(runDir, args.db, args.durability);
   try {
-    const run = await openOrCreateRun(store, runDir, args, newParams);
+    const existing = await findRun(store, runDir);
+    const kept = existing === null ? null : settingsOf(existing.params);
+    const llm = kept === null ? given : resolveLlmSettings(flags, process.cwd(), kept);
+    for (const warning of llm.warnings) process.stderr.write(`plan: warning: ${warning}\n`);
+    const run = await openOrCreateRun(store, runDir, existing, args, newParams, llm.settings);
+    // Another model may finish a run (the answers already paid for are replayed), but never unannounced.
+    if (kept !== null && !sameModels(kept, llm.settings)) {
+      process.stderr.write(`run was built with ${kept.models.join(', ')}; continuing with ${llm.settings.models.join(', ')}\n`);
+    }
     const budget = new CostBudget(llm.maxCostUsd, args.dryRun || run.id === NEW_RUN ? 0 : await spentSoFar(store, run.id));
     const pipeline = await loadPipeline(run.pipeline);
-    const roots = rootsOf(pipeline.roots.bind(pipeline), run.params);
+    const roots = rootsOf(pipeline.roots.bind(pipeline), pipelineParams(run.params));
 
     const events = new EventBus();
     const mode = progressModeFor(args.json, process.stderr);
@@ -119,7 +151,7 @@ async function runBuild(args: BuildArgs): Promise<number> {
         runDir,
         runId: run.id,
         store,
-        concurrency: args.jobs,
+        concurrency: jobs,
         keepGoing: args.keepGoing,
         dryRun: args.dryRun,
         force: args.force,
@@ -129,7 +161,7 @@ async function runBuild(args: BuildArgs): Promise<number> {
         startedAt,
         signal: controller.signal,
         events,
-        services: createLlmServices(llmOptions(llm, budget)),
+        services: planServices(llm, budget, args.allowRefused),
       });
       if (budget.exhausted && !args.dryRun) {
         await store.updateRun(run.id, { status: 'stopped', statusReason: 'budget' });
@@ -137,9 +169,9 @@ async function runBuild(args: BuildArgs): Promise<number> {
           `plan: stopped: budget of $${llm.maxCostUsd} reached ($${budget.spentUsd.toFixed(4)} spent); resume with a higher --max-cost\n`,
         );
       }
+      if (!args.dryRun) for (const line of await resumeReport(store, run.id, startedAt)) process.stderr.write(`${line}\n`);
       if (args.dryRun) {
-        const toRun = [...result.decisions].filter(([, d]) => d.state !== 'fresh').map(([id]) => id);
-        const estimate = await estimateModelCalls(store, pipeline, run, toRun, llm.models[0]!, llm.prices);
+        const estimate = await estimateModelCalls(store, pipeline, run, result.decisions, llm.models[0]!, llm.prices);
         if (args.json) process.stdout.write(`${JSON.stringify({ type: 'estimate', ...estimate })}\n`);
         else {
           for (const [taskId, decision] of result.decisions) process.stdout.write(`${decision.state.padEnd(8)} ${taskId}  ${decision.reason}\n`);
@@ -147,7 +179,8 @@ async function runBuild(args: BuildArgs): Promise<number> {
         }
       }
       if (args.summarize !== undefined && !args.dryRun) writeSummary(args.summarize, await summarizeRun(store, run.id, runDir, result));
-      if (!args.json) process.stderr.write(`${summaryLine(result.status, result.summary, args.dryRun)}\n`);
+      if (!args.json)
+        process.stderr.write(`${args.dryRun ? describeWouldRun(result.decisions) : summaryLine(result.status, result.summary, false)}\n`);
       return result.status === 'success' ? ExitCode.ok : result.status === 'cancelled' ? ExitCode.interrupted : ExitCode.taskFailed;
     } finally {
       removeSignals();
@@ -172,9 +205,19 @@ function isCorruption(error: unknown): boolean {
   return !(error instanceof StoreError) && typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
 }
 
-/** The run this dir belongs to, or a new one when the dir is not a run yet and parameters say what to build. */
-async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, newParams: Record<string, unknown>): Promise<RunRecord> {
-  const existing = await findRun(store, runDir);
+/**
+ * The run this dir belongs to, or a new one when the dir is not a run yet and parameters say what to build.
+ * The run keeps `settings` (how it is built) beside its parameters (what it builds): a change of settings
+ * is stored, never a reason to rebuild.
+ */
+async function openOrCreateRun(
+  store: Store,
+  runDir: string,
+  existing: RunRecord | null,
+  args: BuildArgs,
+  newParams: Record<string, unknown>,
+  settings: RunSettings,
+): Promise<RunRecord> {
   const pipelineSpec = args.pipeline === undefined ? undefined : pipelineSpecToStore(args.pipeline);
   if (existing === null) {
     const pipeline = pipelineSpec ?? PLAN_PIPELINE;
@@ -185,34 +228,47 @@ async function openOrCreateRun(store: Store, runDir: string, args: BuildArgs, ne
     // Validate before anything is stored: a bad parameter, a graph problem or an unknown --force name must not
     // leave a half-made run behind.
     checkBuildable(rootsOf((await loadPipeline(pipeline)).roots, params), args.force, args.until);
-    if (args.dryRun)
-      return {
-        id: NEW_RUN,
-        runDir,
-        pipeline,
-        params,
-        status: 'created',
-        statusReason: null,
-        cancelRequestedAt: null,
-        createdAt: Date.now(),
-        updatedAt: Date.now(),
-      };
-    return store.createRun({ runDir, pipeline, params });
+    const record = { runDir, pipeline, params: { ...params, [SETTINGS_KEY]: settings } };
+    if (args.dryRun) {
+      const now = Date.now();
+      return { id: NEW_RUN, ...record, status: 'created', statusReason: null, cancelRequestedAt: null, createdAt: now, updatedAt: now };
+    }
+    return store.createRun(record);
   }
   if (pipelineSpec !== undefined && pipelineSpec !== existing.pipeline) {
     throw new UsageError(`run ${existing.id} was built with pipeline ${existing.pipeline}, not ${pipelineSpec}`);
   }
-  const changed = Object.keys(newParams).filter((key) => JSON.stringify(existing.params[key]) !== JSON.stringify(newParams[key]));
-  if (changed.length === 0) return existing;
-  // A new prompt makes a different plan: say so rather than silently rebuilding everything. Other parameters
-  // (e.g. --speed) are part of the tasks' stamps: changing them simply makes those tasks stale.
-  if (changed.includes('prompt') && args.force.length === 0) {
-    throw new UsageError(`run ${existing.id} was created with a different prompt; to rebuild it with this one add --force SetupTask`);
+  const before = pipelineParams(existing.params);
+  const changed = Object.keys(newParams).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(newParams[key]));
+  const params = { ...before, ...newParams };
+  const pipeline = await loadPipeline(existing.pipeline);
+  if (changed.length > 0) {
+    // A new prompt makes a different plan: say so rather than silently rebuilding everything. Other parameters
+    // (e.g. --speed) are part of the tasks' stamps: changing them simply makes those tasks stale.
+    if (changed.includes('prompt') && args.force.length === 0) {
+      throw new UsageError(`run ${existing.id} was created with a different prompt; ${promptChangeHint(existing.pipeline, pipeline, params)}`);
+    }
+    checkBuildable(rootsOf(pipeline.roots.bind(pipeline), params), args.force, args.until);
+  } else if (JSON.stringify(existing.params[SETTINGS_KEY]) === JSON.stringify(settings)) {
+    return existing;
   }
-  const params = { ...existing.params, ...newParams };
-  checkBuildable(rootsOf((await loadPipeline(existing.pipeline)).roots, params), args.force, args.until);
-  if (!args.dryRun) await store.updateRun(existing.id, { params });
-  return { ...existing, params };
+  const stored = { ...params, [SETTINGS_KEY]: settings };
+  if (!args.dryRun) await store.updateRun(existing.id, { params: stored });
+  return { ...existing, params: stored };
+}
+
+/**
+ * How to go on with a new prompt. The plan pipeline's SetupTask writes the prompt that every other task reads;
+ * another pipeline gets the prompt as one of its parameters, and forcing its roots is the one --force that
+ * exists in every pipeline (the tasks whose parameters hold the prompt become stale by themselves).
+ */
+function promptChangeHint(spec: string, pipeline: Pipeline, params: Record<string, unknown>): string {
+  if (spec === PLAN_PIPELINE) return 'to rebuild it with this one add --force SetupTask';
+  const roots = [...new Set(rootsOf(pipeline.roots.bind(pipeline), params).map((root) => root.constructor.name))];
+  return (
+    `pipeline ${pipeline.name} gets it as its parameter prompt (parameters: ${Object.keys(params).sort().join(', ')}); ` +
+    `to rebuild with this one add --force ${roots.join(' ')} (${roots.length === 1 ? 'its root' : 'its roots'})`
+  );
 }
 
 function rootsOf<T>(roots: (params: Readonly<Record<string, unknown>>) => T, params: Readonly<Record<string, unknown>>): T {
@@ -225,6 +281,8 @@ function rootsOf<T>(roots: (params: Readonly<Record<string, unknown>>) => T, par
 }
 
 const NEW_RUN = '(new run)';
+
+const WHOLE_NUMBER = 'a whole number ≥ 1';
 
 /**
  * A prompt describes a project; it is sent with nearly every model call, next to the plan built so far. 64 KiB
@@ -241,8 +299,12 @@ async function spentSoFar(store: Store, runId: string): Promise<number> {
   return (await store.runTotals(runId)).costUsd;
 }
 
-function llmOptions(llm: LlmSettings, budget: CostBudget) {
-  return {
+/**
+ * What each task's ctx gets: the LLM client, and `allowRefused` for the plan pipeline's safety gate. The flag
+ * reaches tasks here, not through the run's parameters, so it belongs to this build and is in no stamp.
+ */
+function planServices(llm: LlmSettings, budget: CostBudget, allowRefused: boolean) {
+  const llmServices = createLlmServices({
     models: llm.models,
     concurrency: llm.llmConcurrency,
     rpm: llm.requestsPerMinute,
@@ -250,7 +312,8 @@ function llmOptions(llm: LlmSettings, budget: CostBudget) {
     budget,
     prices: llm.prices,
     timeoutMs: llm.timeoutMs,
-  };
+  });
+  return (scope: AttemptScope) => ({ ...llmServices(scope), allowRefused });
 }
 
 function readParams(args: BuildArgs, llm: LlmSettings): Record<string, unknown> {
@@ -259,17 +322,12 @@ function readParams(args: BuildArgs, llm: LlmSettings): Record<string, unknown> 
   for (const pair of args.param) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new UsageError(`--param takes key=value (got '${pair}')`);
-    params[pair.slice(0, at)] = pair.slice(at + 1);
+    const key = pair.slice(0, at);
+    if (key === SETTINGS_KEY) throw new UsageError(`--param ${SETTINGS_KEY} is taken: the run keeps its model settings under that name`);
+    params[key] = pair.slice(at + 1);
   }
   if (args.prompt !== undefined && args.promptFile !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
-  let prompt = args.prompt;
-  if (args.promptFile !== undefined) {
-    try {
-      prompt = fs.readFileSync(args.promptFile, 'utf8');
-    } catch (error) {
-      throw new UsageError(`cannot read --prompt-file ${args.promptFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  }
+  const prompt = args.promptFile === undefined ? args.prompt : readPromptFile(args.promptFile);
   if (prompt !== undefined) {
     if (prompt.trim() === '') throw new UsageError('the prompt is empty');
     const bytes = Buffer.byteLength(prompt, 'utf8');
@@ -281,4 +339,23 @@ function readParams(args: BuildArgs, llm: LlmSettings): Record<string, unknown> 
     params.prompt = prompt;
   }
   return params;
+}
+
+/**
+ * A prompt file's text. Bytes that are not UTF-8 text would be decoded to U+FFFD and a whole plan built on
+ * them, so a binary file (NUL bytes) or another encoding is refused instead.
+ */
+function readPromptFile(file: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    throw new UsageError(`cannot read --prompt-file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (bytes.includes(0)) throw new UsageError(`--prompt-file ${file} holds NUL bytes: it is not a text file; give the prompt as UTF-8 text`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`--prompt-file ${file} is not UTF-8 text; save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)`);
+  }
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 import type { Argv } from 'yargs';
 import { acquireRunDirLock } from '../../engine/lock.js';
@@ -9,12 +10,16 @@ import { plural, styleFor } from '../output.js';
 import { formatTime, isoTime, printJson } from '../format.js';
 import { parseDuration } from '../duration.js';
 import { renderTable } from '../table.js';
-import { openDatabase } from '../run-lookup.js';
+import { openDatabase, openRunDir } from '../run-lookup.js';
+import { loadRunGraph } from '../run-graph.js';
+import { staleFiles } from '../stale-files.js';
+import { terminalText } from '../terminal-text.js';
 import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
 import { RUN_STATUSES } from '../run-facts.js';
 import type { RunRecord, RunStatus, Store } from '../../store/store.js';
 
 interface CleanArgs {
+  staleFiles?: string;
   olderThan?: string;
   status: RunStatus[];
   dryRun: boolean;
@@ -42,6 +47,10 @@ export function cleanCommand(yargs: Argv): Argv {
     'delete old or failed runs from the database (and, with --dirs, their run dirs)',
     (y) =>
       y
+        .option('stale-files', {
+          type: 'string',
+          describe: 'instead: remove from this run dir the files of tasks no longer in its pipeline (their versions stay stored)',
+        })
         .option('older-than', { type: 'string', describe: 'runs not touched for this long: 90d, 12h, 2w' })
         .option('status', {
           type: 'string',
@@ -62,6 +71,7 @@ export function cleanCommand(yargs: Argv): Argv {
 }
 
 async function runClean(args: CleanArgs): Promise<number> {
+  if (args.staleFiles !== undefined) return cleanStaleFiles(args.staleFiles, args);
   if (args.olderThan === undefined && args.status.length === 0) {
     throw new UsageError('say which runs to delete: --older-than 90d and/or --status failed');
   }
@@ -170,5 +180,50 @@ async function confirm(runs: readonly RunRecord[], dirs: boolean, listing: strin
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
+  }
+}
+
+/**
+ * `--stale-files <run-dir>`: removes the files of tasks that left the pipeline (see stale-files.ts), under the
+ * run dir's lock so no build runs meanwhile. Their versions stay in the database (`plan cat --version`).
+ */
+async function cleanStaleFiles(runDirArg: string, args: CleanArgs): Promise<number> {
+  const { store, run, runDir } = await openRunDir(runDirArg, args.db);
+  try {
+    const { graph } = await loadRunGraph(run);
+    const files = await staleFiles(store, run.id, runDir, graph);
+    const listing = files.map((f) => `  ${terminalText(f)}\n`).join('');
+    if (files.length === 0 || args.dryRun) {
+      if (args.json) printJson({ runId: run.id, dryRun: args.dryRun, staleFiles: files, removed: [] });
+      else if (files.length === 0) process.stdout.write('no stale files: every file belongs to a task of the pipeline\n');
+      else process.stdout.write(`would remove ${plural(files.length, 'stale file')} (dry run, nothing removed):\n${listing}`);
+      return ExitCode.ok;
+    }
+    if (!args.yes) {
+      if (process.stdin.isTTY !== true) {
+        throw new UsageError(
+          `refusing to remove ${plural(files.length, 'stale file')} without confirmation: no terminal to ask on; add --yes (or --dry-run to look first)`,
+        );
+      }
+      process.stdout.write(listing);
+      const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await new Promise<string>((resolve) => rl.question(`remove ${plural(files.length, 'stale file')}? [y/N] `, resolve));
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        process.stdout.write('nothing removed\n');
+        return ExitCode.ok;
+      }
+    }
+    const lock = acquireRunDirLock(runDir);
+    try {
+      for (const file of files) fs.rmSync(path.join(runDir, file), { force: true });
+    } finally {
+      lock.release();
+    }
+    if (args.json) printJson({ runId: run.id, dryRun: false, staleFiles: files, removed: files });
+    else process.stdout.write(`removed ${plural(files.length, 'stale file')} (their versions stay in the database)\n`);
+    return ExitCode.ok;
+  } finally {
+    await store.close();
   }
 }

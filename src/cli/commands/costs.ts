@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, styleFor } from '../output.js';
-import { formatCount, formatUsd, isoTime, printJson } from '../format.js';
+import { formatCost, formatCount, isoTime, jsonCost, printJson } from '../format.js';
 import { parseSince } from '../duration.js';
 import { renderTable } from '../table.js';
 import { openDatabase } from '../run-lookup.js';
@@ -46,18 +46,26 @@ async function runCosts(args: CostsArgs): Promise<number> {
   }
   // Runs and days read best in time order; tasks and models by what they cost.
   if (args.by === 'task' || args.by === 'model') rows.sort((a, b) => b.costUsd - a.costUsd || b.calls - a.calls || a.key.localeCompare(b.key));
-  const total: Omit<SpendRow, 'key'> = { calls: 0, failedCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, durationMs: 0 };
+  const total: Omit<SpendRow, 'key'> = { calls: 0, failedCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, unpricedCalls: 0, durationMs: 0 };
   for (const row of rows) {
     total.calls += row.calls;
     total.failedCalls += row.failedCalls;
     total.inputTokens += row.inputTokens;
     total.outputTokens += row.outputTokens;
     total.costUsd += row.costUsd;
+    total.unpricedCalls += row.unpricedCalls;
     total.durationMs += row.durationMs;
   }
 
   if (args.json) {
-    printJson({ db: opened?.location ?? dbLocationFor(undefined, args.db), by: args.by, since: isoTime(since), rows, total });
+    const json = ({ unpricedCalls, ...row }: SpendRow | Omit<SpendRow, 'key'>) => ({ ...row, costUsd: jsonCost(row.costUsd, unpricedCalls) });
+    printJson({
+      db: opened?.location ?? dbLocationFor(undefined, args.db),
+      by: args.by,
+      since: isoTime(since),
+      rows: rows.map(json),
+      total: json(total),
+    });
     return ExitCode.ok;
   }
   if (rows.length === 0) {
@@ -72,7 +80,7 @@ async function runCosts(args: CostsArgs): Promise<number> {
     formatCount(r.inputTokens),
     formatCount(r.outputTokens),
     formatDuration(r.durationMs),
-    formatUsd(r.costUsd),
+    formatCost(r.costUsd, r.unpricedCalls),
   ];
   process.stdout.write(
     renderTable(

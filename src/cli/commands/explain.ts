@@ -85,7 +85,7 @@ function describeFile(file: FileExplanation): string {
 }
 
 function describeTask(task: TaskExplanation, style: Style): string {
-  const paint = { fresh: style.green, missing: style.yellow, stale: style.yellow, blocked: style.red }[task.state];
+  const paint = { fresh: style.green, pinned: style.green, missing: style.yellow, stale: style.yellow, blocked: style.red }[task.state];
   const lines = [`${style.bold(task.id)}  ${paint(task.state)} — ${task.reason}`];
   for (const change of task.changes) lines.push(`  ${describeChange(change)}`);
   for (const up of task.upstream) lines.push(`  upstream ${up.id} will run: ${up.reason}`);

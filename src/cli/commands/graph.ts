@@ -29,7 +29,7 @@ export interface GraphNode {
   costUsd: number;
 }
 
-const FILL: Record<TaskState, string> = { fresh: '#d3f0d3', missing: '#fdf1c7', stale: '#fde0b2', blocked: '#f8c9c9' };
+const FILL: Record<TaskState, string> = { fresh: '#d3f0d3', pinned: '#c9e4f8', missing: '#fdf1c7', stale: '#fde0b2', blocked: '#f8c9c9' };
 
 export function graphCommand(yargs: Argv): Argv {
   return yargs.command(

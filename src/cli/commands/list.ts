@@ -2,17 +2,17 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, styleFor } from '../output.js';
-import { formatTime, formatUsd, isoTime, printJson, truncate } from '../format.js';
+import { formatCost, formatTime, isoTime, jsonCost, printJson, truncate } from '../format.js';
 import { parseSince } from '../duration.js';
 import { renderTable } from '../table.js';
 import { openDatabase } from '../run-lookup.js';
 import { loadRunGraph } from '../run-graph.js';
 import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
-import { RUN_STATUSES, promptOf, runDurationMs } from '../run-facts.js';
-import type { RunRecord, RunStatus, RunTotals } from '../../store/store.js';
+import { SHOWN_RUN_STATUSES, promptOf, runDurationMs, withShownStatus, type ShownRun, type ShownRunStatus } from '../run-facts.js';
+import type { RunRecord, RunStatus, RunTotals, Store } from '../../store/store.js';
 
 interface ListArgs {
-  status: RunStatus[];
+  status: ShownRunStatus[];
   since?: string;
   promptContains?: string;
   latest?: number;
@@ -29,8 +29,8 @@ export function listCommand(yargs: Argv): Argv {
         .option('status', {
           type: 'string',
           array: true,
-          choices: RUN_STATUSES,
-          default: [] as RunStatus[],
+          choices: SHOWN_RUN_STATUSES,
+          default: [] as ShownRunStatus[],
           describe: 'only runs with this status (repeatable)',
         })
         .option('since', { type: 'string', describe: 'only runs created since: a duration back (7d, 12h) or a date (2025-01-31)' })
@@ -48,7 +48,7 @@ export interface RunListing {
   id: string;
   runDir: string;
   pipeline: string;
-  status: RunStatus;
+  status: ShownRunStatus;
   statusReason: string | null;
   prompt: string | null;
   createdAt: string | null;
@@ -59,6 +59,7 @@ export interface RunListing {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  unpricedCalls: number;
   models: string[];
   durationMs: number | null;
 }
@@ -72,15 +73,16 @@ async function runList(args: ListArgs): Promise<number> {
   const runs: RunListing[] = [];
   if (opened !== null) {
     try {
-      const found = await opened.store.queryRuns({ statuses: args.status, createdSince, promptContains: args.promptContains, latest: args.latest });
-      for (const run of found) runs.push(listing(run, await opened.store.runTotals(run.id), await taskTotal(run)));
+      for (const { record, shown } of await matchingRuns(opened.store, args, createdSince)) {
+        runs.push(listing(shown, await opened.store.runTotals(record.id), await taskTotal(record)));
+      }
     } finally {
       await opened.store.close();
     }
   }
   const db = opened?.location ?? dbLocationFor(undefined, args.db);
   if (args.json) {
-    printJson({ db, runs });
+    printJson({ db, runs: runs.map(({ unpricedCalls, ...run }) => ({ ...run, costUsd: jsonCost(run.costUsd, unpricedCalls) })) });
     return ExitCode.ok;
   }
   if (runs.length === 0) {
@@ -93,7 +95,7 @@ async function runList(args: ListArgs): Promise<number> {
     r.status,
     `${r.tasks.built}/${r.tasks.total ?? '?'}`,
     String(r.calls),
-    formatUsd(r.costUsd),
+    formatCost(r.costUsd, r.unpricedCalls),
     r.durationMs === null ? '-' : formatDuration(r.durationMs),
     r.models[0] ?? '-',
     r.createdAt === null ? '-' : formatTime(Date.parse(r.createdAt)),
@@ -119,7 +121,20 @@ async function runList(args: ListArgs): Promise<number> {
   return ExitCode.ok;
 }
 
-function listing(run: RunRecord, totals: RunTotals, total: number | null): RunListing {
+/**
+ * The runs to list. The database knows `running`, not whether its build still lives: a filter that tells
+ * `running` from `interrupted` asks it for `running` and looks at each run's lock, before --latest counts.
+ */
+async function matchingRuns(store: Store, args: ListArgs, createdSince: number | undefined): Promise<{ record: RunRecord; shown: ShownRun }[]> {
+  const wanted = new Set(args.status);
+  const statuses = [...new Set(args.status.map((status): RunStatus => (status === 'interrupted' ? 'running' : status)))];
+  const split = wanted.has('running') !== wanted.has('interrupted');
+  const found = await store.queryRuns({ statuses, createdSince, promptContains: args.promptContains, latest: split ? undefined : args.latest });
+  const runs = found.map((record) => ({ record, shown: withShownStatus(record) }));
+  return split ? runs.filter((run) => wanted.has(run.shown.status)).slice(0, args.latest) : runs;
+}
+
+function listing(run: ShownRun, totals: RunTotals, total: number | null): RunListing {
   return {
     id: run.id,
     runDir: run.runDir,
@@ -135,6 +150,7 @@ function listing(run: RunRecord, totals: RunTotals, total: number | null): RunLi
     inputTokens: totals.inputTokens,
     outputTokens: totals.outputTokens,
     costUsd: totals.costUsd,
+    unpricedCalls: totals.unpricedCalls,
     models: totals.models,
     durationMs: runDurationMs(totals),
   };

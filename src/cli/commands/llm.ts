@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, styleFor, type Style } from '../output.js';
-import { formatCount, formatTime, formatUsd, isoTime, printJson } from '../format.js';
+import { formatCost, formatCount, formatTime, formatUsd, isoTime, isUnpriced, printJson } from '../format.js';
 import { renderTable } from '../table.js';
 import { openRunDir } from '../run-lookup.js';
 import { matchTasks, unknownTask } from '../task-names.js';
@@ -73,7 +73,7 @@ async function runLlm(args: LlmArgs): Promise<number> {
       c.answeredModel ?? c.requestedModel,
       c.status,
       `${c.inputTokens ?? '-'}/${c.outputTokens ?? '-'}${c.tokensEstimated ? '~' : ''}`,
-      c.costUsd === null ? '-' : formatUsd(c.costUsd),
+      c.costUsd !== null ? formatUsd(c.costUsd) : isUnpriced(c) ? 'unknown' : '-',
       c.durationMs === null ? '-' : formatDuration(c.durationMs),
       formatTime(c.startedAt, true),
     ]);
@@ -95,8 +95,10 @@ async function runLlm(args: LlmArgs): Promise<number> {
     const lines = table.trimEnd().split('\n');
     process.stdout.write(`${lines.map((line, i) => (i > 0 && calls[i - 1]!.status === 'failed' ? style.red(line) : line)).join('\n')}\n`);
     const cost = calls.reduce((sum, c) => sum + (c.costUsd ?? 0), 0);
+    const unpricedCalls = calls.filter(isUnpriced).length;
     const tokens = calls.reduce((sum, c) => sum + (c.inputTokens ?? 0) + (c.outputTokens ?? 0), 0);
-    process.stdout.write(style.dim(`${calls.length} calls · ${formatCount(tokens)} tokens · ${formatUsd(cost)}\n`));
+    const total = `${unpricedCalls === 0 ? '' : 'cost '}${formatCost(cost, unpricedCalls)}`;
+    process.stdout.write(style.dim(`${calls.length} calls · ${formatCount(tokens)} tokens · ${total}\n`));
     return ExitCode.ok;
   } finally {
     await store.close();

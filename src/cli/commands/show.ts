@@ -1,10 +1,11 @@
 import type { Argv } from 'yargs';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, plural, styleFor } from '../output.js';
-import { formatCount, formatTime, formatUsd, isoTime, printJson, truncate } from '../format.js';
+import { formatCost, formatCount, formatTime, isoTime, jsonCost, printJson, truncate } from '../format.js';
 import { renderTable } from '../table.js';
 import { openRunDirOrId } from '../run-lookup.js';
-import { promptOf, runDurationMs } from '../run-facts.js';
+import { promptOf, runDurationMs, withShownStatus } from '../run-facts.js';
+import { pipelineParams, settingsOf } from '../run-settings.js';
 import type { AttemptRecord, AttemptStatus, SpendRow } from '../../store/store.js';
 
 interface ShowArgs {
@@ -33,8 +34,8 @@ export function showCommand(yargs: Argv): Argv {
 
 interface TaskLine {
   id: string;
-  /** Status of the task's newest attempt. */
-  status: AttemptStatus;
+  /** Status of the task's newest attempt; `interrupted` for one still `running` in an interrupted run. */
+  status: AttemptStatus | 'interrupted';
   attempts: number;
   /** How long the newest built attempt took (start to complete). */
   durationMs: number | null;
@@ -42,9 +43,10 @@ interface TaskLine {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  unpricedCalls: number;
 }
 
-interface Failure {
+export interface Failure {
   taskId: string;
   attemptId: number;
   status: AttemptStatus;
@@ -53,14 +55,15 @@ interface Failure {
 }
 
 async function runShow(args: ShowArgs): Promise<number> {
-  const { store, location, run } = await openRunDirOrId(args.run, args.db);
+  const { store, location, run: record } = await openRunDirOrId(args.run, args.db);
   try {
+    const run = withShownStatus(record);
     const totals = await store.runTotals(run.id);
     const attempts = await store.listAttempts(run.id);
     const spend = new Map((await store.summarizeSpend('task', { runId: run.id })).map((row) => [row.key, row]));
-    const tasks = taskLines(attempts, spend);
+    const tasks = taskLines(attempts, spend, run.status === 'interrupted');
     const failures = currentFailures(attempts);
-    const { runId: _runId, ...counts } = totals;
+    const { runId: _runId, unpricedCalls: _unpriced, ...jsonCounts } = totals;
 
     if (args.json) {
       printJson({
@@ -69,19 +72,21 @@ async function runShow(args: ShowArgs): Promise<number> {
           runDir: run.runDir,
           db: location,
           pipeline: run.pipeline,
-          params: run.params,
+          params: pipelineParams(run.params),
+          settings: settingsOf(run.params),
           status: run.status,
           statusReason: run.statusReason,
           createdAt: isoTime(run.createdAt),
           updatedAt: isoTime(run.updatedAt),
         },
         totals: {
-          ...counts,
+          ...jsonCounts,
+          costUsd: jsonCost(totals.costUsd, totals.unpricedCalls),
           firstActivityAt: isoTime(totals.firstActivityAt),
           lastActivityAt: isoTime(totals.lastActivityAt),
           durationMs: runDurationMs(totals),
         },
-        tasks,
+        tasks: tasks.map(({ unpricedCalls, ...task }) => ({ ...task, costUsd: jsonCost(task.costUsd, unpricedCalls) })),
         failures,
       });
       return ExitCode.ok;
@@ -101,7 +106,7 @@ async function runShow(args: ShowArgs): Promise<number> {
         (duration === null ? '' : ` · ${formatDuration(duration)}`),
     );
     out.push(
-      `calls     ${totals.calls}${totals.failedCalls > 0 ? ` (${totals.failedCalls} failed)` : ''} · ${formatCount(totals.inputTokens)} in / ${formatCount(totals.outputTokens)} out tokens · ${formatUsd(totals.costUsd)}` +
+      `calls     ${totals.calls}${totals.failedCalls > 0 ? ` (${totals.failedCalls} failed)` : ''} · ${formatCount(totals.inputTokens)} in / ${formatCount(totals.outputTokens)} out tokens · ${totals.unpricedCalls === 0 ? '' : 'cost '}${formatCost(totals.costUsd, totals.unpricedCalls)}` +
         (totals.models.length > 0 ? ` · ${totals.models.join(', ')}` : ''),
     );
     process.stdout.write(`${out.join('\n')}\n\n`);
@@ -113,7 +118,7 @@ async function runShow(args: ShowArgs): Promise<number> {
         t.durationMs === null ? '-' : formatDuration(t.durationMs),
         String(t.calls),
         formatCount(t.inputTokens + t.outputTokens),
-        formatUsd(t.costUsd),
+        formatCost(t.costUsd, t.unpricedCalls),
       ]);
       process.stdout.write(
         renderTable(
@@ -143,27 +148,29 @@ async function runShow(args: ShowArgs): Promise<number> {
   }
 }
 
-function taskLines(attempts: readonly AttemptRecord[], spend: ReadonlyMap<string, SpendRow>): TaskLine[] {
+function taskLines(attempts: readonly AttemptRecord[], spend: ReadonlyMap<string, SpendRow>, interrupted: boolean): TaskLine[] {
   const byTask = new Map<string, AttemptRecord[]>();
   for (const attempt of attempts) byTask.set(attempt.taskId, [...(byTask.get(attempt.taskId) ?? []), attempt]);
   return [...byTask].map(([id, list]) => {
     const built = list.filter((a) => a.status === 'complete').at(-1);
     const cost = spend.get(id);
+    const status = list.at(-1)!.status;
     return {
       id,
-      status: list.at(-1)!.status,
+      status: interrupted && status === 'running' ? 'interrupted' : status,
       attempts: list.length,
       durationMs: built?.finishedAt == null ? null : built.finishedAt - built.startedAt,
       calls: cost?.calls ?? 0,
       inputTokens: cost?.inputTokens ?? 0,
       outputTokens: cost?.outputTokens ?? 0,
       costUsd: cost?.costUsd ?? 0,
+      unpricedCalls: cost?.unpricedCalls ?? 0,
     };
   });
 }
 
 /** Attempts that failed (or were cancelled or abandoned) after their task's newest built attempt: the open failures. */
-function currentFailures(attempts: readonly AttemptRecord[]): Failure[] {
+export function currentFailures(attempts: readonly AttemptRecord[]): Failure[] {
   const lastBuilt = new Map<string, number>();
   for (const a of attempts) if (a.status === 'persisted' || a.status === 'complete') lastBuilt.set(a.taskId, a.id);
   return attempts

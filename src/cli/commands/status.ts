@@ -1,9 +1,17 @@
+import { terminalText } from '../terminal-text.js';
+import { staleFiles } from '../stale-files.js';
+import { withShownStatus } from '../run-facts.js';
+import { pipelineParams } from '../run-settings.js';
+import type { TaskGraph } from '../../engine/graph.js';
+import type { AttemptRecord } from '../../store/store.js';
 import type { Argv } from 'yargs';
 import { build } from '../../engine/build.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPipeline } from '../pipelines.js';
 import { checkRunDirPath, DB_OPTION, openStoreFor, requireRun } from '../run-resolution.js';
 import { formatDuration, styleFor } from '../output.js';
+import { formatCost, jsonCost } from '../format.js';
+import { currentFailures } from './show.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { planGraph } from '../../engine/graph.js';
@@ -30,32 +38,38 @@ export function statusCommand(yargs: Argv): Argv {
 
 async function runStatus(args: StatusArgs): Promise<number> {
   const runDir = checkRunDirPath(args.runDir);
-  const { store, location } = await openStoreFor(runDir, args.db);
+  // Looking makes nothing: no database is created for a dir that is not a run.
+  const { store, location } = await openStoreFor(runDir, args.db, undefined, { create: false, missing: args.runDir });
   try {
-    const run = await requireRun(store, runDir);
+    const run = withShownStatus(await requireRun(store, runDir), runDir);
     const pipeline = await loadPipeline(run.pipeline);
-    const roots = pipeline.roots(run.params);
+    const roots = pipeline.roots(pipelineParams(run.params));
     const result = await build({ roots, runDir, runId: run.id, store, dryRun: true });
     const tasks = [...result.decisions].map(([id, d]) => ({ id, state: d.state, reason: d.reason }));
-    const counts: Record<TaskState, number> = { fresh: 0, missing: 0, stale: 0, blocked: 0 };
+    const counts: Record<TaskState, number> = { fresh: 0, pinned: 0, missing: 0, stale: 0, blocked: 0 };
     for (const task of tasks) counts[task.state]++;
 
     // Progress and spending so far, and what a build running in another process is doing right now.
-    const declared = [...planGraph(roots).ownerOf.keys()];
-    const filesPresent = declared.filter((file) => fs.existsSync(path.join(runDir, file))).length;
+    const graph = planGraph(roots);
+    const expected = filesOfTasks(graph, attemptsOutputs(await store.listAttempts(run.id)));
+    const filesPresent = expected.filter((file) => fs.existsSync(path.join(runDir, file))).length;
+    const stale = await staleFiles(store, run.id, runDir, graph);
     const totals = await store.runTotals(run.id);
     const holder = readHolder(path.join(runDir, LOCK_FILE));
     const building = holder !== null && isAlive(holder);
-    const running = building ? (await store.listAttempts(run.id)).filter((a) => a.status === 'running').map((a) => a.taskId) : [];
+    const attempts = await store.listAttempts(run.id);
+    const running = building ? attempts.filter((a) => a.status === 'running').map((a) => a.taskId) : [];
+    // Why the last build stopped where it did (a refusal, an error) is what a person asks first.
+    const failures = currentFailures(attempts);
     const now = Date.now();
     const activity = {
       building,
       running,
-      progress: { filesPresent, filesDeclared: declared.length },
+      progress: { filesPresent, filesDeclared: expected.length },
       calls: totals.calls,
       inputTokens: totals.inputTokens,
       outputTokens: totals.outputTokens,
-      costUsd: totals.costUsd,
+      costUsd: jsonCost(totals.costUsd, totals.unpricedCalls),
       elapsedMs: totals.firstActivityAt === null ? 0 : (building ? now : (totals.lastActivityAt ?? now)) - totals.firstActivityAt,
       lastActivityAt: totals.lastActivityAt === null ? null : new Date(totals.lastActivityAt).toISOString(),
       lastActivitySecondsAgo: totals.lastActivityAt === null ? null : Math.max(0, Math.round((now - totals.lastActivityAt) / 1_000)),
@@ -71,31 +85,71 @@ async function runStatus(args: StatusArgs): Promise<number> {
         statusReason: run.statusReason,
         ...activity,
         counts,
+        failures,
+        staleFiles: stale,
         tasks,
       };
       process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
       return ExitCode.ok;
     }
     const style = styleFor(process.stdout);
-    const paint = { fresh: style.green, missing: style.yellow, stale: style.yellow, blocked: style.red };
+    const paint = { fresh: style.green, pinned: style.green, missing: style.yellow, stale: style.yellow, blocked: style.red };
     process.stdout.write(`run ${run.id}  ${run.status}${run.statusReason ? ` (${run.statusReason})` : ''}\n`);
     process.stdout.write(style.dim(`dir ${runDir}\ndb  ${location}\n`));
+    const cost = totals.unpricedCalls === 0 ? fourDecimals(totals.costUsd) : `cost ${formatCost(totals.costUsd, totals.unpricedCalls, fourDecimals)}`;
     const ago = activity.lastActivitySecondsAgo === null ? 'never' : `${activity.lastActivitySecondsAgo} s ago`;
     process.stdout.write(
-      `files ${filesPresent}/${declared.length} · ${activity.calls} calls · ${activity.inputTokens.toLocaleString('en-US')} in / ` +
-        `${activity.outputTokens.toLocaleString('en-US')} out tokens · $${activity.costUsd.toFixed(4)} · ${formatDuration(activity.elapsedMs)} · last activity ${ago}\n`,
+      `files ${filesPresent}/${expected.length} · ${activity.calls} calls · ${activity.inputTokens.toLocaleString('en-US')} in / ` +
+        `${activity.outputTokens.toLocaleString('en-US')} out tokens · ${cost} · ${formatDuration(activity.elapsedMs)} ` +
+        `${building ? 'since the first task started' : 'from the first task to the last activity'} · last activity ${ago}\n`,
     );
     if (building)
       process.stdout.write(`building (pid ${holder!.pid} on ${holder!.host}): ${running.length > 0 ? running.join(', ') : 'between tasks'}\n`);
+    for (const failure of failures) {
+      const line = `${failure.status.padEnd(8)} ${failure.taskId}${failure.error ? `: ${failure.error}` : ''}`;
+      process.stdout.write(`${style.red(line)}\n`);
+    }
     const width = Math.max(...tasks.map((t) => t.id.length));
+    const lastError = new Map(failures.map((f) => [f.taskId, f.error]));
     for (const task of tasks) {
-      process.stdout.write(`${paint[task.state](task.state.padEnd(8))} ${task.id.padEnd(width)}  ${style.dim(task.reason)}\n`);
+      const error = lastError.get(task.id);
+      const reason = error ? `${task.reason} — last attempt failed: ${error}` : task.reason;
+      process.stdout.write(`${paint[task.state](task.state.padEnd(8))} ${task.id.padEnd(width)}  ${style.dim(terminalText(reason))}\n`);
+    }
+    if (stale.length > 0) {
+      process.stdout.write(
+        style.yellow(
+          `${stale.length} stale file${stale.length === 1 ? '' : 's'} of tasks no longer in the pipeline: ${stale.slice(0, 3).join(', ')}` +
+            `${stale.length > 3 ? ', …' : ''} (plan clean --stale-files ${args.runDir} removes them)\n`,
+        ),
+      );
     }
     process.stdout.write(
-      `${counts.fresh} of ${tasks.length} tasks fresh, ${counts.missing} missing, ${counts.stale} stale, ${counts.blocked} blocked\n`,
+      `${counts.fresh} of ${tasks.length} tasks fresh, ${counts.missing} missing, ${counts.stale} stale, ${counts.blocked} blocked${counts.pinned > 0 ? `, ${counts.pinned} pinned` : ''}\n`,
     );
     return ExitCode.ok;
   } finally {
     await store.close();
   }
+}
+
+function fourDecimals(usd: number): string {
+  return `$${usd.toFixed(4)}`;
+}
+
+/** Per task, the outputs its newest persisted attempt wrote (extra files included). */
+function attemptsOutputs(attempts: readonly AttemptRecord[]): Map<string, string[]> {
+  const outputs = new Map<string, string[]>();
+  for (const attempt of attempts) {
+    if (attempt.outputs !== null && (attempt.status === 'persisted' || attempt.status === 'complete'))
+      outputs.set(attempt.taskId, Object.keys(attempt.outputs));
+  }
+  return outputs;
+}
+
+/** Every file the graph's tasks declare or, as built, wrote: what "files n/m" counts. */
+function filesOfTasks(graph: TaskGraph, built: ReadonlyMap<string, string[]>): string[] {
+  const files = new Set(graph.ownerOf.keys());
+  for (const [taskId, paths] of built) if (graph.tasks.has(taskId)) for (const p of paths) files.add(p);
+  return [...files];
 }

@@ -1,6 +1,5 @@
 import type { ChatMessage } from '../types.js';
 import type { ModelSpec } from '../model-spec.js';
-import type { JsonSchema } from '../json-schema.js';
 import { redact } from '../redact.js';
 import {
   AuthError,
@@ -18,10 +17,14 @@ import {
 } from '../errors.js';
 import { estimateTokens, messagesChars } from './provider.js';
 import type { Provider, ProviderRequest, ProviderResponse, Usage } from './provider.js';
+import { readMessage, reasoningOf, splitReasoning, type Reasoning } from './reasoning.js';
+import type { ResponseFormat } from './response-format.js';
 
 /**
  * The provider for every server that speaks OpenAI's chat-completions API (OpenAI, OpenRouter, Ollama,
- * LM Studio, vLLM, llama.cpp server). Plain fetch: one POST per try, no SDK.
+ * LM Studio, vLLM, llama.cpp server). Plain fetch: one POST per call, no SDK. Which response_format to ask for
+ * is the caller's choice (model-tries.ts moves down the modes when a server refuses one, so that every request
+ * is a recorded try).
  */
 
 export interface OpenAiCompatibleOptions {
@@ -31,34 +34,17 @@ export interface OpenAiCompatibleOptions {
   fetch?: typeof fetch;
 }
 
-type FormatMode = 'json_schema' | 'json_object' | 'text';
-
 /** Enough of a server's error body to act on; the rest is usually a stack trace or an HTML page. */
 const MAX_ERROR_DETAIL = 300;
 
 export class OpenAiCompatibleProvider implements Provider {
-  /** Set once a server rejected `json_schema`: later calls go straight to `json_object`. */
-  private jsonSchemaRejected = false;
-
   constructor(
     readonly spec: ModelSpec,
     private readonly options: OpenAiCompatibleOptions,
   ) {}
 
-  async complete(request: ProviderRequest): Promise<ProviderResponse> {
-    const mode: FormatMode = request.json === null ? 'text' : this.jsonSchemaRejected ? 'json_object' : 'json_schema';
-    try {
-      return await this.post(request, mode);
-    } catch (error) {
-      // Older servers (and some models) do not know structured outputs; JSON mode plus the schema in the
-      // prompt is the next best thing, and the answer is validated either way.
-      const unsupported = error instanceof BadRequestError && /response_format|json_schema/i.test(error.message);
-      if (mode === 'json_schema' && unsupported) {
-        this.jsonSchemaRejected = true;
-        return await this.post(request, 'json_object');
-      }
-      throw error;
-    }
+  complete(request: ProviderRequest): Promise<ProviderResponse> {
+    return this.post(request, request.format ?? (request.json === null ? 'text' : 'json_schema'));
   }
 
   private apiKey(): string | null {
@@ -67,7 +53,7 @@ export class OpenAiCompatibleProvider implements Provider {
     return key === undefined || key.trim() === '' ? null : key.trim();
   }
 
-  private async post(request: ProviderRequest, mode: FormatMode): Promise<ProviderResponse> {
+  private async post(request: ProviderRequest, mode: ResponseFormat): Promise<ProviderResponse> {
     const key = this.apiKey();
     if (key === null && (this.spec.provider === 'openai' || this.spec.provider === 'openrouter')) {
       // Asking without a key only earns a 401; say which variable to set instead.
@@ -80,11 +66,11 @@ export class OpenAiCompatibleProvider implements Provider {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = AbortSignal.any([request.signal, timeout]);
     const doFetch = this.options.fetch ?? fetch;
-    const messages = mode === 'json_object' && request.json ? withSchemaInstruction(request.messages, request.json.schema) : request.messages;
+    const { messages } = request;
     const body = JSON.stringify({
       model: this.spec.model,
       messages,
-      ...responseFormat(request, mode),
+      ...this.responseFormat(request, mode),
       ...maxTokens(this.spec, request),
     });
     const url = `${this.spec.baseUrl}/chat/completions`;
@@ -117,7 +103,7 @@ export class OpenAiCompatibleProvider implements Provider {
     const message = redact(`HTTP ${status} from ${this.where()}: ${errorDetail(body)}`, [key]);
     const options = { httpStatus: status };
     if (status === 429) return new RateLimitedError(message, parseRetryAfter(retryAfter), options);
-    if (status === 401 || status === 403) return new AuthError(message, options);
+    if (status === 401 || status === 403) return new AuthError(`${message} ${this.keySource(key)}`, options);
     if (status === 408) return new TimeoutError(message, options);
     if (status >= 500 || status === 409) return new ServerError(message, options);
     return new BadRequestError(message, options);
@@ -133,16 +119,19 @@ export class OpenAiCompatibleProvider implements Provider {
       throw new ServerError(redact(message, [key]), { httpStatus: status });
     }
     const choice = json.choices?.[0];
-    const content = typeof choice?.message?.content === 'string' ? choice.message.content : '';
+    const message = readMessage(choice?.message);
+    const { answer: content, thoughts } = splitReasoning(message.content);
+    const reasoning = reasoningOf([...message.thoughts, ...thoughts], json.usage?.completion_tokens_details?.reasoning_tokens);
     const refusal = typeof choice?.message?.refusal === 'string' ? choice.message.refusal : '';
     const answeredModel = typeof json.model === 'string' && json.model !== '' ? json.model : this.spec.model;
-    const usage = readUsage(json, messages, content || refusal);
+    const usage = readUsage(json, messages, content || refusal, reasoning);
     const answer: FailedAnswer = {
       text: content || refusal,
       answeredModel,
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       tokensEstimated: usage.estimated,
+      ...(reasoning ? { reasoning } : {}),
     };
     const failed = { httpStatus: status, answer };
     if (refusal !== '') throw new RefusalError(redact(`the model refused: ${refusal.slice(0, 200)}`, [key]), failed);
@@ -150,7 +139,27 @@ export class OpenAiCompatibleProvider implements Provider {
       throw new RefusalError('the answer was withheld by a content filter', failed);
     }
     if (content.trim() === '') throw new EmptyContentError(`empty answer from ${answeredModel}`, failed);
-    return { text: content, answeredModel, usage, httpStatus: status };
+    return { text: content, answeredModel, usage, httpStatus: status, ...(reasoning ? { reasoning } : {}) };
+  }
+
+  private responseFormat(request: ProviderRequest, mode: ResponseFormat): Record<string, unknown> {
+    if (request.json === null || mode === 'text' || mode === 'prompt') return {};
+    const { name, schema } = request.json;
+    if (mode === 'json_object') {
+      // llama.cpp's server constrains sampling to `response_format.schema` in JSON mode, and so do Together
+      // and Fireworks; vLLM, LM Studio and Ollama ignore it. OpenAI is sent the bare JSON mode it documents.
+      return { response_format: this.spec.provider === 'openai' ? { type: 'json_object' } : { type: 'json_object', schema } };
+    }
+    // strict:false because strict mode demands every property be required and no additionalProperties, which
+    // most zod schemas (optional fields, records) do not satisfy; the answer is validated by zod anyway.
+    return { response_format: { type: 'json_schema', json_schema: { name: schemaName(name), schema, strict: false } } };
+  }
+
+  /** For a refused key: where it came from (the variable's name, never its value), or that none was sent. */
+  private keySource(key: string | null): string {
+    const name = this.spec.apiKeyEnv;
+    if (key !== null) return `(key from ${name})`;
+    return name === null ? '(no key sent)' : `(no key sent: ${name} is not set)`;
   }
 
   /** Host only: a base URL could carry a path segment someone considers private; the host is enough to act on. */
@@ -165,26 +174,19 @@ export class OpenAiCompatibleProvider implements Provider {
 
 interface ChatCompletion {
   model?: unknown;
-  choices?: { message?: { content?: unknown; refusal?: unknown }; finish_reason?: unknown }[];
-  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown };
+  choices?: { message?: { content?: unknown; refusal?: unknown; reasoning_content?: unknown; reasoning?: unknown }; finish_reason?: unknown }[];
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown; completion_tokens_details?: { reasoning_tokens?: unknown } };
 }
 
-function readUsage(json: ChatCompletion, messages: readonly ChatMessage[], answer: string): Usage {
+function readUsage(json: ChatCompletion, messages: readonly ChatMessage[], answer: string, reasoning: Reasoning | undefined): Usage {
   const input = json.usage?.prompt_tokens;
   const output = json.usage?.completion_tokens;
   if (typeof input === 'number' && typeof output === 'number') {
     return { inputTokens: input, outputTokens: output, estimated: false };
   }
-  return { inputTokens: estimateTokens(messagesChars(messages)), outputTokens: estimateTokens(answer), estimated: true };
-}
-
-function responseFormat(request: ProviderRequest, mode: FormatMode): Record<string, unknown> {
-  if (mode === 'text' || request.json === null) return {};
-  if (mode === 'json_object') return { response_format: { type: 'json_object' } };
-  // strict:false because strict mode demands every property be required and no additionalProperties, which
-  // most zod schemas (optional fields, records) do not satisfy; the answer is validated by zod anyway.
-  const { name, schema } = request.json;
-  return { response_format: { type: 'json_schema', json_schema: { name: schemaName(name), schema, strict: false } } };
+  // Thinking is paid for as output, whether or not the server counted it.
+  const written = answer + (reasoning?.text ?? '');
+  return { inputTokens: estimateTokens(messagesChars(messages)), outputTokens: estimateTokens(written), estimated: true };
 }
 
 /** OpenAI accepts `^[a-zA-Z0-9_-]{1,64}$` as a schema name. */
@@ -199,19 +201,18 @@ function maxTokens(spec: ModelSpec, request: ProviderRequest): Record<string, nu
   return spec.provider === 'openai' ? { max_completion_tokens: limit } : { max_tokens: limit };
 }
 
-function withSchemaInstruction(messages: readonly ChatMessage[], schema: JsonSchema): ChatMessage[] {
-  const instruction = `Answer with one JSON object only (no prose, no code fences) that matches this JSON schema:\n${JSON.stringify(schema)}`;
-  const [first, ...rest] = messages;
-  if (first?.role === 'system') return [{ role: 'system', content: `${first.content}\n\n${instruction}` }, ...rest];
-  return [{ role: 'system', content: instruction }, ...messages];
-}
-
+/** The most telling part of an error body: `error.message`, else `message`, else a string `error`, else the body's start. */
 function errorDetail(body: string): string {
   let detail = body;
   try {
-    const json = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
-    const message = typeof json.error === 'string' ? json.error : (json.error?.message ?? json.message);
-    if (typeof message === 'string') detail = message;
+    const json = JSON.parse(body) as unknown;
+    if (typeof json === 'object' && json !== null) {
+      const { error, message } = json as { error?: unknown; message?: unknown };
+      const nested = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+      // A bare string `error` is often just a class name ("SyntaxError"): the message beside it says more.
+      const found = [nested, message, error].find((c): c is string => typeof c === 'string' && c.trim() !== '');
+      if (found !== undefined) detail = found;
+    }
   } catch {
     // not JSON: keep the raw text
   }

@@ -1,6 +1,8 @@
 import type { ChatMessage } from '../types.js';
 import type { JsonSchema } from '../json-schema.js';
 import type { ModelSpec } from '../model-spec.js';
+import type { Reasoning } from './reasoning.js';
+import type { ResponseFormat } from './response-format.js';
 
 /** Token counts of one answer; `estimated` when the provider did not report them (chars / 4). */
 export interface Usage {
@@ -10,9 +12,12 @@ export interface Usage {
 }
 
 export interface ProviderRequest {
+  /** As they are sent: outside `json_schema` mode they already carry the schema instruction (see messagesFor). */
   messages: readonly ChatMessage[];
   /** Asks for JSON of this shape; null for a plain-text answer. */
   json: { name: string; schema: JsonSchema } | null;
+  /** How the JSON is asked for; default `json_schema` for a JSON request, `text` otherwise. */
+  format?: ResponseFormat;
   maxOutputTokens?: number;
   /** Aborts the request: cancellation by the build, or the per-call timeout. */
   signal: AbortSignal;
@@ -24,6 +29,8 @@ export interface ProviderResponse {
   answeredModel: string;
   usage: Usage;
   httpStatus: number | null;
+  /** A reasoning model's thinking, taken out of `text`; absent when the model did not reason. */
+  reasoning?: Reasoning;
 }
 
 /** One way of asking a model. Providers throw `LlmError`s; they neither retry nor record. */

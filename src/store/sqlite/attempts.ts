@@ -116,7 +116,8 @@ export class Attempts {
         statAtNs: BigInt(statAtNs),
       });
     }
-    return { built, unmaterialized, previousOutputs, replayable, latestContent, fileStats };
+    const pinned = new Map(this.context.sql('SELECT path, sha256 FROM pinned_files WHERE run_id = ?').raw().all(runId) as [string, string][]);
+    return { built, unmaterialized, previousOutputs, replayable, latestContent, fileStats, pinned };
   }
 
   async abandonRunningAttempts(runId: string): Promise<number> {

@@ -13,6 +13,12 @@ import type {
 import type { SqliteContext } from './context.js';
 import { toInteraction, toRun, type Row } from './rows.js';
 
+/**
+ * Calls that used tokens but have no cost: their model's price was unknown. A call that never got an answer
+ * (no tokens) cost nothing and is not counted.
+ */
+const UNPRICED = 'COALESCE(SUM(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)), 0)';
+
 /** Read views and housekeeping for `plan list/show/llm/costs/clean/db`; never on the build path. */
 export class Inspection {
   constructor(private readonly context: SqliteContext) {}
@@ -70,7 +76,8 @@ export class Inspection {
     const calls = this.context
       .sql(
         `SELECT COUNT(*) AS calls, COALESCE(SUM(status = 'failed'), 0) AS failed, COALESCE(SUM(input_tokens), 0) AS input,
-         COALESCE(SUM(output_tokens), 0) AS output, COALESCE(SUM(cost_usd), 0) AS cost, MAX(COALESCE(finished_at, started_at)) AS last
+         COALESCE(SUM(output_tokens), 0) AS output, COALESCE(SUM(cost_usd), 0) AS cost, ${UNPRICED} AS unpriced,
+         MAX(COALESCE(finished_at, started_at)) AS last
        FROM llm_interactions WHERE run_id = ?`,
       )
       .get(runId) as Row;
@@ -93,6 +100,7 @@ export class Inspection {
       inputTokens: calls.input as number,
       outputTokens: calls.output as number,
       costUsd: calls.cost as number,
+      unpricedCalls: calls.unpriced as number,
       models: models.map((row) => row.model as string),
       firstActivityAt: (attempts.first as number | null) ?? null,
       lastActivityAt: ends.length > 0 ? Math.max(...ends) : null,
@@ -121,7 +129,7 @@ export class Inspection {
       .sql(
         `SELECT ${keys[by]} AS key, COUNT(*) AS calls, COALESCE(SUM(status = 'failed'), 0) AS failed,
          COALESCE(SUM(input_tokens), 0) AS input, COALESCE(SUM(output_tokens), 0) AS output,
-         COALESCE(SUM(cost_usd), 0) AS cost, COALESCE(SUM(duration_ms), 0) AS duration
+         COALESCE(SUM(cost_usd), 0) AS cost, ${UNPRICED} AS unpriced, COALESCE(SUM(duration_ms), 0) AS duration
        FROM llm_interactions${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
        GROUP BY key ORDER BY key`,
       )
@@ -133,6 +141,7 @@ export class Inspection {
       inputTokens: row.input as number,
       outputTokens: row.output as number,
       costUsd: row.cost as number,
+      unpricedCalls: row.unpriced as number,
       durationMs: row.duration as number,
     }));
   }
@@ -140,13 +149,13 @@ export class Inspection {
   async listInteractionSummaries(runId: string, filter: { status?: InteractionStatus } = {}): Promise<InteractionSummary[]> {
     const columns = `id, run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model, replayed_from, status, answered_model,
       error_class, error_message, http_status, input_tokens, output_tokens, tokens_estimated, duration_ms, cost_usd, price_json,
-      started_at, finished_at, '[]' AS messages_json`;
+      started_at, finished_at, response_format, reasoning_tokens, '[]' AS messages_json`;
     const rows =
       filter.status === undefined
         ? this.context.sql(`SELECT ${columns} FROM llm_interactions WHERE run_id = ? ORDER BY id`).all(runId)
         : this.context.sql(`SELECT ${columns} FROM llm_interactions WHERE run_id = ? AND status = ? ORDER BY id`).all(runId, filter.status);
     return (rows as Row[]).map((row) => {
-      const { messages: _messages, responseText: _response, parsed: _parsed, ...summary } = toInteraction(row);
+      const { messages: _messages, responseText: _response, parsed: _parsed, reasoningText: _reasoning, ...summary } = toInteraction(row);
       return summary;
     });
   }
@@ -154,7 +163,7 @@ export class Inspection {
   async deleteRun(runId: string): Promise<void> {
     // Children first, explicitly: correct whether or not the connection enforces the foreign keys' cascades.
     await this.context.write(() => {
-      for (const table of ['llm_interactions', 'file_stats', 'plan_content', 'task_attempts'] as const) {
+      for (const table of ['llm_interactions', 'file_stats', 'pinned_files', 'plan_content', 'task_attempts'] as const) {
         this.context.sql(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
       }
       this.context.sql('DELETE FROM runs WHERE id = ?').run(runId);
@@ -171,20 +180,27 @@ export class Inspection {
   }
 
   async taskCallHistory(filter: { pipeline?: string; speed?: string } = {}): Promise<TaskCallHistory[]> {
-    // Only calls of attempts that persisted: an abandoned attempt's calls are replayed by the next one, and
-    // counting both would count them twice.
+    // One build per task and run: the calls of the task's newest persisted attempt. A run rebuilt five times
+    // holds five builds of a task, and a new run pays for one. The calls of attempts that never persisted are
+    // left out too: the attempt that persisted replays them, so they are counted there.
     const rows = this.context
       .sql(
-        `SELECT i.task_id AS taskId, COUNT(DISTINCT i.run_id) AS runs, COUNT(*) AS calls,
-              COALESCE(SUM(i.input_tokens), 0) AS inputTokens, COALESCE(SUM(i.output_tokens), 0) AS outputTokens
-         FROM llm_interactions i
-         JOIN task_attempts a ON a.id = i.attempt_id AND a.status IN ('persisted', 'complete')
-         JOIN runs r ON r.id = i.run_id
-        WHERE i.status IN ('completed', 'replayed')
-          AND (@pipeline IS NULL OR r.pipeline = @pipeline)
-          AND (@speed IS NULL OR json_extract(r.params_json, '$.speed') = @speed)
-        GROUP BY i.task_id
-        ORDER BY i.task_id`,
+        `WITH builds AS (
+           SELECT a.run_id, a.task_id, MAX(a.id) AS attempt_id
+             FROM task_attempts a
+             JOIN runs r ON r.id = a.run_id
+            WHERE a.status IN ('persisted', 'complete')
+              AND (@pipeline IS NULL OR r.pipeline = @pipeline)
+              AND (@speed IS NULL OR json_extract(r.params_json, '$.speed') = @speed)
+            GROUP BY a.run_id, a.task_id
+         )
+         SELECT b.task_id AS taskId, COUNT(DISTINCT b.run_id) AS runs, COUNT(i.id) AS calls,
+                COALESCE(SUM(i.input_tokens), 0) AS inputTokens, COALESCE(SUM(i.output_tokens), 0) AS outputTokens
+           FROM builds b
+           LEFT JOIN llm_interactions i ON i.attempt_id = b.attempt_id AND i.status IN ('completed', 'replayed', 'rejected')
+          GROUP BY b.task_id
+         HAVING COUNT(i.id) > 0
+          ORDER BY b.task_id`,
       )
       .all({ pipeline: filter.pipeline ?? null, speed: filter.speed ?? null }) as TaskCallHistory[];
     return rows;

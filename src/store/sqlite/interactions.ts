@@ -13,8 +13,8 @@ export class Interactions {
         this.context
           .sql(
             `INSERT INTO llm_interactions (run_id, task_id, attempt_id, item_key, turn, request_hash, provider, requested_model,
-             messages_json, messages_z, replayed_from, status, started_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, 'pending', ?)`,
+             messages_json, messages_z, replayed_from, response_format, status, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, 'pending', ?)`,
           )
           .run(
             start.runId,
@@ -28,6 +28,7 @@ export class Interactions {
             // Level 1: a 20-turn conversation stores ~100 KB of messages per turn; speed matters more than the last few %.
             deflateRawSync(JSON.stringify(start.messages), { level: 1 }),
             start.replayedFrom ?? null,
+            start.responseFormat ?? null,
             Date.now(),
           ).lastInsertRowid as number,
     );
@@ -39,7 +40,7 @@ export class Interactions {
         .sql(
           `UPDATE llm_interactions SET status = ?, answered_model = ?, response_text = ?, parsed_json = ?, error_class = ?,
            error_message = ?, http_status = ?, input_tokens = ?, output_tokens = ?, tokens_estimated = ?, duration_ms = ?,
-           cost_usd = ?, price_json = ?, finished_at = ?
+           cost_usd = ?, price_json = ?, reasoning_text = ?, reasoning_tokens = ?, finished_at = ?
          WHERE id = ?`,
         )
         .run(
@@ -56,6 +57,8 @@ export class Interactions {
           finish.durationMs ?? null,
           finish.costUsd ?? null,
           finish.price === undefined ? null : JSON.stringify(finish.price),
+          finish.reasoningText ?? null,
+          finish.reasoningTokens ?? null,
           Date.now(),
           id,
         ),

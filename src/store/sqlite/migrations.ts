@@ -177,6 +177,40 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE file_stats ADD COLUMN stat_at_ns TEXT NOT NULL DEFAULT '0';
     `,
   },
+  {
+    version: 5,
+    description: 'the structured-output mode each model endpoint accepts; per call the response format sent and the reasoning',
+    sql: `
+      -- One row per endpoint that refused a richer mode: later builds start at what it accepts instead of paying
+      -- the same refusals again. The base URL never holds credentials (the store strips user info).
+      CREATE TABLE endpoint_modes (
+        base_url   TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        mode       TEXT NOT NULL CHECK (mode IN ('json_schema','json_object','prompt')),
+        learned_at INTEGER NOT NULL,
+        PRIMARY KEY (base_url, model)
+      ) WITHOUT ROWID;
+
+      -- NULL in rows written before this version, and in replays (nothing was sent).
+      ALTER TABLE llm_interactions ADD COLUMN response_format TEXT
+        CHECK (response_format IN ('json_schema','json_object','prompt','text'));
+      ALTER TABLE llm_interactions ADD COLUMN reasoning_text TEXT;
+      ALTER TABLE llm_interactions ADD COLUMN reasoning_tokens INTEGER;
+    `,
+  },
+  {
+    version: 6,
+    description: 'files a person pinned: builds never replace them',
+    sql: `
+      CREATE TABLE pinned_files (
+        run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        sha256    TEXT NOT NULL,
+        pinned_at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, path)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

@@ -1,5 +1,14 @@
 import { inflateRawSync } from 'node:zlib';
-import type { AttemptRecord, AttemptStatus, ContentVersion, InteractionRecord, InteractionStatus, RunRecord, RunStatus } from '../store.js';
+import type {
+  AttemptRecord,
+  AttemptStatus,
+  ContentVersion,
+  InteractionRecord,
+  InteractionStatus,
+  ResponseFormat,
+  RunRecord,
+  RunStatus,
+} from '../store.js';
 
 /** A row as better-sqlite3 returns it: column name → value. */
 export type Row = Record<string, unknown>;
@@ -75,5 +84,8 @@ export function toInteraction(row: Row): InteractionRecord {
     price: row.price_json ? (JSON.parse(row.price_json as string) as unknown) : null,
     startedAt: row.started_at as number,
     finishedAt: (row.finished_at as number | null) ?? null,
+    responseFormat: (row.response_format as ResponseFormat | null) ?? null,
+    reasoningText: (row.reasoning_text as string | null) ?? null,
+    reasoningTokens: (row.reasoning_tokens as number | null) ?? null,
   };
 }

@@ -6,6 +6,7 @@ import { StoreError } from '../store-error.js';
 import type {
   AttemptRecord,
   ContentVersion,
+  EndpointMode,
   FileStat,
   InteractionFinish,
   InteractionRecord,
@@ -27,6 +28,8 @@ import type {
 } from '../store.js';
 import { Attempts } from './attempts.js';
 import { SqliteContext } from './context.js';
+import { Endpoints } from './endpoints.js';
+import { Pins } from './pins.js';
 import { FileStatBatch } from './file-stats.js';
 import { Inspection } from './inspection.js';
 import { Interactions } from './interactions.js';
@@ -72,6 +75,8 @@ export class SqliteStore implements Store {
   private readonly attempts: Attempts;
   private readonly fileStats: FileStatBatch;
   private readonly interactions: Interactions;
+  private readonly endpoints: Endpoints;
+  private readonly pins: Pins;
   private readonly inspection: Inspection;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
@@ -112,6 +117,8 @@ export class SqliteStore implements Store {
     this.fileStats = new FileStatBatch(context);
     this.attempts = new Attempts(context, this.fileStats);
     this.interactions = new Interactions(context);
+    this.endpoints = new Endpoints(context);
+    this.pins = new Pins(context);
     this.inspection = new Inspection(context);
     migrate(this.db, this.location);
   }
@@ -221,6 +228,30 @@ export class SqliteStore implements Store {
 
   getInteraction(id: number): Promise<InteractionRecord | null> {
     return this.interactions.getInteraction(id);
+  }
+
+  // model endpoints
+
+  getEndpointMode(baseUrl: string, model: string): Promise<EndpointMode | null> {
+    return this.endpoints.getEndpointMode(baseUrl, model);
+  }
+
+  saveEndpointMode(baseUrl: string, model: string, mode: EndpointMode): Promise<void> {
+    return this.endpoints.saveEndpointMode(baseUrl, model, mode);
+  }
+
+  // pins
+
+  pinFile(runId: string, path: string, sha256: string): Promise<void> {
+    return this.pins.pinFile(runId, path, sha256);
+  }
+
+  unpinFile(runId: string, path: string): Promise<boolean> {
+    return this.pins.unpinFile(runId, path);
+  }
+
+  listPinned(runId: string): Promise<{ path: string; sha256: string; pinnedAt: number }[]> {
+    return this.pins.listPinned(runId);
   }
 
   // inspection queries

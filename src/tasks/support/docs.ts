@@ -30,9 +30,35 @@ export async function readJson<T>(ctx: PlanContext, target: FileTarget, schema: 
   return parsed.data;
 }
 
+/**
+ * A file holding one JSON string, such as the project title. The original pipeline writes the bare text
+ * instead (`Silo Construction`, unquoted), so anything but a JSON string is taken as the text itself.
+ */
+export async function readJsonString(ctx: PlanContext, target: FileTarget): Promise<string> {
+  const text = await ctx.read(target);
+  try {
+    const data = JSON.parse(text) as unknown;
+    if (typeof data === 'string') return data;
+  } catch {
+    // not JSON: bare text
+  }
+  return text.trim();
+}
+
+/** Keys of a raw file of the original Luigi pipeline that record how the model was asked, not what it answered. */
+const ORIGINAL_PROMPT_KEYS = new Set(['metadata', 'system_prompt', 'system_prompt_list', 'user_prompt', 'query']);
+
+/**
+ * The answer a raw file keeps. Ours is `{ response, calls }`. A run dir brought from the original pipeline
+ * has the answer's fields at the top, beside its prompts and metadata (some with a `response` that is only
+ * part of it): the answer is then everything but those, unwrapped when only `response` is left.
+ */
 function responseOf(data: unknown, path: string): unknown {
-  if (typeof data === 'object' && data !== null && 'response' in data) return (data as { response: unknown }).response;
-  throw new Error(`${path} has no "response" field`);
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error(`${path} has no "response" field`);
+  if ('response' in data && 'calls' in data && Array.isArray(data.calls)) return data.response;
+  const answer = Object.entries(data).filter(([key]) => !ORIGINAL_PROMPT_KEYS.has(key));
+  if (answer.length === 1 && answer[0]?.[0] === 'response') return answer[0][1];
+  return Object.fromEntries(answer);
 }
 
 /** The prompt text of one task's documents. */

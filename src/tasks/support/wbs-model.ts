@@ -22,7 +22,51 @@ export const wbsNodeSchema: z.ZodType<WbsNode> = z.lazy(() =>
   }),
 );
 
-export const wbsProjectSchema = z.object({ wbs_project: wbsNodeSchema, final_deliverable: z.string().optional() });
+/**
+ * A WBS node as the original pipeline writes it: the name in `description`, the long description and the
+ * resources (and, at the root, the final deliverable) in `extra_fields`, children in `task_children`.
+ */
+interface OriginalWbsNode {
+  id: string;
+  description: string;
+  extra_fields?: { detailed_description?: string; resources_needed?: string[]; final_deliverable?: string } | null;
+  task_children?: OriginalWbsNode[] | null;
+}
+
+const originalWbsNodeSchema: z.ZodType<OriginalWbsNode> = z.lazy(() =>
+  z.object({
+    id: z.string(),
+    description: z.string(),
+    extra_fields: z
+      .object({
+        detailed_description: z.string().optional(),
+        resources_needed: z.array(z.string()).optional(),
+        final_deliverable: z.string().optional(),
+      })
+      .nullish(),
+    task_children: z.array(originalWbsNodeSchema).nullish(),
+  }),
+);
+
+function fromOriginal(node: OriginalWbsNode): WbsNode {
+  const { detailed_description: description, resources_needed } = node.extra_fields ?? {};
+  return {
+    id: node.id,
+    name: node.description,
+    ...(description === undefined ? {} : { description }),
+    ...(resources_needed === undefined ? {} : { resources_needed }),
+    children: (node.task_children ?? []).map(fromOriginal),
+  };
+}
+
+/** The WBS files (019, 023-3): ours, or the original pipeline's converted to ours as they are read. */
+export const wbsProjectSchema = z.union([
+  z.object({ wbs_project: wbsNodeSchema, final_deliverable: z.string().optional() }),
+  z.object({ wbs_project: originalWbsNodeSchema }).transform(({ wbs_project: root }) => ({
+    wbs_project: fromOriginal(root),
+    ...(root.extra_fields?.final_deliverable === undefined ? {} : { final_deliverable: root.extra_fields.final_deliverable }),
+  })),
+]);
 
 export const ROOT_ID = '0';
 
