@@ -92,8 +92,11 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
     const decisions = decideAllDry(state, { forced, restore: options.restore === true });
     for (const [taskId, decided] of decisions) {
       let decision = decided;
-      const edited = decision.state === 'fresh' || decision.state === 'pinned' ? [] : state.editedOutputs(taskId);
-      if (edited.length > 0) decision = withReplacedEdits(decision, await replacedEdits(store, runId, edited));
+      const runs = decision.state !== 'fresh' && decision.state !== 'pinned';
+      const edited = runs ? state.editedOutputs(taskId) : [];
+      // Files on disk the database has never seen: the build would store them first (see TaskDecider).
+      const unseen = runs ? state.unseenOutputs(taskId).map((p) => ({ path: p, version: null })) : [];
+      if (edited.length + unseen.length > 0) decision = withReplacedEdits(decision, [...(await replacedEdits(store, runId, edited)), ...unseen]);
       decisions.set(taskId, decision);
       if (decision.state === 'fresh' || decision.state === 'pinned') summary.fresh++;
       emit({ type: 'task-decided', taskId, state: decision.state, reason: decision.reason });

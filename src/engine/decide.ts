@@ -76,6 +76,6 @@ export function decision(state: TaskState, cause: DecisionCause): Decision {
 /** The decision with the edits it replaces, said in its reason too (the dry run and `plan explain` show it). */
 export function withReplacedEdits(made: Decision, edits: ReplacedEdit[]): Decision {
   if (edits.length === 0) return made;
-  const said = edits.map((e) => `${e.path}${e.version === null ? '' : ` (kept as v${e.version})`}`).join(', ');
+  const said = edits.map((e) => `${e.path} (${e.version === null ? 'stored as a version first' : `kept as v${e.version}`})`).join(', ');
   return { ...made, replacesEdits: edits, reason: `${made.reason} — replaces your edit of ${said}` };
 }

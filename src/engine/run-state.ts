@@ -84,6 +84,13 @@ export class RunState<S extends object> {
     return edited;
   }
 
+  /** Outputs of a task on disk (their sha known) that the database holds no version of. */
+  unseenOutputs(taskId: string): string[] {
+    const built = this.snapshot.built.get(taskId)?.outputs ?? {};
+    const paths = [...new Set([...this.graph.outputs.get(taskId)!, ...Object.keys(built)])];
+    return paths.filter((p) => this.currentSha.has(p) && !this.snapshot.latestContent.has(p));
+  }
+
   /** A task's attempt reached `complete` (it ran, or was adopted): what it wrote is now the run's. */
   noteBuilt(taskId: string, attempt: AttemptRecord): void {
     const before = this.snapshot.built.get(taskId)?.outputs ?? {};

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { decideTaskState, withReplacedEdits, type Decision } from './decide.js';
+import { decideTaskState, withReplacedEdits, type Decision, type ReplacedEdit } from './decide.js';
 import { replacedEdits } from './replaced-edits.js';
 import { sha256, type FileState } from './hasher.js';
 import { writeFileAtomic } from './materialize.js';
@@ -48,8 +48,28 @@ export class TaskDecider<S extends object> {
     }
     for (const [filePath, fileState] of outputs) if (fileState.kind === 'file') state.currentSha.set(filePath, fileState.sha256);
     if (decision.state === 'fresh' || decision.state === 'pinned') return decision;
+    const unseen = await this.storeUnseenFiles(taskId, outputs);
     const edited = state.editedOutputs(taskId);
-    return edited.length === 0 ? decision : withReplacedEdits(decision, await replacedEdits(this.options.store, this.options.runId, edited));
+    const replaced = [...(edited.length === 0 ? [] : await replacedEdits(this.options.store, this.options.runId, edited)), ...unseen];
+    return replaced.length === 0 ? decision : withReplacedEdits(decision, replaced);
+  }
+
+  /**
+   * Outputs already on disk that the database has never seen (a copied or foreign run dir, a file put there by
+   * hand) are stored as a version before the task runs and writes over them: nothing in a run dir is lost.
+   */
+  private async storeUnseenFiles(taskId: string, outputs: ReadonlyMap<string, FileState>): Promise<ReplacedEdit[]> {
+    const { snapshot } = this.state;
+    const stored: ReplacedEdit[] = [];
+    for (const [filePath, fileState] of outputs) {
+      if (fileState.kind !== 'file' || snapshot.latestContent.has(filePath)) continue;
+      const bytes = fs.readFileSync(path.join(this.options.runDir, filePath));
+      const edit = await this.options.store.recordEdit(this.options.runId, taskId, filePath, bytes);
+      if (edit === null) continue;
+      snapshot.latestContent.set(filePath, edit.sha256);
+      stored.push({ path: filePath, version: edit.version });
+    }
+    return stored;
   }
 
   private decideFrom(

@@ -85,6 +85,9 @@ describe.skipIf(!siloPresent)('bringing a run dir of the original pipeline (shar
     const afterFirst = hashAll();
     const changed = [...before].filter(([name, sha]) => afterFirst.get(name) !== sha).map(([name]) => name);
     expect(changed).toEqual(['029-2-self_audit.md']); // SelfAuditTask's other output
+    // ...which was stored as a version before it was written over: nothing that was in the dir is lost.
+    const kept = await runPlan(['cat', 'runs/silo', '029-2-self_audit.md', '--version', '1'], { cwd });
+    expect(kept.stdout).toBe(fs.readFileSync(path.join(SILO, '029-2-self_audit.md'), 'utf8'));
     // The schedule starts on the dir's own start time (`server_iso_utc`), over its own WBS.
     expect(fs.readFileSync(path.join(runDir(), '026-3-schedule_gantt.csv'), 'utf8')).toContain(',,1,Silo Construction,2026-03-12,');
 

@@ -41,4 +41,18 @@ describe('replacing a person edit', () => {
     const cat = await runPlan(['cat', 'runs/demo', 'upper/upper.txt', '--version', '2'], { cwd });
     expect(cat.stdout).toBe('MY OWN UPPER\n');
   });
+
+  it('a file already in the run dir that the database never saw is stored as a version before a task writes over it', async () => {
+    const runDir = path.join(cwd, 'runs', 'demo');
+    fs.mkdirSync(runDir, { recursive: true });
+    // Shout has two outputs; one is there already (copied in, made by hand): not adopted, so Shout runs.
+    fs.writeFileSync(path.join(runDir, 'shout.txt'), 'A SHOUT FROM ELSEWHERE\n');
+    const dry = await runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline, '--dry-run'], { cwd });
+    expect(dry.stdout).toMatch(/missing\s+Shout\s+never built — replaces your edit of shout\.txt \(stored as a version first\)/);
+    const built = await runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline], { cwd });
+    expect(built.exit, built.stderr).toBe(0);
+    expect(built.stderr).toContain('Shout replaces your edit of shout.txt; your version is kept as v1: plan cat runs/demo shout.txt --version 1');
+    expect(fs.readFileSync(path.join(runDir, 'shout.txt'), 'utf8')).toBe('SEED ONE!!!\n');
+    expect((await runPlan(['cat', 'runs/demo', 'shout.txt', '--version', '1'], { cwd })).stdout).toBe('A SHOUT FROM ELSEWHERE\n');
+  });
 });
