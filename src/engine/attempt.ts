@@ -1,9 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { AttemptContext } from './task-context.js';
 import { backoffDelay, raceAbort, sleep, type BackoffPolicy } from './backoff.js';
 import { sha256, type FileHasher } from './hasher.js';
-import { folderEscape, fsyncFolders, writeFileAtomic } from './materialize.js';
+import { folderEscape, fsyncFolders, removeDroppedFiles, writeFileAtomic } from './materialize.js';
 import { errorMessage } from './errors.js';
 import { isRetryable, type Task } from './task.js';
 import { testHook } from './test-hooks.js';
@@ -83,11 +81,12 @@ export async function runAttempt<S extends object>(args: AttemptArgs<S>): Promis
       const stats = outputs.map((output) =>
         args.hasher.learn(output.path, output.sha256, writeFileAtomic(args.runDir, output.path, output.bytes, { fsync })),
       );
-      const dropped = removeDroppedExtras(args, outputs);
+      // An extra (per-item) file the previous build wrote and this one did not is no longer part of the run.
+      const dropped = removeDroppedFiles(args.runDir, args.previousOutputs, shasOf(outputs), (p) => args.hasher.forget(p));
       if (fsync) fsyncFolders(args.runDir, [...outputs.map((o) => o.path), ...dropped]);
       testHook('after-materialize', taskId);
       await store.completeAttempt(attemptId, stats);
-      const shas = Object.fromEntries(outputs.map((o) => [o.path, o.sha256]));
+      const shas = shasOf(outputs);
       const changed = outputs.filter((o) => args.previousOutputs[o.path] !== o.sha256).map((o) => o.path);
       args.emit({ type: 'task-complete', taskId, attemptId, durationMs: Date.now() - started, changed });
       return {
@@ -165,15 +164,6 @@ function collectOutputs<S extends object>(args: AttemptArgs<S>, written: Readonl
   return outputs;
 }
 
-/** An extra (per-item) file the previous build wrote and this one did not is no longer part of the run. */
-function removeDroppedExtras<S extends object>(args: AttemptArgs<S>, outputs: readonly OutputContent[]): string[] {
-  const now = new Set(outputs.map((o) => o.path));
-  const removed: string[] = [];
-  for (const filePath of Object.keys(args.previousOutputs)) {
-    if (now.has(filePath)) continue;
-    fs.rmSync(path.join(args.runDir, filePath), { force: true });
-    args.hasher.forget(filePath);
-    removed.push(filePath);
-  }
-  return removed;
+function shasOf(outputs: readonly OutputContent[]): Record<string, string> {
+  return Object.fromEntries(outputs.map((o) => [o.path, o.sha256]));
 }

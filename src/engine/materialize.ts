@@ -69,6 +69,28 @@ export function fsyncFolders(runDir: string, relativePaths: Iterable<string>): v
   }
 }
 
+/**
+ * Removes the files an earlier build of a task wrote that its new attempt does not (`previous` minus `now`),
+ * except those `keep` names; `forget` drops each from the hash cache. Returns the paths removed. Materialize
+ * and recovery both end a task's life this way.
+ */
+export function removeDroppedFiles(
+  runDir: string,
+  previous: Readonly<Record<string, string>>,
+  now: Readonly<Record<string, string>>,
+  forget: (relativePath: string) => void,
+  keep: (relativePath: string) => boolean = () => false,
+): string[] {
+  const removed: string[] = [];
+  for (const filePath of Object.keys(previous)) {
+    if (filePath in now || keep(filePath)) continue;
+    fs.rmSync(path.join(runDir, filePath), { force: true });
+    forget(filePath);
+    removed.push(filePath);
+  }
+  return removed;
+}
+
 /** Temp files a killed process left behind; returns how many were removed. */
 export function removeTempFiles(runDir: string): number {
   let removed = 0;

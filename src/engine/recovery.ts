@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors.js';
-import { fsyncFolders, writeFileAtomic } from './materialize.js';
+import { fsyncFolders, removeDroppedFiles, writeFileAtomic } from './materialize.js';
 import type { RunState } from './run-state.js';
 import type { BuildEvent } from './events.js';
 import type { AttemptRecord, FileStat, Store } from '../store/store.js';
@@ -67,7 +67,15 @@ async function recoverAttempt<S extends object>(state: RunState<S>, attempt: Att
     stats.push(state.hasher.learn(filePath, sha, writeFileAtomic(runDir, filePath, stored, { fsync: options.fsync })));
     written.push(filePath);
   }
-  const dropped = removeDroppedExtras(state, attempt, options);
+  // Extra files of the task's previous build that this attempt does not write, and no other task declares.
+  const previous = state.snapshot.previousOutputs.get(attempt.id) ?? {};
+  const dropped = removeDroppedFiles(
+    runDir,
+    previous,
+    outputs,
+    (p) => state.hasher.forget(p),
+    (p) => state.graph.ownerOf.has(p),
+  );
   if (options.fsync) fsyncFolders(runDir, [...written, ...dropped]);
   await store.completeAttempt(attempt.id, stats);
   attempt.status = 'complete';
@@ -79,18 +87,4 @@ async function recoverAttempt<S extends object>(state: RunState<S>, attempt: Att
 export function isTorn(onDisk: Buffer, stored: Buffer): boolean {
   if (onDisk.length === 0) return stored.length > 0;
   return onDisk.length < stored.length && stored.subarray(0, onDisk.length).equals(onDisk);
-}
-
-/** Extra files of the task's previous build that this attempt does not write, and no other task owns. */
-function removeDroppedExtras<S extends object>(state: RunState<S>, attempt: AttemptRecord, options: RecoveryOptions): string[] {
-  const previous = state.snapshot.previousOutputs.get(attempt.id) ?? {};
-  const now = attempt.outputs ?? {};
-  const removed: string[] = [];
-  for (const filePath of Object.keys(previous)) {
-    if (filePath in now || state.graph.ownerOf.has(filePath)) continue;
-    fs.rmSync(path.join(options.runDir, filePath), { force: true });
-    state.hasher.forget(filePath);
-    removed.push(filePath);
-  }
-  return removed;
 }

@@ -96,7 +96,7 @@ async function runClean(args: CleanArgs): Promise<number> {
       }
       return ExitCode.ok;
     }
-    if (!args.yes && !(await confirm(runs, args.dirs, table(runs, style)))) {
+    if (!args.yes && !(await confirm(`${plural(runs.length, 'run')}${args.dirs ? ' and their run dirs' : ''}`, 'delete', table(runs, style)))) {
       process.stdout.write('nothing deleted\n');
       return ExitCode.ok;
     }
@@ -165,18 +165,14 @@ function table(runs: readonly RunRecord[], style: ReturnType<typeof styleFor>): 
 }
 
 /** Asks on the terminal; with no terminal to ask on, refuses (a script must say --yes). */
-async function confirm(runs: readonly RunRecord[], dirs: boolean, listing: string): Promise<boolean> {
+async function confirm(what: string, verb: string, listing: string): Promise<boolean> {
   if (process.stdin.isTTY !== true) {
-    throw new UsageError(
-      `refusing to delete ${plural(runs.length, 'run')} without confirmation: no terminal to ask on; add --yes (or --dry-run to look first)`,
-    );
+    throw new UsageError(`refusing to ${verb} ${what} without confirmation: no terminal to ask on; add --yes (or --dry-run to look first)`);
   }
   process.stdout.write(listing);
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const answer = await new Promise<string>((resolve) =>
-      rl.question(`delete ${plural(runs.length, 'run')}${dirs ? ' and their run dirs' : ''}? [y/N] `, resolve),
-    );
+    const answer = await new Promise<string>((resolve) => rl.question(`${verb} ${what}? [y/N] `, resolve));
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
@@ -199,20 +195,9 @@ async function cleanStaleFiles(runDirArg: string, args: CleanArgs): Promise<numb
       else process.stdout.write(`would remove ${plural(files.length, 'stale file')} (dry run, nothing removed):\n${listing}`);
       return ExitCode.ok;
     }
-    if (!args.yes) {
-      if (process.stdin.isTTY !== true) {
-        throw new UsageError(
-          `refusing to remove ${plural(files.length, 'stale file')} without confirmation: no terminal to ask on; add --yes (or --dry-run to look first)`,
-        );
-      }
-      process.stdout.write(listing);
-      const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-      const answer = await new Promise<string>((resolve) => rl.question(`remove ${plural(files.length, 'stale file')}? [y/N] `, resolve));
-      rl.close();
-      if (!/^y(es)?$/i.test(answer.trim())) {
-        process.stdout.write('nothing removed\n');
-        return ExitCode.ok;
-      }
+    if (!args.yes && !(await confirm(plural(files.length, 'stale file'), 'remove', listing))) {
+      process.stdout.write('nothing removed\n');
+      return ExitCode.ok;
     }
     const lock = acquireRunDirLock(runDir);
     try {
