@@ -32,9 +32,9 @@ export async function openRunDir(runDirArg: string, db: string | undefined): Pro
   const store = await openStore(location, { runDir });
   try {
     const run = await findRun(store, runDir);
-    if (run !== null) return { store, location, runDir, run };
+    if (run !== null) return { store, location: shownLocation(location, store), runDir, run };
     if (!fs.existsSync(runDir)) throw new UsageError(`run dir ${runDirArg} does not exist`);
-    throw new UsageError(`${runDirArg} is not a run dir (no run for it in ${location})`);
+    throw new UsageError(`${runDirArg} is not a run dir (no run for it in ${shownLocation(location, store)})`);
   } catch (error) {
     await store.close();
     throw error;
@@ -45,7 +45,8 @@ export async function openRunDir(runDirArg: string, db: string | undefined): Pro
 export async function openDatabase(db: string | undefined): Promise<OpenedStore | null> {
   const location = dbLocationFor(undefined, db);
   if (!databaseExists(location)) return null;
-  return { store: await openStore(location), location };
+  const store = await openStore(location);
+  return { store, location: shownLocation(location, store) };
 }
 
 /** `plan show`'s argument: a run dir (present, or wiped but remembered by its database), else a run id. */
@@ -72,6 +73,11 @@ export async function requireRunById(store: Store, runId: string): Promise<RunRe
   const run = await store.getRun(runId);
   if (run === null) throw new UsageError(`no run with id '${runId}' in ${store.location}`);
   return run;
+}
+
+/** A location as messages show it: a PostgreSQL URL without its password (the store's own `location`). */
+export function shownLocation(location: string, store: Store): string {
+  return isPostgresUrl(location) ? store.location : location;
 }
 
 export function databaseExists(location: string): boolean {

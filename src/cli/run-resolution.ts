@@ -7,10 +7,16 @@ import type { Durability } from '../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../store/store.js';
 
 /** The `--db` option of the commands that take a run dir. */
-export const DB_OPTION = { type: 'string', describe: 'database file (default: plan.db beside the run dir; env PLAN_DB)' } as const;
+export const DB_OPTION = {
+  type: 'string',
+  describe: 'database: a SQLite file or a postgres:// URL (default: plan.db beside the run dir; env PLAN_DB)',
+} as const;
 
 /** The `--db` option of the commands that work on the whole database (`list`, `costs`, `clean`, `db`). */
-export const SHARED_DB_OPTION = { type: 'string', describe: 'database file (default: ./runs/plan.db; env PLAN_DB)' } as const;
+export const SHARED_DB_OPTION = {
+  type: 'string',
+  describe: 'database: a SQLite file or a postgres:// URL (default: ./runs/plan.db; env PLAN_DB)',
+} as const;
 
 /** `--db`, else `PLAN_DB`, else `plan.db` beside the run dir. */
 export function dbLocationFor(runDir: string | undefined, db: string | undefined): string {
@@ -58,7 +64,8 @@ export async function openStoreFor(
   if (creating) checkNewDatabase(location, db === undefined && process.env.PLAN_DB === undefined);
   const store = await openStore(location, { runDir, durability });
   if (creating) process.stderr.write(`created new database ${path.resolve(location)}\n`);
-  return { store, location };
+  // A PostgreSQL URL is shown as the store shows it: without its password.
+  return { store, location: isPostgresUrl(location) ? store.location : location };
 }
 
 /**

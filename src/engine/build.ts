@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { acquireRunDirLock } from './lock.js';
+import { acquireRunLease, leaseLostError } from './run-lease.js';
 import { checkOutputDirectories, resolveForced, selectGraph } from './graph-selection.js';
 import { RunState } from './run-state.js';
 import { recoverPersistedAttempts } from './recovery.js';
@@ -59,7 +60,8 @@ export interface BuildResult {
 }
 
 /**
- * Builds the tasks reachable from the roots: plan the graph, take the run dir's lock, recover what a crash
+ * Builds the tasks reachable from the roots: plan the graph, take the run dir's lock and the run's lease
+ * (run-lease.ts), recover what a crash
  * left, then decide and run (scheduler.ts), or with `dryRun` only decide (dry-run.ts).
  */
 export async function build<S extends object>(options: BuildOptions<S>): Promise<BuildResult> {
@@ -107,7 +109,11 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
   }
 
   const lock = acquireRunDirLock(runDir);
+  let stopForLostLease = (): void => undefined;
+  let lease: Awaited<ReturnType<typeof acquireRunLease>> | undefined;
   try {
+    // Before anything of the run is touched: a live build elsewhere (another machine, another dir) keeps it.
+    lease = await acquireRunLease(store, runId, () => stopForLostLease());
     const abandoned = await store.abandonRunningAttempts(runId);
     const state = new RunState(graph, all, runDir, await store.loadRunSnapshot(runId));
     summary.recovered = await recoverPersistedAttempts(state, { runId, runDir, store, fsync, emit });
@@ -134,6 +140,8 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
       },
       summary,
     );
+    stopForLostLease = () => scheduler.stop('interrupted');
+    if (lease.lost !== null) scheduler.stop('interrupted');
     const onAbort = (): void => scheduler.stop('interrupted');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -143,6 +151,8 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
       options.signal?.removeEventListener('abort', onAbort);
     }
 
+    // The run is another build's now: its row and status are not ours to write.
+    if (lease.lost !== null) throw leaseLostError(runId, lease.lost);
     const status: BuildStatus = scheduler.cancelled ? 'cancelled' : summary.failed.length > 0 || summary.blocked.length > 0 ? 'failed' : 'success';
     summary.notStarted = scheduler.notStarted;
     summary.durationMs = Date.now() - startedAt;
@@ -151,6 +161,7 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
     emit({ type: 'build-finished', status, summary, at: Date.now() });
     return { status, summary, decisions: scheduler.decisions };
   } finally {
+    await lease?.release().catch(() => undefined);
     lock.release();
   }
 }

@@ -201,7 +201,7 @@ export function isAlive(holder: LockHolder): boolean {
 }
 
 /** Linux: field 22 of /proc/<pid>/stat, in clock ticks after boot. Undefined elsewhere, or when unreadable. */
-function processStartTime(pid: number): number | undefined {
+export function processStartTime(pid: number): number | undefined {
   if (process.platform !== 'linux') return undefined;
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

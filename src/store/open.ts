@@ -25,7 +25,9 @@ export interface OpenStoreOptions {
 
 export async function openStore(location: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (isPostgresUrl(location)) {
-    throw new StoreError('PostgreSQL databases are not supported by this version of plan yet; use a SQLite file path');
+    // Loaded only when asked for: SQLite users never pay for the driver's start-up.
+    const { openPostgresStore } = await import('./postgres/postgres-store.js');
+    return openPostgresStore(location);
   }
   const file = path.resolve(location);
   if (options.runDir !== undefined) {

@@ -227,7 +227,12 @@ export interface Store {
    * Each output's sha256 is checked against its bytes: a mismatch stores nothing and rejects.
    */
   persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void>;
-  /** Files are on disk: the attempt becomes `complete` and the hash cache learns their stats. */
+  /**
+   * Files are on disk: the attempt becomes `complete` and the hash cache learns their stats. Both stores may
+   * defer these writes to ride with later ones (they are optional: an attempt left `persisted` by a crash has
+   * its files written again by the next build); every read that shows them (snapshot, attempt list, export)
+   * and `close` write the waiting ones first.
+   */
   completeAttempt(attemptId: number, stats: FileStat[]): Promise<void>;
   /** A `running` attempt ends failed or cancelled; its `pending` interactions become `abandoned`. */
   endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void>;
@@ -303,7 +308,89 @@ export interface Store {
    */
   taskCallHistory(filter?: { pipeline?: string; speed?: string }): Promise<TaskCallHistory[]>;
 
+  // run leases: one build of a run at a time, across machines sharing the database
+
+  /**
+   * Takes the run's lease for `ttlMs` when it is free, expired, or held under `replaceToken` (a holder the
+   * caller found dead). One conditional write: two callers never both get it. While this store holds the
+   * lease, its writes of that run's attempts and edits are fenced by it: once another holder took the lease,
+   * they fail with a StoreError of code `LEASE_LOST` and store nothing.
+   */
+  acquireRunLease(request: LeaseRequest): Promise<LeaseOutcome>;
+  /**
+   * Extends the lease by `ttlMs` from now; false when it was taken over (the token no longer holds it). A lost
+   * lease keeps fencing this store's writes of the run (they fail) until it is released.
+   */
+  renewRunLease(runId: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up (no-op when another holder has it); writes of the run are no longer fenced. */
+  releaseRunLease(runId: string, token: string): Promise<void>;
+  /** Who holds the run's lease now, if anyone (an expired lease is still shown, with its expiry). */
+  getRunLease(runId: string): Promise<RunLease | null>;
+
+  // copying between stores (`plan db copy`)
+
+  /** Every row of one run, to be imported into another store; null when there is no such run. */
+  exportRun(runId: string): Promise<RunExport | null>;
+  /**
+   * Writes an exported run in one transaction, with new attempt and interaction ids. Returns false, and
+   * writes nothing, when the store already holds a run with that id (copying again is a no-op).
+   */
+  importRun(data: RunExport): Promise<boolean>;
+
   close(): Promise<void>;
+}
+
+// run leases
+
+export interface LeaseHolder {
+  host: string;
+  pid: number;
+  /** When the holder process started (Linux: clock ticks after boot), to tell a reused pid from it; null elsewhere. */
+  startTime: number | null;
+}
+
+export interface LeaseRequest {
+  runId: string;
+  holder: LeaseHolder;
+  ttlMs: number;
+  /** Take the lease even though it is live, if it is still held under this token. */
+  replaceToken?: string;
+}
+
+export interface RunLease extends LeaseHolder {
+  runId: string;
+  /** The fencing token: a number that grows with every new holder of the run's lease. */
+  token: string;
+  /** Epoch ms, by the database's clock where it has one. */
+  acquiredAt: number;
+  expiresAt: number;
+  /** The database's clock when this was read (epoch ms): compare `expiresAt` with it, not with the local clock. */
+  now: number;
+}
+
+export type LeaseOutcome = { acquired: true; lease: RunLease; replaced: RunLease | null } | { acquired: false; current: RunLease };
+
+// copying between stores
+
+export interface ExportedAttempt extends AttemptRecord {
+  pid: number | null;
+  host: string | null;
+  persistedAt: number | null;
+}
+
+export interface ExportedContent extends ContentVersion {
+  /** As stored: `raw` or `deflate` (see compression.ts). */
+  encoding: string;
+  data: Buffer;
+}
+
+export interface RunExport {
+  run: RunRecord;
+  attempts: ExportedAttempt[];
+  contents: ExportedContent[];
+  interactions: InteractionRecord[];
+  fileStats: FileStat[];
+  pinned: { path: string; sha256: string; pinnedAt: number }[];
 }
 
 // inspection queries

@@ -7,8 +7,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError } from '../../src/store/store-error.js';
 import { latestSchemaVersion, migrations } from '../../src/store/sqlite/migrations.js';
-import type { FileStat, InteractionStart, OutputContent } from '../../src/store/store.js';
+import type { FileStat, InteractionStart, LeaseHolder, OutputContent, RunExport } from '../../src/store/store.js';
 import { tempDir } from '../support/cli.js';
+import { normalizeExport } from '../support/run-export.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -64,6 +65,7 @@ describe('SqliteStore', () => {
       'llm_interactions',
       'pinned_files',
       'plan_content',
+      'run_leases',
       'runs',
       'schema_version',
       'task_attempts',
@@ -574,5 +576,337 @@ describe('opening a database', () => {
     expect(pragma(full)).toBe(2);
     expect(pragma(store)).toBe(1);
     await full.close();
+  });
+});
+
+describe('run leases', () => {
+  const holder = (pid: number, host = 'builder'): LeaseHolder => ({ host, pid, startTime: 987_654 });
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  const newRun = () => store.createRun({ runDir: '/x/run', pipeline: 'p', params: {} });
+
+  it('acquires a free lease with token 1; a second acquire is refused and names the current holder', async () => {
+    const run = await newRun();
+    expect(await store.getRunLease(run.id)).toBeNull();
+    const before = Date.now();
+    const first = await store.acquireRunLease({ runId: run.id, holder: holder(100), ttlMs: 60_000 });
+    if (!first.acquired) throw new Error('not acquired');
+    expect(first.replaced).toBeNull();
+    expect(first.lease).toMatchObject({ runId: run.id, token: '1', host: 'builder', pid: 100, startTime: 987_654 });
+    expect(first.lease.acquiredAt).toBeGreaterThanOrEqual(before);
+    expect(first.lease.expiresAt).toBe(first.lease.acquiredAt + 60_000);
+    expect(first.lease.now).toBe(first.lease.acquiredAt);
+
+    const second = await store.acquireRunLease({ runId: run.id, holder: holder(200, 'elsewhere'), ttlMs: 60_000 });
+    expect(second).toEqual({ acquired: false, current: { ...first.lease, now: expect.any(Number) } });
+    const current = await store.getRunLease(run.id);
+    expect(current).toEqual({ ...first.lease, now: expect.any(Number) });
+    expect(current!.now).toBeGreaterThanOrEqual(first.lease.now);
+  });
+
+  it('takes an expired lease: the token grows and the holder it replaced is returned', async () => {
+    const run = await newRun();
+    const first = await store.acquireRunLease({ runId: run.id, holder: holder(100), ttlMs: 20 });
+    expect(first.acquired).toBe(true);
+    await sleep(50);
+    // Expired, but still shown with its expiry.
+    const stale = await store.getRunLease(run.id);
+    expect(stale).toMatchObject({ token: '1', pid: 100 });
+    expect(stale!.expiresAt).toBeLessThanOrEqual(stale!.now);
+
+    const second = await store.acquireRunLease({ runId: run.id, holder: holder(200, 'elsewhere'), ttlMs: 60_000 });
+    expect(second).toMatchObject({
+      acquired: true,
+      lease: { runId: run.id, token: '2', host: 'elsewhere', pid: 200 },
+      replaced: { runId: run.id, token: '1', host: 'builder', pid: 100 },
+    });
+  });
+
+  it('replaceToken takes a live lease held under that token, and only that one', async () => {
+    const run = await newRun();
+    await store.acquireRunLease({ runId: run.id, holder: holder(100), ttlMs: 60_000 });
+    expect(await store.acquireRunLease({ runId: run.id, holder: holder(200), ttlMs: 60_000, replaceToken: '7' })).toMatchObject({
+      acquired: false,
+      current: { token: '1', pid: 100 },
+    });
+    expect(await store.acquireRunLease({ runId: run.id, holder: holder(200), ttlMs: 60_000, replaceToken: 'not a token' })).toMatchObject({
+      acquired: false,
+    });
+    const taken = await store.acquireRunLease({ runId: run.id, holder: holder(200), ttlMs: 60_000, replaceToken: '1' });
+    expect(taken).toMatchObject({ acquired: true, lease: { token: '2', pid: 200 }, replaced: { token: '1', pid: 100 } });
+    // The token it replaced is gone: a second caller that found the same dead holder gets nothing.
+    expect(await store.acquireRunLease({ runId: run.id, holder: holder(300), ttlMs: 60_000, replaceToken: '1' })).toMatchObject({
+      acquired: false,
+      current: { token: '2', pid: 200 },
+    });
+  });
+
+  it('release keeps the row with expires_at 0: the next acquire gets a bigger token and replaces nobody', async () => {
+    const run = await newRun();
+    await store.acquireRunLease({ runId: run.id, holder: holder(100), ttlMs: 60_000 });
+    await store.releaseRunLease(run.id, '1');
+    expect(await store.getRunLease(run.id)).toMatchObject({ token: '1', pid: 100, expiresAt: 0 });
+    const next = await store.acquireRunLease({ runId: run.id, holder: holder(200), ttlMs: 60_000 });
+    expect(next).toMatchObject({ acquired: true, lease: { token: '2', pid: 200 }, replaced: null });
+    // Releasing under the old token changes nothing.
+    await store.releaseRunLease(run.id, '1');
+    expect(await store.getRunLease(run.id)).toMatchObject({ token: '2', pid: 200 });
+    expect((await store.getRunLease(run.id))!.expiresAt).toBeGreaterThan(0);
+  });
+
+  it('renew extends a lease it holds; false once the lease was taken over or released', async () => {
+    const run = await newRun();
+    const first = await store.acquireRunLease({ runId: run.id, holder: holder(100), ttlMs: 1_000 });
+    if (!first.acquired) throw new Error('not acquired');
+    await sleep(5);
+    expect(await store.renewRunLease(run.id, '1', 60_000)).toBe(true);
+    const renewed = (await store.getRunLease(run.id))!;
+    expect(renewed.expiresAt).toBeGreaterThan(first.lease.expiresAt);
+    expect(renewed.acquiredAt).toBe(first.lease.acquiredAt);
+
+    const other = await openSqliteStore(path.join(dir, 'plan.db'));
+    try {
+      expect(await other.acquireRunLease({ runId: run.id, holder: holder(200), ttlMs: 60_000, replaceToken: '1' })).toMatchObject({ acquired: true });
+      expect(await store.renewRunLease(run.id, '1', 60_000)).toBe(false);
+      expect(await other.renewRunLease(run.id, '2', 60_000)).toBe(true);
+      await other.releaseRunLease(run.id, '2');
+      expect(await other.renewRunLease(run.id, '2', 60_000)).toBe(false);
+      expect(await store.getRunLease(run.id)).toMatchObject({ token: '2', expiresAt: 0 });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('fences the writes of a store whose lease was taken over: LEASE_LOST, and nothing is stored', async () => {
+    const run = await newRun();
+    const a = store;
+    const lease = await a.acquireRunLease({ runId: run.id, holder: holder(100), ttlMs: 60_000 });
+    if (!lease.acquired) throw new Error('not acquired');
+    // While it holds the lease, its writes go through.
+    const built = await a.startAttempt(run.id, 'T');
+    await a.persistAttempt(built, '{"v":1}', [output('a.md', 'one')]);
+    expect(await a.recordEdit(run.id, 'T', 'a.md', Buffer.from('one, edited'))).toMatchObject({ version: 2 });
+    const attemptId = await a.startAttempt(run.id, 'T');
+
+    const b = await openSqliteStore(path.join(dir, 'plan.db'));
+    try {
+      const taken = await b.acquireRunLease({ runId: run.id, holder: holder(4242, 'other-host'), ttlMs: 60_000, replaceToken: lease.lease.token });
+      expect(taken).toMatchObject({ acquired: true, lease: { token: '2' }, replaced: { token: '1', pid: 100 } });
+
+      const persisted = await a.persistAttempt(attemptId, '{"v":2}', [output('a.md', 'two')]).catch((e: unknown) => e);
+      expect(persisted).toBeInstanceOf(StoreError);
+      expect((persisted as StoreError).code).toBe('LEASE_LOST');
+      expect((persisted as StoreError).message).toBe(
+        `the lease of run ${run.id} was taken over by pid 4242 on other-host: this build no longer holds it`,
+      );
+      expect((await a.listAttempts(run.id)).find((x) => x.id === attemptId)).toMatchObject({ status: 'running', stamp: null, outputs: null });
+
+      const edit = await a.recordEdit(run.id, 'T', 'a.md', Buffer.from('three')).catch((e: unknown) => e);
+      expect(edit).toBeInstanceOf(StoreError);
+      expect((edit as StoreError).code).toBe('LEASE_LOST');
+      expect((await a.listContentVersions(run.id)).map((v) => [v.version, v.source])).toEqual([
+        [1, 'task'],
+        [2, 'edit'],
+      ]);
+
+      // The new holder writes: a refused write settles once its transaction ended, so the write lock is free.
+      await b.persistAttempt(attemptId, '{"v":2}', [output('a.md', 'two')]);
+      expect((await b.listContentVersions(run.id)).map((v) => v.version)).toEqual([1, 2, 3]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a store that holds no lease of a run is not fenced, even while another holds it', async () => {
+    const run = await newRun();
+    const unleased = await store.createRun({ runDir: '/x/other', pipeline: 'p', params: {} });
+    await store.acquireRunLease({ runId: run.id, holder: holder(100), ttlMs: 60_000 });
+    // Another run of the leasing store: not fenced.
+    const own = await store.startAttempt(unleased.id, 'T');
+    await store.persistAttempt(own, '{}', [output('a.md', 'x')]);
+
+    const b = await openSqliteStore(path.join(dir, 'plan.db'));
+    try {
+      const attemptId = await b.startAttempt(run.id, 'T');
+      await b.persistAttempt(attemptId, '{}', [output('a.md', 'by b')]);
+      expect(await b.recordEdit(run.id, 'T', 'a.md', Buffer.from('edited by b'))).toMatchObject({ version: 2 });
+    } finally {
+      await b.close();
+    }
+    // The holder's own writes still go through: the token is still its own.
+    expect(await store.recordEdit(run.id, 'T', 'a.md', Buffer.from('edited by a'))).toMatchObject({ version: 3 });
+  });
+
+  it('deleteRun deletes the lease too', async () => {
+    const run = await newRun();
+    await store.acquireRunLease({ runId: run.id, holder: holder(100), ttlMs: 60_000 });
+    await store.deleteRun(run.id);
+    expect(await store.getRunLease(run.id)).toBeNull();
+    expect(store.integrityCheck()).toBe('ok');
+  });
+});
+
+describe('exportRun and importRun', () => {
+  /** A run with attempts of every status, raw and deflated versions, an edit, calls of several kinds (one a replay), stats and a pin. */
+  async function richRun(): Promise<{ runId: string; big: Buffer }> {
+    const run = await store.createRun({ runDir: '/x/rich', pipeline: 'plan', params: { prompt: 'a bakery', speed: 'fast' } });
+    const big = Buffer.from('The plan so far, said again. '.repeat(200));
+    // complete
+    const a1 = await store.startAttempt(run.id, 'A');
+    await store.persistAttempt(a1, '{"v":1}', [output('a.md', 'small'), output('big.md', big)]);
+    await store.completeAttempt(a1, [stat('a.md', sha256(Buffer.from('small')))]);
+    // persisted, with an error recorded after it
+    const a2 = await store.startAttempt(run.id, 'B');
+    await store.persistAttempt(a2, '{"v":2}', [output('b.bin', Buffer.from([0, 1, 2, 255]))]);
+    await store.recordAttemptError(a2, 'EACCES: could not write b.bin');
+    // failed, after a completed call
+    const a3 = await store.startAttempt(run.id, 'C');
+    const answered = await store.startInteraction(
+      call(run.id, a3, {
+        taskId: 'C',
+        requestHash: 'hc',
+        itemKey: 'first',
+        turn: 2,
+        responseFormat: 'json_schema',
+        requestedModel: 'openai:gpt-4o-mini',
+      }),
+    );
+    await store.finishInteraction(answered, {
+      status: 'completed',
+      answeredModel: 'gpt-4o-mini-2024',
+      responseText: '{"a":1}',
+      parsed: { a: 1 },
+      httpStatus: 200,
+      inputTokens: 100,
+      outputTokens: 20,
+      tokensEstimated: true,
+      durationMs: 1234,
+      costUsd: 0.000_123_4,
+      price: { inputPerM: 0.15, outputPerM: 0.6 },
+      reasoningText: 'thinking it over',
+      reasoningTokens: 7,
+    });
+    const refused = await store.startInteraction(call(run.id, a3, { taskId: 'C', requestHash: 'hx', responseFormat: 'text' }));
+    await store.finishInteraction(refused, {
+      status: 'failed',
+      errorClass: 'server_error',
+      errorMessage: 'upstream returned 500',
+      httpStatus: 500,
+      durationMs: 80,
+    });
+    await store.endAttempt(a3, 'failed', 'the answer did not parse');
+    // cancelled, after replaying the completed call
+    const a4 = await store.startAttempt(run.id, 'C');
+    const replay = await store.startInteraction(call(run.id, a4, { taskId: 'C', requestHash: 'hc', replayedFrom: answered }));
+    await store.finishInteraction(replay, { status: 'replayed', answeredModel: 'gpt-4o-mini-2024', responseText: '{"a":1}', parsed: { a: 1 } });
+    await store.endAttempt(a4, 'cancelled', null);
+    // abandoned, with its pending call
+    const a5 = await store.startAttempt(run.id, 'D');
+    await store.startInteraction(call(run.id, a5, { taskId: 'D' }));
+    expect(await store.abandonRunningAttempts(run.id)).toBe(1);
+    // running, with a pending call
+    const a6 = await store.startAttempt(run.id, 'E');
+    await store.startInteraction(call(run.id, a6, { taskId: 'E', messages: [{ role: 'user', content: 'ünïcode ✓' }] }));
+
+    await store.recordEdit(run.id, 'A', 'a.md', Buffer.from('small, edited'));
+    await store.saveFileStats(run.id, [stat('b.bin', sha256(Buffer.from([0, 1, 2, 255])))]);
+    await store.pinFile(run.id, 'a.md', sha256(Buffer.from('small, edited')));
+    await store.updateRun(run.id, { status: 'failed', statusReason: 'C failed', cancelRequested: true });
+    return { runId: run.id, big };
+  }
+
+  /** Fills a store with rows of another run, so that ids it gives an import differ from the exporter's. */
+  async function occupied(file: string) {
+    const other = await openSqliteStore(file);
+    const filler = await other.createRun({ runDir: '/x/filler', pipeline: 'p', params: {} });
+    for (let i = 0; i < 3; i++) {
+      const attemptId = await other.startAttempt(filler.id, `F${i}`);
+      await other.startInteraction(call(filler.id, attemptId, { taskId: `F${i}` }));
+      await other.persistAttempt(attemptId, '{}', [output(`f${i}.md`, `filler ${i}`)]);
+    }
+    return other;
+  }
+
+  it('exports every row of a run; imported into another store and exported again, it is the same modulo the new ids', async () => {
+    const { runId, big } = await richRun();
+    const exported = (await store.exportRun(runId))!;
+    expect(new Set(exported.attempts.map((a) => a.status))).toEqual(
+      new Set(['complete', 'persisted', 'failed', 'cancelled', 'abandoned', 'running']),
+    );
+    // Exported after the waiting complete mark was written.
+    expect(exported.attempts[0]).toMatchObject({ taskId: 'A', status: 'complete', pid: process.pid, host: expect.any(String) });
+    expect(exported.attempts[0]!.persistedAt).toEqual(expect.any(Number));
+    expect(new Set(exported.contents.map((c) => c.encoding))).toEqual(new Set(['raw', 'deflate']));
+    expect(exported.contents.map((c) => c.source)).toContain('edit');
+    expect(exported.interactions.map((i) => i.status)).toEqual(['completed', 'failed', 'replayed', 'abandoned', 'pending']);
+    expect(exported.fileStats.map((s) => s.path)).toEqual(['a.md', 'b.bin']);
+    expect(exported.pinned).toHaveLength(1);
+    expect(exported.run).toMatchObject({ status: 'failed', statusReason: 'C failed', cancelRequestedAt: expect.any(Number) });
+
+    const other = await occupied(path.join(dir, 'other.db'));
+    try {
+      expect(await other.importRun(exported)).toBe(true);
+      const copied = (await other.exportRun(runId))!;
+      expect(normalizeExport(copied)).toEqual(normalizeExport(exported));
+      // New ids, and the references follow them.
+      expect(copied.attempts.map((a) => a.id)).not.toEqual(exported.attempts.map((a) => a.id));
+      expect(copied.interactions.map((i) => i.id)).not.toEqual(exported.interactions.map((i) => i.id));
+      const replay = copied.interactions.find((i) => i.status === 'replayed')!;
+      expect(replay.replayedFrom).toBe(copied.interactions.find((i) => i.status === 'completed')!.id);
+      expect(copied.interactions.every((i) => copied.attempts.some((a) => a.id === i.attemptId))).toBe(true);
+      expect(copied.contents.filter((c) => c.attemptId !== null).every((c) => copied.attempts.some((a) => a.id === c.attemptId))).toBe(true);
+
+      // Byte for byte, as stored and as read.
+      for (const [index, content] of copied.contents.entries()) {
+        expect(content.data.equals(exported.contents[index]!.data)).toBe(true);
+        expect(content.encoding).toBe(exported.contents[index]!.encoding);
+      }
+      expect((await other.readContent(runId, 'big.md'))!.equals(big)).toBe(true);
+      expect((await other.readContent(runId, 'a.md'))!.toString()).toBe('small, edited');
+      // The copy works like the original: the same snapshot, the same replayable call.
+      const snapshot = await other.loadRunSnapshot(runId);
+      expect([...snapshot.latestContent]).toEqual([...(await store.loadRunSnapshot(runId)).latestContent]);
+      expect([...snapshot.pinned.keys()]).toEqual(['a.md']);
+      const replayable = await other.findReplayableInteractions(snapshot.replayable.get('C')!, 'hc');
+      expect(replayable.map((i) => i.id)).toEqual([copied.interactions[0]!.id]);
+      expect(await other.runTotals(runId)).toEqual(await store.runTotals(runId));
+      expect(other.integrityCheck()).toBe('ok');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('importing a run the store already holds returns false and writes nothing', async () => {
+    const { runId } = await richRun();
+    const exported = (await store.exportRun(runId))!;
+    const other = await occupied(path.join(dir, 'other.db'));
+    try {
+      expect(await other.importRun(exported)).toBe(true);
+      const first = (await other.exportRun(runId))!;
+      expect(await other.importRun(exported)).toBe(false);
+      expect(await other.exportRun(runId)).toEqual(first);
+      // Into the store it came from, too.
+      expect(await store.importRun(exported)).toBe(false);
+      expect(await store.exportRun(runId)).toEqual(exported);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('an export whose rows do not hang together is refused whole', async () => {
+    const { runId } = await richRun();
+    const exported = (await store.exportRun(runId))!;
+    const broken: RunExport = { ...exported, interactions: exported.interactions.map((i, n) => (n === 1 ? { ...i, attemptId: 999_999 } : i)) };
+    const other = await openSqliteStore(path.join(dir, 'other.db'));
+    try {
+      await expect(other.importRun(broken)).rejects.toThrow(/model call \d+ belongs to attempt 999999, which the export does not hold/);
+      expect(await other.getRun(runId)).toBeNull();
+      expect(await other.importRun(exported)).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('exportRun of an unknown run is null', async () => {
+    expect(await store.exportRun('no-such-run')).toBeNull();
   });
 });

@@ -17,6 +17,8 @@ import { summarizeRun, writeSummary } from '../run-summary.js';
 import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.js';
 import { checkRunDirPath, checkRunDirWritable, DB_OPTION, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
 import { resolveLlmSettings, type LlmSettings } from '../llm-settings.js';
+import { requireRunById } from '../run-lookup.js';
+import { readRunMarker } from '../../engine/run-dir.js';
 import { CostBudget, createLlmServices } from '../../llm/index.js';
 import type { Durability } from '../../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../../store/store.js';
@@ -48,6 +50,7 @@ interface BuildArgs {
   until: string[];
   summarize?: string;
   allowRefused: boolean;
+  run?: string;
 }
 
 export function buildCommand(yargs: Argv): Argv {
@@ -58,6 +61,10 @@ export function buildCommand(yargs: Argv): Argv {
       y
         .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
         .option('db', DB_OPTION)
+        .option('run', {
+          type: 'string',
+          describe: 'build this run (by id) in <run-dir>: e.g. a new dir after the old one was lost; missing files come back from the database',
+        })
         .option('jobs', { alias: ['j', 'concurrency'], type: 'string', default: '8', describe: 'tasks running at once' })
         .option('keep-going', { type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' })
         .option('dry-run', { type: 'boolean', default: false, describe: "print each task's state and reason; run nothing" })
@@ -123,7 +130,7 @@ async function runBuild(args: BuildArgs): Promise<number> {
   if (!args.dryRun) checkRunDirWritable(args.runDir, runDir);
   const { store, location } = await openStoreFor(runDir, args.db, args.durability);
   try {
-    const existing = await findRun(store, runDir);
+    const existing = args.run === undefined ? await findRun(store, runDir) : await attachRun(store, runDir, args);
     const kept = existing === null ? null : settingsOf(existing.params);
     const llm = kept === null ? given : resolveLlmSettings(flags, process.cwd(), kept);
     for (const warning of llm.warnings) process.stderr.write(`plan: warning: ${warning}\n`);
@@ -198,6 +205,22 @@ async function runBuild(args: BuildArgs): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * `--run <id>`: the run named, built in this dir from now on. A dir that holds another run is refused. In a
+ * dir the run was not built in (the old one was lost with its machine), every file the database holds is
+ * written back instead of regenerated, as with `--restore`.
+ */
+async function attachRun(store: Store, runDir: string, args: BuildArgs): Promise<RunRecord> {
+  const run = await requireRunById(store, args.run!);
+  const marker = readRunMarker(runDir);
+  if (marker !== null && marker.runId !== run.id) {
+    throw new UsageError(`run dir ${args.runDir} belongs to run ${marker.runId}, not ${run.id}: give an empty or new dir`);
+  }
+  // The run's row learns its new dir from the build itself, once it holds the run's lease.
+  if (run.runDir !== runDir) args.restore = true;
+  return { ...run, runDir };
 }
 
 function isCorruption(error: unknown): boolean {

@@ -25,6 +25,8 @@ export class Attempts {
   constructor(
     private readonly context: SqliteContext,
     private readonly fileStats: FileStatBatch,
+    /** Inside a write, before it stores anything of the run: throws when this store lost the run's lease (see Leases). */
+    private readonly checkFence: (runId: string) => void,
   ) {}
 
   /** Runs inside every commit, just before it: the writes deferred until a commit. */
@@ -156,7 +158,7 @@ export class Attempts {
       }
       outputShas[output.path] = output.sha256;
     }
-    await this.context.write(() => {
+    await this.fencedWrite(() => {
       // One statement checks and marks: the savepoint undoes it if a content row then fails.
       const attempt = this.context
         .sql(
@@ -168,6 +170,8 @@ export class Attempts {
         const found = this.context.sql('SELECT status FROM task_attempts WHERE id = ?').get(attemptId) as Row | undefined;
         throw new StoreError(found ? `attempt ${attemptId} is ${String(found.status)}, not running` : `no attempt ${attemptId}`);
       }
+      // A build that lost its run's lease stores nothing: the savepoint undoes the UPDATE above.
+      this.checkFence(attempt.run_id as string);
       for (const output of outputs) {
         this.insertContentIfChanged(
           attempt.run_id as string,
@@ -210,6 +214,20 @@ export class Attempts {
       )
       .run(runId, filePath, version, taskId, attemptId, sha256, bytes.length, encoding, data, source, now);
     return version;
+  }
+
+  /**
+   * A write that checks the run's lease: refused (LEASE_LOST), it settles only once the turn's transaction has
+   * ended, as a write that succeeds does, so that the write lock is free when the caller learns of it.
+   */
+  private async fencedWrite<T>(work: () => T): Promise<T> {
+    try {
+      return await this.context.write(work);
+    } catch (error) {
+      if (error instanceof StoreError && error.code === 'LEASE_LOST')
+        await this.context.write(() => undefined, { oneStatement: true }).catch(() => undefined);
+      throw error;
+    }
   }
 
   async completeAttempt(attemptId: number, stats: FileStat[]): Promise<void> {
@@ -260,7 +278,10 @@ export class Attempts {
 
   async recordEdit(runId: string, taskId: string, filePath: string, bytes: Buffer): Promise<{ version: number; sha256: string } | null> {
     const sha256 = sha256Of(bytes);
-    const version = await this.context.write(() => this.insertContentIfChanged(runId, taskId, null, filePath, sha256, bytes, 'edit', Date.now()));
+    const version = await this.fencedWrite(() => {
+      this.checkFence(runId);
+      return this.insertContentIfChanged(runId, taskId, null, filePath, sha256, bytes, 'edit', Date.now());
+    });
     return version === null ? null : { version, sha256 };
   }
 

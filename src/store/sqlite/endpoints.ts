@@ -1,4 +1,5 @@
 import type { EndpointMode } from '../store.js';
+import { withoutCredentials } from '../url-credentials.js';
 import type { SqliteContext } from './context.js';
 
 /** `endpoint_modes`: the structured-output mode each model endpoint accepts, as the LLM layer learned it. */
@@ -23,18 +24,4 @@ export class Endpoints {
         .run(withoutCredentials(baseUrl), model, mode, Date.now()),
     );
   }
-}
-
-/** The database outlives any key: a URL's `user:pass@` is dropped, whoever passed it in. */
-function withoutCredentials(baseUrl: string): string {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    return baseUrl.replace(/\/\/[^/@\s]*@/, '//');
-  }
-  if (url.username === '' && url.password === '') return baseUrl;
-  url.username = '';
-  url.password = '';
-  return url.toString().replace(/\/+$/, '');
 }

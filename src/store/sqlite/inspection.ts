@@ -44,7 +44,8 @@ export class Inspection {
       args.push(query.updatedBefore);
     }
     if (query.promptContains !== undefined) {
-      where.push(`instr(lower(COALESCE(json_extract(params_json, '$.prompt'), '')), lower(?)) > 0`);
+      // plan_lower: JavaScript's toLowerCase (SQLite's lower() folds ASCII letters only).
+      where.push(`instr(plan_lower(COALESCE(json_extract(params_json, '$.prompt'), '')), plan_lower(?)) > 0`);
       args.push(query.promptContains);
     }
     let text = `SELECT * FROM runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC`;
@@ -163,7 +164,7 @@ export class Inspection {
   async deleteRun(runId: string): Promise<void> {
     // Children first, explicitly: correct whether or not the connection enforces the foreign keys' cascades.
     await this.context.write(() => {
-      for (const table of ['llm_interactions', 'file_stats', 'pinned_files', 'plan_content', 'task_attempts'] as const) {
+      for (const table of ['llm_interactions', 'file_stats', 'pinned_files', 'run_leases', 'plan_content', 'task_attempts'] as const) {
         this.context.sql(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
       }
       this.context.sql('DELETE FROM runs WHERE id = ?').run(runId);

@@ -211,6 +211,24 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 7,
+    description: 'run leases: one build of a run at a time, fenced by a token that grows with every holder',
+    sql: `
+      -- One row per run that was ever leased. Releasing keeps the row (expires_at = 0) so that the token keeps
+      -- growing: a holder of an old token can never match a later lease.
+      CREATE TABLE run_leases (
+        run_id      TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        token       INTEGER NOT NULL,
+        host        TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        start_time  INTEGER,
+        acquired_at INTEGER NOT NULL,
+        renewed_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newRunId } from '../run-id.js';
 import { StoreError } from '../store-error.js';
 import type { NewRun, RunChanges, RunRecord } from '../store.js';
 import type { SqliteContext } from './context.js';
@@ -66,9 +66,4 @@ export class Runs {
   async listRuns(): Promise<RunRecord[]> {
     return (this.context.sql('SELECT * FROM runs ORDER BY created_at, id').all() as Row[]).map(toRun);
   }
-}
-
-function newRunId(now: number): string {
-  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 13);
-  return `${stamp}-${randomBytes(3).toString('hex')}`;
 }

@@ -13,9 +13,13 @@ import type {
   InteractionStart,
   InteractionStatus,
   InteractionSummary,
+  LeaseOutcome,
+  LeaseRequest,
   NewRun,
   OutputContent,
   RunChanges,
+  RunExport,
+  RunLease,
   RunQuery,
   RunRecord,
   RunSnapshot,
@@ -33,7 +37,9 @@ import { Pins } from './pins.js';
 import { FileStatBatch } from './file-stats.js';
 import { Inspection } from './inspection.js';
 import { Interactions } from './interactions.js';
+import { Leases } from './leases.js';
 import { migrate } from './migrations.js';
+import { RunCopy } from './run-copy.js';
 import { Runs } from './runs.js';
 
 /**
@@ -78,6 +84,8 @@ export class SqliteStore implements Store {
   private readonly endpoints: Endpoints;
   private readonly pins: Pins;
   private readonly inspection: Inspection;
+  private readonly leases: Leases;
+  private readonly runCopy: RunCopy;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.location = path.resolve(file);
@@ -90,6 +98,7 @@ export class SqliteStore implements Store {
     }
     this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('foreign_keys = ON');
+    this.db.function('plan_lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text) as string);
     // Checkpoint the WAL every ~16 MB instead of every 4 MB: each checkpoint is an fsync.
     this.db.pragma('wal_autocheckpoint = 4000');
     this.transaction = this.db.transaction((work: () => unknown) => work());
@@ -115,11 +124,13 @@ export class SqliteStore implements Store {
     const context = new SqliteContext(this.db, this.location, this.group);
     this.runs = new Runs(context);
     this.fileStats = new FileStatBatch(context);
-    this.attempts = new Attempts(context, this.fileStats);
+    this.leases = new Leases(context);
+    this.attempts = new Attempts(context, this.fileStats, (runId) => this.leases.checkFence(runId));
     this.interactions = new Interactions(context);
     this.endpoints = new Endpoints(context);
     this.pins = new Pins(context);
     this.inspection = new Inspection(context);
+    this.runCopy = new RunCopy(context, this.attempts);
     migrate(this.db, this.location);
   }
 
@@ -287,6 +298,34 @@ export class SqliteStore implements Store {
 
   vacuum(): Promise<void> {
     return this.inspection.vacuum();
+  }
+
+  // run leases
+
+  acquireRunLease(request: LeaseRequest): Promise<LeaseOutcome> {
+    return this.leases.acquireRunLease(request);
+  }
+
+  renewRunLease(runId: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.leases.renewRunLease(runId, token, ttlMs);
+  }
+
+  releaseRunLease(runId: string, token: string): Promise<void> {
+    return this.leases.releaseRunLease(runId, token);
+  }
+
+  getRunLease(runId: string): Promise<RunLease | null> {
+    return this.leases.getRunLease(runId);
+  }
+
+  // copying between stores
+
+  exportRun(runId: string): Promise<RunExport | null> {
+    return this.runCopy.exportRun(runId);
+  }
+
+  importRun(data: RunExport): Promise<boolean> {
+    return this.runCopy.importRun(data);
   }
 
   async close(): Promise<void> {
