@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,7 @@ export function runPlan(args: string[], options: { cwd: string; env?: Record<str
 export function spawnPlan(args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): ChildProcess {
   return spawn(process.execPath, [planBin, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, NO_COLOR: '1', CI: '1', ...options.env },
+    env: { ...process.env, NO_COLOR: '1', CI: '1', ...storeEnv(args, options), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -85,3 +86,20 @@ export function waitForOutput(child: ChildProcess, predicate: (stdout: string) =
     });
   });
 }
+
+/**
+ * The `postgres` test project (vitest.config.ts) runs e2e suites again with the store on PostgreSQL: each
+ * working directory a test uses gets a schema of its own (the SQLite store's default is a file per dir), unless
+ * the test names a database itself. Schemas are dropped by tests/support/postgres-project-teardown.ts.
+ */
+function storeEnv(args: readonly string[], options: { cwd: string; env?: Record<string, string | undefined> }): Record<string, string> {
+  const base = process.env.PLAN_TEST_POSTGRES_URL;
+  if (process.env.PLAN_TEST_STORE !== 'postgres' || base === undefined || base === '') return {};
+  if (options.env !== undefined && 'PLAN_DB' in options.env) return {};
+  if (args.some((arg) => arg === '--db' || arg.startsWith('--db='))) return {};
+  const url = new URL(base);
+  url.searchParams.set('schema', `${E2E_SCHEMA_PREFIX}${createHash('sha256').update(path.resolve(options.cwd)).digest('hex').slice(0, 16)}`);
+  return { PLAN_DB: url.toString() };
+}
+
+export const E2E_SCHEMA_PREFIX = 'plan_e2e_';
