@@ -73,8 +73,13 @@ describe.skipIf(POSTGRES_URL === undefined)('a run survives losing the machine t
     const referenceCalls = fake.requestCount - before;
     const referenceFiles = snapshotDir(path.join(refCwd, 'runs', 'demo'));
 
-    // The machine that dies.
-    const { url } = await newSchema();
+    // The machine that dies. The server trusts loopback, so the password is never checked: it is there to be
+    // looked for afterwards, in every output, file and row.
+    const fresh0 = await newSchema();
+    const withPassword = new URL(fresh0.url);
+    withPassword.password = 'pg-secret-never-shown';
+    const url = withPassword.toString();
+    const outputs: string[] = [];
     const machine = newDir('plan-pg-machine-');
     const firstStart = fake.requestCount;
     const child = spawnPlan(buildArgs('runs/demo'), { cwd: machine, env: { PLAN_DB: url, HOME: machine } });
@@ -83,10 +88,10 @@ describe.skipIf(POSTGRES_URL === undefined)('a run survives losing the machine t
     child.kill('SIGKILL');
     const first = await killed;
     expect(first.signal).toBe('SIGKILL');
+    outputs.push(first.stdout, first.stderr);
     const runId = jsonEvents(first.stdout).find((e) => e.type === 'build-started')!.runId as string;
     const answeredBeforeKill = Number(
-      (await adminQuery(`SELECT COUNT(*) AS n FROM ${new URL(url).searchParams.get('schema')}.llm_interactions WHERE status = 'completed'`)).rows[0]
-        .n,
+      (await adminQuery(`SELECT COUNT(*) AS n FROM ${fresh0.schema}.llm_interactions WHERE status = 'completed'`)).rows[0].n,
     );
     expect(answeredBeforeKill).toBeGreaterThan(10);
     const askedOnFirstMachine = fake.requestCount - firstStart;
@@ -100,6 +105,7 @@ describe.skipIf(POSTGRES_URL === undefined)('a run survives losing the machine t
       env: { HOME: fresh, PLAN_DB: undefined },
     });
     expect(resumed.exit, resumed.stderr).toBe(0);
+    outputs.push(resumed.stdout, resumed.stderr);
     expect(snapshotDir(path.join(fresh, 'runs', 'again'))).toEqual(referenceFiles);
     // Every answered call was replayed or restored, not asked again: only the calls that had not answered are.
     const askedOnSecondMachine = fake.requestCount - secondStart;
@@ -127,9 +133,21 @@ describe.skipIf(POSTGRES_URL === undefined)('a run survives losing the machine t
     const costs = await runPlan(['costs', '--by', 'run'], { cwd: fresh, env });
     expect(costs.exit, costs.stderr).toBe(0);
     expect(costs.stdout).toContain(runId);
-    // The password-free location is what commands print.
     const status = await runPlan(['status', 'runs/again'], { cwd: fresh, env });
     expect(status.exit, status.stderr).toBe(0);
+    // The password reached no output, no file and no row.
+    for (const result of [list, show, llm, costs, status]) outputs.push(result.stdout, result.stderr);
+    for (const text of outputs) expect(text).not.toContain('pg-secret-never-shown');
+    for (const file of fs.readdirSync(fresh, { recursive: true, withFileTypes: true })) {
+      if (file.isFile()) expect(fs.readFileSync(path.join(file.parentPath, file.name), 'utf8')).not.toContain('pg-secret-never-shown');
+    }
+    const schema = fresh0.schema;
+    const tables = await adminQuery('SELECT tablename FROM pg_tables WHERE schemaname = $1', [schema]);
+    expect(tables.rows.length).toBeGreaterThan(5);
+    for (const { tablename } of tables.rows as { tablename: string }[]) {
+      const leaked = await adminQuery(`SELECT COUNT(*) AS n FROM ${schema}.${tablename} t WHERE row_to_json(t)::text LIKE '%pg-secret-never-shown%'`);
+      expect(Number(leaked.rows[0].n), tablename).toBe(0);
+    }
   }, 240_000);
 });
 
