@@ -124,36 +124,44 @@ export class Attempts {
     const encoded = outputs.map((output) => ({ output, ...encodeContent(output.bytes) }));
     const runId = this.attemptRuns.get(attemptId) ?? null;
     const token = runId === null ? null : this.fence.tokenFor(runId);
-    await this.context.transaction(
-      async (client) => {
-        // One statement checks the attempt is running, checks the lease (FOR SHARE: a takeover waits for this
-        // commit, so its build sees this attempt) and marks it persisted.
-        const marked = await client.query(
-          `UPDATE task_attempts SET status = 'persisted', stamp_json = $1, outputs_json = $2, persisted_at = $3
-            WHERE id = $4 AND status = 'running'
-              AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM run_leases WHERE run_id = $5 AND token = $6::bigint FOR SHARE))
-            RETURNING run_id, task_id`,
-          [stamp, JSON.stringify(outputShas), now, attemptId, token === null ? null : runId, token],
-        );
-        const attempt = marked.rows[0];
-        if (attempt === undefined) throw await this.whyNotPersisted(client, attemptId, runId, token);
-        for (const { output, encoding, data } of encoded) {
-          await insertContentIfChanged(client, {
-            runId: attempt.run_id as string,
-            taskId: attempt.task_id as string,
-            attemptId,
-            path: output.path,
-            sha256: output.sha256,
-            size: output.bytes.length,
-            encoding,
-            data,
-            source: 'task',
-            now,
-          });
-        }
-      },
+    // ONE statement, so one round trip and one commit: it checks the attempt is running and the lease (FOR
+    // SHARE: a takeover waits for this commit, so its build sees this attempt), marks it persisted, and adds a
+    // version of each output whose bytes differ from the newest, numbered one past it. A writer racing on the
+    // same path trips the unique key and runs the statement again.
+    const result = await this.context.query(
+      `WITH marked AS (
+         UPDATE task_attempts SET status = 'persisted', stamp_json = $1, outputs_json = $2, persisted_at = $3
+          WHERE id = $4 AND status = 'running'
+            AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM run_leases WHERE run_id = $5 AND token = $6::bigint FOR SHARE))
+          RETURNING run_id, task_id),
+       outputs AS (
+         SELECT * FROM unnest($7::text[], $8::text[], $9::bigint[], $10::text[], $11::bytea[]) AS o(path, sha256, size, encoding, data)),
+       latest AS (
+         SELECT DISTINCT ON (c.path) c.path, c.sha256, c.version FROM plan_content c JOIN marked m ON c.run_id = m.run_id
+          WHERE c.path = ANY($7::text[]) ORDER BY c.path, c.version DESC),
+       added AS (
+         INSERT INTO plan_content (run_id, path, version, task_id, attempt_id, sha256, size, encoding, data, source, created_at)
+         SELECT m.run_id, o.path, COALESCE(l.version, 0) + 1, m.task_id, $4, o.sha256, o.size, o.encoding, o.data, 'task', $3
+           FROM marked m CROSS JOIN outputs o LEFT JOIN latest l ON l.path = o.path
+          WHERE l.sha256 IS DISTINCT FROM o.sha256
+         RETURNING 1)
+       SELECT (SELECT COUNT(*) FROM marked) AS marked, (SELECT COUNT(*) FROM added) AS added`,
+      [
+        stamp,
+        JSON.stringify(outputShas),
+        now,
+        attemptId,
+        token === null ? null : runId,
+        token,
+        encoded.map((e) => e.output.path),
+        encoded.map((e) => e.output.sha256),
+        encoded.map((e) => e.output.bytes.length),
+        encoded.map((e) => e.encoding),
+        encoded.map((e) => e.data),
+      ],
       { retryOn: [UNIQUE_VIOLATION] },
     );
+    if (result.rows[0]!.marked === 0) throw await this.whyNotPersisted(this.context, attemptId, runId, token);
   }
 
   private async whyNotPersisted(client: Queryable, attemptId: number, runId: string | null, token: string | null): Promise<StoreError> {

@@ -28,9 +28,13 @@ export class PgContext {
     private readonly lockTimeoutMs: number,
   ) {}
 
-  /** One statement, atomic by itself. */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
-    return this.retrying(() => this.pool.query<R>(text, values));
+  /** One statement, atomic by itself. `retryOn`: as for `transaction`. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+    options: { retryOn?: readonly string[] } = {},
+  ): Promise<pg.QueryResult<R>> {
+    return this.retrying(() => this.pool.query<R>(text, values), options.retryOn ?? []);
   }
 
   /**
