@@ -396,6 +396,25 @@ for (const backend of backends) {
         expect(await store.listAttempts('no-such-run')).toEqual([]);
       });
 
+      it('starts made in one turn (as ready tasks start together) each get their own attempt; one of an unknown run fails alone', async () => {
+        const run = await newRun();
+        const other = await newRun();
+        const tasks = ['A', 'B', 'A', 'C', 'D', 'E', 'F', 'G'];
+        const started = await Promise.allSettled([
+          ...tasks.map((task) => store.startAttempt(run.id, task)),
+          store.startAttempt('no-such-run', 'X'),
+          store.startAttempt(other.id, 'A'),
+        ]);
+        expect(started.map((s) => s.status)).toEqual([...tasks.map(() => 'fulfilled'), 'rejected', 'fulfilled']);
+        const ids = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+        expect(new Set(ids).size).toBe(tasks.length + 1);
+        const attempts = await store.listAttempts(run.id);
+        const byId = new Map(attempts.map((a) => [a.id, a.taskId]));
+        expect(ids.slice(0, tasks.length).map((id) => byId.get(id))).toEqual(tasks);
+        expect(attempts.every((a) => a.status === 'running')).toBe(true);
+        expect((await store.listAttempts(other.id)).map((a) => a.id)).toEqual([ids[tasks.length]]);
+      });
+
       it('persistAttempt stores every output as a content version and the stamp; an identical rebuild adds no version', async () => {
         const run = await newRun();
         const first = await store.startAttempt(run.id, 'T');

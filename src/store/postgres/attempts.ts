@@ -8,6 +8,14 @@ import type { LeaseFence } from './leases.js';
 import { plainText, toAttempt, toContentVersion } from './rows.js';
 
 const HOST = hostname();
+
+interface PendingStart {
+  runId: string;
+  taskId: string;
+  at: number;
+  resolve: (id: number) => void;
+  reject: (error: unknown) => void;
+}
 /** Two writers numbering the same version of a file: the later one runs its transaction again. */
 const UNIQUE_VIOLATION = '23505';
 
@@ -21,6 +29,7 @@ export class Attempts {
   private pendingCompletes: { attemptId: number; stats: FileStat[]; at: number }[] = [];
   private pendingStats = new Map<string, Map<string, FileStat>>();
   private flushing: Promise<void> = Promise.resolve();
+  private pendingStarts: PendingStart[] = [];
   private scheduled = false;
   /** The run of each attempt this store started: persists are fenced by that run's lease without a read. */
   private readonly attemptRuns = new Map<number, string>();
@@ -102,14 +111,55 @@ export class Attempts {
     });
   }
 
-  async startAttempt(runId: string, taskId: string): Promise<number> {
+  /**
+   * Queued for this turn of the event loop: the tasks that become ready together start in ONE insert (one round
+   * trip and one commit), like the SQLite store's group commit. Each start still returns only after that commit.
+   */
+  startAttempt(runId: string, taskId: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.pendingStarts.push({ runId, taskId, at: Date.now(), resolve, reject });
+      if (this.pendingStarts.length === 1) setImmediate(() => void this.writeStarts());
+    });
+  }
+
+  private async writeStarts(): Promise<void> {
+    const starts = this.pendingStarts;
+    this.pendingStarts = [];
+    try {
+      await this.insertStarts(starts);
+    } catch (error) {
+      if (starts.length === 1) {
+        starts[0]!.reject(error);
+        return;
+      }
+      // One bad start (a run that is not there) must not fail the others: each on its own, as if never batched.
+      await Promise.all(starts.map((start) => this.insertStarts([start]).catch((one: unknown) => start.reject(one))));
+    }
+  }
+
+  private async insertStarts(starts: PendingStart[]): Promise<void> {
+    // Sorted by id, the rows come back in the order of the unnest (ids are taken in insertion order); each
+    // start takes the id of its own (run, task) in that order, so no reliance on RETURNING's order.
     const result = await this.context.query(
-      `INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at) VALUES ($1, $2, 'running', $3, $4, $5) RETURNING id`,
-      [runId, taskId, process.pid, HOST, Date.now()],
+      `INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at)
+       SELECT u.run_id, u.task_id, 'running', $3, $4, u.at FROM unnest($1::text[], $2::text[], $5::bigint[]) WITH ORDINALITY AS u(run_id, task_id, at, n)
+        ORDER BY u.n RETURNING id, run_id, task_id`,
+      [starts.map((s) => s.runId), starts.map((s) => s.taskId), process.pid, HOST, starts.map((s) => s.at)],
     );
-    const id = result.rows[0]!.id as number;
-    this.attemptRuns.set(id, runId);
-    return id;
+    const ids = new Map<string, number[]>();
+    for (const row of [...result.rows].sort((a, b) => (a.id as number) - (b.id as number))) {
+      const key = `${row.run_id as string}\0${row.task_id as string}`;
+      ids.set(key, [...(ids.get(key) ?? []), row.id as number]);
+    }
+    for (const start of starts) {
+      const id = ids.get(`${start.runId}\0${start.taskId}`)?.shift();
+      if (id === undefined) {
+        start.reject(new StoreError(`starting an attempt of ${start.taskId} returned no id`));
+        continue;
+      }
+      this.attemptRuns.set(id, start.runId);
+      start.resolve(id);
+    }
   }
 
   async persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void> {
