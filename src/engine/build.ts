@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { acquireRunDirLock } from './lock.js';
-import { acquireRunLease, leaseLostError } from './run-lease.js';
+import { acquireRunLease, foreignLockJudge, leaseLostError } from './run-lease.js';
 import { checkOutputDirectories, resolveForced, selectGraph } from './graph-selection.js';
 import { RunState } from './run-state.js';
 import { recoverPersistedAttempts } from './recovery.js';
@@ -108,7 +108,7 @@ export async function build<S extends object>(options: BuildOptions<S>): Promise
     return { status: 'success', summary, decisions };
   }
 
-  const lock = acquireRunDirLock(runDir);
+  const lock = acquireRunDirLock(runDir, { foreignHolderGone: await foreignLockJudge(store, runDir, runId) });
   let stopForLostLease = (): void => undefined;
   let lease: Awaited<ReturnType<typeof acquireRunLease>> | undefined;
   try {

@@ -18,8 +18,10 @@
  * takeover of its own when its holder dies, with the same race. An OS lock (flock) would die with its process,
  * but Node has none, and the npm packages offering one (fs-ext, os-lock) are native modules. The price here: a
  * process killed in the microseconds between creating a claim or temp file and renaming or removing it leaves
- * that file behind (harmless, never read again), and a holder is judged by pid and start time on this host
- * only, so a holder on another host is respected until someone removes its lock.
+ * that file behind (harmless, never read again). A holder is judged by pid and start time on this host; one on
+ * another host (a shared volume, or the same volume after a container restart with a new hostname) only by
+ * what the caller knows of it — the build asks the run's lease in the database (see build.ts) — and is
+ * otherwise respected until someone removes its lock.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,6 +47,14 @@ export interface RunDirLock {
   release(): void;
 }
 
+export interface LockOptions {
+  /**
+   * Whether a holder on another host, which cannot be checked from here, is known to be gone (its run's lease
+   * has ended or passed to another build): its lock is then taken over like a dead local holder's.
+   */
+  foreignHolderGone?: (holder: LockHolder) => boolean;
+}
+
 /** Seams for tests; not part of the command line or the public API. */
 interface LockInternals {
   /** Called when a lock or claim file has been judged abandoned, just before it is taken over. */
@@ -56,7 +66,7 @@ const RETRY_PAUSE_MS = 5;
 /** Only an older version or a damaged disk leaves an unreadable lock; this old, its writer has surely finished. */
 const UNREADABLE_ABANDONED_MS = 2_000;
 
-export function acquireRunDirLock(runDir: string, internals: LockInternals = {}): RunDirLock {
+export function acquireRunDirLock(runDir: string, options: LockOptions = {}, internals: LockInternals = {}): RunDirLock {
   const lockPath = path.join(runDir, LOCK_FILE);
   const holder: LockHolder = {
     pid: process.pid,
@@ -71,7 +81,7 @@ export function acquireRunDirLock(runDir: string, internals: LockInternals = {})
     if (createExclusive(lockPath, content)) return held(false);
     const found = inspect(lockPath);
     if (found === null) continue; // released meanwhile
-    if (!isAbandoned(found)) {
+    if (!isAbandoned(found, options)) {
       if (found.holder !== null) {
         const { pid, host, since } = found.holder;
         throw new LockedError(`run dir ${runDir} is being built by pid ${pid} on ${host} since ${since}; wait for it or stop it`);
@@ -103,7 +113,8 @@ function replaceAbandoned(file: string, found: Inspection, content: string, inte
   if (!createExclusive(claim, content)) {
     const rival = inspect(claim);
     if (rival === null) return 'retry';
-    if (!isAbandoned(rival)) return 'busy'; // a live peer is finishing this takeover
+    // A claim is judged on this host only: its writer is a peer taking over here, never a foreign builder.
+    if (!isAbandoned(rival, {})) return 'busy'; // a live peer is finishing this takeover
     const outcome = replaceAbandoned(claim, rival, content, internals);
     if (outcome !== 'replaced') return outcome;
   }
@@ -159,8 +170,10 @@ function inspect(file: string): Inspection | null {
   }
 }
 
-function isAbandoned(found: Inspection): boolean {
-  return found.holder !== null ? !isAlive(found.holder) : Date.now() - found.modifiedMs > UNREADABLE_ABANDONED_MS;
+function isAbandoned(found: Inspection, options: LockOptions): boolean {
+  if (found.holder === null) return Date.now() - found.modifiedMs > UNREADABLE_ABANDONED_MS;
+  if (found.holder.host !== hostname()) return options.foreignHolderGone?.(found.holder) === true;
+  return !isAlive(found.holder);
 }
 
 export function readHolder(lockPath: string): LockHolder | null {

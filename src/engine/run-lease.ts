@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { StoreError } from '../store/store-error.js';
 import type { RunLease, Store } from '../store/store.js';
 import { LockedError } from './errors.js';
-import { isAlive, processStartTime } from './lock.js';
+import path from 'node:path';
+import { LOCK_FILE, isAlive, processStartTime, readHolder, type LockHolder } from './lock.js';
 
 /**
  * One build of a run at a time, wherever it runs: the run dir's lock file guards one machine's dir, the
@@ -101,4 +102,21 @@ function isDeadHereAndNow(current: RunLease): boolean {
 /** The error a build ends with when it lost its lease: exit 1, and the run's row is left to its new holder. */
 export function leaseLostError(runId: string, why: string): StoreError {
   return new StoreError(`run ${runId}: ${why}; this build stopped and stored nothing more`, 'LEASE_LOST');
+}
+
+/**
+ * How the run dir's lock judges a holder on another host, which it cannot check (a volume shared by machines,
+ * or kept across a container restart that changed the hostname): gone once the run's lease has ended —
+ * expired, released, or passed to another build. With no lease on record the holder is respected: it may be
+ * between taking the lock and taking the lease.
+ */
+export async function foreignLockJudge(store: Store, runDir: string, runId: string): Promise<(holder: LockHolder) => boolean> {
+  const holder = readHolder(path.join(runDir, LOCK_FILE));
+  if (holder === null || holder.host === hostname()) return () => false;
+  const lease = await store.getRunLease(runId);
+  return (found) => {
+    if (lease === null) return false;
+    if (lease.expiresAt <= lease.now) return true;
+    return lease.host !== found.host || lease.pid !== found.pid;
+  };
 }

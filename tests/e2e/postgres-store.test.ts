@@ -300,6 +300,31 @@ describe.skipIf(POSTGRES_URL === undefined)('one build of a run at a time across
     expect(Number(lease.rows[0].token)).toBeGreaterThan(7);
   });
 
+  it("a run dir locked by a builder on another host (a volume kept across a container restart) is taken once that builder's lease expires", async () => {
+    const { url, schema } = await newSchema();
+    const cwd = newDir('plan-pg-foreign-lock-');
+    const built = await runPlan(['build', 'runs/a', '--pipeline', diamondPipeline], { cwd, env: { PLAN_DB: url } });
+    expect(built.exit, built.stderr).toBe(0);
+    const runId = runIdOf(path.join(cwd, 'runs', 'a'));
+    // The old container (another hostname) held the dir's lock and the run's lease, then vanished.
+    const lockFile = path.join(cwd, 'runs', 'a', '.plan-lock');
+    fs.writeFileSync(lockFile, JSON.stringify({ pid: 4242, host: 'old-container', since: '2026-12-01T00:00:00.000Z', token: 'gone' }));
+    await adminQuery(
+      `INSERT INTO ${schema}.run_leases (run_id, token, host, pid, start_time, acquired_at, renewed_at, expires_at)
+       VALUES ($1, 7, 'old-container', 4242, NULL, $2::bigint, $2::bigint, $2::bigint + 1500)
+       ON CONFLICT (run_id) DO UPDATE SET token = 7, host = 'old-container', pid = 4242, acquired_at = $2::bigint, renewed_at = $2::bigint, expires_at = $2::bigint + 1500`,
+      [runId, Date.now()],
+    );
+    const refused = await runPlan(['build', 'runs/a', '--force', 'Seed'], { cwd, env: { PLAN_DB: url } });
+    expect(refused.exit, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain('is being built by pid 4242 on old-container');
+    await new Promise((resolve) => setTimeout(resolve, 1_700));
+    const taken = await runPlan(['build', 'runs/a', '--force', 'Seed', '--json'], { cwd, env: { PLAN_DB: url } });
+    expect(taken.exit, taken.stderr).toBe(0);
+    expect(startedTasks(taken.stdout).some((id) => id.startsWith('Seed('))).toBe(true);
+    expect(fs.existsSync(lockFile)).toBe(false);
+  });
+
   it('a paused builder whose lease was taken over stores nothing when it wakes, and exits 1 saying so', async () => {
     const { url, schema } = await newSchema();
     const cwd = newDir('plan-pg-zombie-');

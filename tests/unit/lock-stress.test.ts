@@ -35,7 +35,7 @@ for (let round = 0; round < Number(rounds); round++) {
   while (!fs.existsSync(path.join(roundDir, 'go'))) nap(1);
   const result = { pid: process.pid };
   try {
-    const lock = acquireRunDirLock(runDir, { beforeTakeover: () => spin(Math.random() * 2) });
+    const lock = acquireRunDirLock(runDir, {}, { beforeTakeover: () => spin(Math.random() * 2) });
     result.won = true;
     result.tookOver = lock.tookOver;
     try {

@@ -78,6 +78,24 @@ describe('run dir lock', () => {
   it('respects a holder on another host, which it cannot check', () => {
     fs.writeFileSync(lockPath(), JSON.stringify({ pid: 1, host: 'elsewhere', since: 'then', token: 't' }));
     expect(() => acquireRunDirLock(dir)).toThrow('being built by pid 1 on elsewhere since then');
+    expect(() => acquireRunDirLock(dir, { foreignHolderGone: () => false })).toThrow('being built by pid 1 on elsewhere since then');
+  });
+
+  it('takes over a holder on another host that the caller knows is gone, and only that one', () => {
+    fs.writeFileSync(lockPath(), JSON.stringify({ pid: 1, host: 'elsewhere', since: 'then', token: 't' }));
+    const asked: string[] = [];
+    const lock = acquireRunDirLock(dir, {
+      foreignHolderGone: (holder) => {
+        asked.push(`${holder.pid}@${holder.host}`);
+        return true;
+      },
+    });
+    expect(lock.tookOver).toBe(true);
+    expect(asked).toEqual(['1@elsewhere']);
+    expect(readHolder(lockPath())?.token).toBe(lock.holder.token);
+    // A live holder on this host is never handed to the caller's judgement.
+    expect(() => acquireRunDirLock(dir, { foreignHolderGone: () => true })).toThrow(`being built by pid ${process.pid}`);
+    lock.release();
   });
 
   it('does not release a lock that another build took over', () => {
@@ -98,7 +116,7 @@ describe('run dir lock takeover races', () => {
       if (!peerMoved) replaceLock(peer);
       peerMoved = true;
     };
-    return acquireError(() => acquireRunDirLock(dir, { beforeTakeover }));
+    return acquireError(() => acquireRunDirLock(dir, {}, { beforeTakeover }));
   }
 
   function expectPeerKeepsTheLock(error: unknown): void {
