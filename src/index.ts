@@ -8,6 +8,7 @@ export { ForeignCopyError } from './engine/target.js';
 export {
   createLlmServices,
   type AnswerCheck,
+  type CallOptions,
   type ChatMessage,
   type Completion,
   type CompletionRequest,
@@ -33,7 +34,8 @@ export {
 /** Schemas are zod 4: this is the very zod the LLM layer turns into JSON schema and validates answers with. */
 export { z } from 'zod';
 
-export { Transcript, rawJson, type AskRequest, type RecordedCall } from './tasks/support/transcript.js';
+export { Transcript, rawJson, type AskOptions, type AskRequest, type RecordedCall } from './tasks/support/transcript.js';
+export { lazySchema, LazySchema, type Infer, type SchemaLike } from './tasks/support/lazy-schema.js';
 export { writeOutputs, asText, type Rendered } from './tasks/support/outputs.js';
 export { runPerItem, callsOf, type PerItem, type ItemResult } from './tasks/support/items.js';
 export { converse, type Conversation } from './tasks/support/conversation.js';

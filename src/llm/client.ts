@@ -1,10 +1,12 @@
 import type { ServiceFactory } from '../engine/context.js';
-import type { Completion, CompletionRequest, LlmClient, LlmServices, TextRequest } from './types.js';
+import type { CallOptions, Completion, CompletionRequest, LlmClient, LlmServices, TextRequest } from './types.js';
 import { parseModelSpec, type ModelSpec } from './model-spec.js';
 import { answerJsonSchema } from './json-schema.js';
+import { loadZod } from './zod.js';
 import { requestHash } from './request-hash.js';
 import { parseJsonAnswer } from './parse-answer.js';
 import { CostBudget } from './budget.js';
+import { priceFor } from './pricing.js';
 import { LimiterPool } from './limiter.js';
 import { abortableSleep, type Sleep } from './backoff.js';
 import { InteractionRecorder } from './recorder.js';
@@ -57,20 +59,51 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
   const specs = listed.map((m) => (typeof m === 'string' ? parseModelSpec(m) : m));
   const env = options.env ?? process.env;
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const providers: Provider[] = specs.map((spec) =>
-    spec.provider === 'offline'
-      ? new OfflineProvider({ latencyMs: options.offlineLatencyMs })
-      : new OpenAiCompatibleProvider(spec, { env, timeoutMs, fetch: options.fetch }),
-  );
+  const budget = options.budget ?? new CostBudget(options.maxCostUsd ?? null, options.spentUsd ?? 0);
+  // One provider per model spec, shared by the run's list and the calls that name their own model.
+  const bySpec = new Map<string, Provider>();
+  const providerFor = (spec: ModelSpec): Provider => {
+    let provider = bySpec.get(spec.spec);
+    if (provider === undefined) {
+      provider =
+        spec.provider === 'offline'
+          ? new OfflineProvider({ latencyMs: options.offlineLatencyMs })
+          : new OpenAiCompatibleProvider(spec, { env, timeoutMs, fetch: options.fetch });
+      bySpec.set(spec.spec, provider);
+    }
+    return provider;
+  };
+  const providers: Provider[] = specs.map(providerFor);
+  /** The providers a call asks, in order: its own models when it names any, else the run's. */
+  const providersOf = (request: CallOptions): Provider[] => {
+    if (request.model === undefined) return providers;
+    const named = typeof request.model === 'string' ? [request.model] : [...request.model];
+    if (named.length === 0) return providers;
+    return named.map((text) => {
+      let spec: ModelSpec;
+      try {
+        spec = parseModelSpec(text);
+      } catch (error) {
+        throw new Error(`a model call names model '${text}', which is not a model spec: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      // As `--max-cost` refuses an unpriced model for the run, a call may not slip one past the budget.
+      if (budget.maxUsd !== null && spec.provider !== 'offline' && priceFor(spec, options.prices ?? {}) === null) {
+        throw new Error(
+          `a model call names model '${text}', which has no known price, and the run has --max-cost: give it a price (--price or config prices)`,
+        );
+      }
+      return providerFor(spec);
+    });
+  };
   const limiters = new LimiterPool({
     concurrency: options.concurrency ?? 4,
     requestsPerMinute: options.rpm,
     tokensPerMinute: options.tpm,
   });
-  const budget = options.budget ?? new CostBudget(options.maxCostUsd ?? null, options.spentUsd ?? 0);
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
   const endpointModes = new EndpointModes();
-  const secrets = (): (string | undefined)[] => specs.map((s) => (s.apiKeyEnv === null ? undefined : env[s.apiKeyEnv]));
+  // Every key in use, the per-call models' too: all are masked wherever an answer or error could carry them.
+  const secrets = (): (string | undefined)[] => [...bySpec.values()].map(({ spec }) => (spec.apiKeyEnv === null ? undefined : env[spec.apiKeyEnv]));
 
   return (scope) => {
     const recorder = new InteractionRecorder(scope, secrets);
@@ -90,12 +123,12 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
       outputTokensEstimate: options.outputTokensEstimate ?? 1000,
     };
 
-    async function call<T>(plan: CallPlan<T>): Promise<Completion<T>> {
+    async function call<T>(plan: CallPlan<T>, asked: readonly Provider[]): Promise<Completion<T>> {
       if (scope.signal.aborted) throw new CancelledError('model call cancelled');
       const replayed = await replayer.replay(plan);
       if (replayed) return replayed;
       const failures: ModelFailure[] = [];
-      for (const provider of providers) {
+      for (const provider of asked) {
         const outcome = await tryModel(provider, plan, ctx);
         if ('value' in outcome) return outcome;
         failures.push(outcome);
@@ -107,36 +140,58 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
       get offline() {
         return specs[0]?.provider === 'offline';
       },
-      complete<T>(request: CompletionRequest<T>): Promise<Completion<T>> {
+      async complete<T>(request: CompletionRequest<T>): Promise<Completion<T>> {
+        // zod is loaded on the first model call, not when the LLM layer is (see zod.ts).
+        await loadZod();
+        const asked = providersOf(request);
+        const temperature = checkedTemperature(request.temperature);
         const jsonSchema = answerJsonSchema(request.schema);
         const itemKey = request.itemKey ?? null;
         const turn = request.turn ?? null;
-        const hash = requestHash({ kind: 'json', messages: request.messages, schemaName: request.schemaName, jsonSchema, itemKey, turn });
-        return call({
+        const hash = requestHash({
+          kind: 'json',
           messages: request.messages,
-          json: { name: request.schemaName, schema: jsonSchema },
+          schemaName: request.schemaName,
+          jsonSchema,
           itemKey,
           turn,
-          requestHash: hash,
-          maxOutputTokens: request.maxOutputTokens,
-          parse: (text: string, answer: FailedAnswer) => parseJsonAnswer(text, request.schema, answer),
-          check: request.check,
+          temperature,
         });
+        return call(
+          {
+            messages: request.messages,
+            json: { name: request.schemaName, schema: jsonSchema },
+            itemKey,
+            turn,
+            requestHash: hash,
+            maxOutputTokens: request.maxOutputTokens,
+            temperature,
+            parse: (text: string, answer: FailedAnswer) => parseJsonAnswer(text, request.schema, answer),
+            check: request.check,
+          },
+          asked,
+        );
       },
-      completeText(request: TextRequest): Promise<Completion<string>> {
+      async completeText(request: TextRequest): Promise<Completion<string>> {
+        const asked = providersOf(request);
+        const temperature = checkedTemperature(request.temperature);
         const itemKey = request.itemKey ?? null;
         const turn = request.turn ?? null;
-        const hash = requestHash({ kind: 'text', messages: request.messages, schemaName: null, jsonSchema: null, itemKey, turn });
-        return call({
-          messages: request.messages,
-          json: null,
-          itemKey,
-          turn,
-          requestHash: hash,
-          maxOutputTokens: request.maxOutputTokens,
-          parse: (text: string) => text,
-          check: request.check,
-        });
+        const hash = requestHash({ kind: 'text', messages: request.messages, schemaName: null, jsonSchema: null, itemKey, turn, temperature });
+        return call(
+          {
+            messages: request.messages,
+            json: null,
+            itemKey,
+            turn,
+            requestHash: hash,
+            maxOutputTokens: request.maxOutputTokens,
+            temperature,
+            parse: (text: string) => text,
+            check: request.check,
+          },
+          asked,
+        );
       },
       async reject(completion: Completion<unknown>, reason: string): Promise<RejectedAnswerError> {
         await recorder.reject(completion.interactionId, reason);
@@ -145,4 +200,13 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
     };
     return { llm };
   };
+}
+
+/** A call's temperature, when it sets one: a number from 0 to 2, as OpenAI-compatible servers take it. */
+function checkedTemperature(temperature: number | undefined): number | undefined {
+  if (temperature === undefined) return undefined;
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0 || temperature > 2) {
+    throw new Error(`a model call's temperature must be a number from 0 to 2 (got ${String(temperature)})`);
+  }
+  return temperature;
 }

@@ -1,6 +1,6 @@
 /** The LLM layer's public surface, for whoever starts a build (the CLI) and for tests. */
 export { createLlmServices, type LlmOptions } from './client.js';
-export type { AnswerCheck, ChatMessage, Completion, CompletionRequest, LlmClient, LlmServices, TextRequest } from './types.js';
+export type { AnswerCheck, CallOptions, ChatMessage, Completion, CompletionRequest, LlmClient, LlmServices, TextRequest } from './types.js';
 export {
   ACCEPTED_MODEL_SPECS,
   ModelSpecError,

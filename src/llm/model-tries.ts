@@ -48,6 +48,7 @@ export interface CallPlan<T> {
   turn: number | null;
   requestHash: string;
   maxOutputTokens?: number;
+  temperature?: number;
   parse(text: string, answer: FailedAnswer): T;
   check?: AnswerCheck<T>;
 }
@@ -164,7 +165,7 @@ async function tryOnce<T>(
     // Known once the server answered: a bad answer (invalid JSON, schema mismatch) still came with a status.
     let answeredStatus: number | null = null;
     try {
-      const request = { messages, json: plan.json, format, maxOutputTokens: plan.maxOutputTokens, signal: ctx.signal };
+      const request = { messages, json: plan.json, format, maxOutputTokens: plan.maxOutputTokens, temperature: plan.temperature, signal: ctx.signal };
       const response = await provider.complete(request);
       const { usage } = response;
       answeredStatus = response.httpStatus;

@@ -13,6 +13,8 @@ export interface HashedRequest {
   jsonSchema: JsonSchema | null;
   itemKey: string | null;
   turn: number | null;
+  /** Only when the call sets one (absent keys leave the hashes of calls that set none as they were). */
+  temperature?: number;
 }
 
 export function requestHash(request: HashedRequest): string {

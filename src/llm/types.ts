@@ -18,7 +18,18 @@ export interface ChatMessage {
  */
 export type AnswerCheck<T> = (value: T) => string | null;
 
-export interface CompletionRequest<T> {
+/** What a single call may choose for itself, over the run's settings. */
+export interface CallOptions {
+  /**
+   * The model (a spec as for `--model`: `openai:gpt-4o`, `ollama:llama3`, …) or models, in fallback order, to
+   * ask for this call instead of the run's. The answers of a resumed attempt are replayed whatever it names.
+   */
+  model?: string | readonly string[];
+  /** Sampling temperature sent to the provider (0–2); the provider's default when absent. The offline model ignores it. */
+  temperature?: number;
+}
+
+export interface CompletionRequest<T> extends CallOptions {
   messages: ChatMessage[];
   /** The answer's shape. The provider asks for it (JSON schema) and the answer is validated against it. */
   schema: ZodType<T>;
@@ -33,7 +44,7 @@ export interface CompletionRequest<T> {
   check?: AnswerCheck<T>;
 }
 
-export interface TextRequest {
+export interface TextRequest extends CallOptions {
   messages: ChatMessage[];
   itemKey?: string;
   turn?: number;

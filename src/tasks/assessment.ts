@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { ConsolidateAssumptionsMarkdownTask } from './assumptions.js';
 import { StrategicDecisionsMarkdownTask } from './levers.js';
@@ -7,23 +7,25 @@ import { SetupTask } from './setup.js';
 import { bullets, doc, field, section } from './support/markdown.js';
 import { OneCallTask } from './support/one-call.js';
 
-const assessmentSchema = z.object({
-  combined_summary: z.string().min(1).describe('The state of readiness in three or four sentences.'),
-  go_no_go_recommendation: z.enum(['Go', 'Go with conditions', 'No go']),
-  recommendation_rationale: z.string().min(1),
-  feedback: z
-    .array(
-      z.object({
-        title: z.string().min(1),
-        immediate_actions: z.array(z.string().min(1)).min(1).max(4),
-        rationale: z.string().min(1),
-        deadline: z.string().min(1).describe('When it must be done, relative to the start (e.g. "within 2 weeks").'),
-      }),
-    )
-    .min(2)
-    .max(8),
-});
-type Assessment = z.infer<typeof assessmentSchema>;
+const assessmentSchema = lazySchema((z) =>
+  z.object({
+    combined_summary: z.string().min(1).describe('The state of readiness in three or four sentences.'),
+    go_no_go_recommendation: z.enum(['Go', 'Go with conditions', 'No go']),
+    recommendation_rationale: z.string().min(1),
+    feedback: z
+      .array(
+        z.object({
+          title: z.string().min(1),
+          immediate_actions: z.array(z.string().min(1)).min(1).max(4),
+          rationale: z.string().min(1),
+          deadline: z.string().min(1).describe('When it must be done, relative to the start (e.g. "within 2 weeks").'),
+        }),
+      )
+      .min(2)
+      .max(8),
+  }),
+);
+type Assessment = Infer<typeof assessmentSchema>;
 
 /** A go / no-go feasibility check before the plan is written. */
 export class PreProjectAssessmentTask extends OneCallTask<Assessment> {
@@ -42,36 +44,38 @@ export class PreProjectAssessmentTask extends OneCallTask<Assessment> {
   }
 }
 
-const projectPlanSchema = z.object({
-  goal_statement: z.string().min(1),
-  smart_criteria: z.object({
-    specific: z.string().min(1),
-    measurable: z.string().min(1),
-    achievable: z.string().min(1),
-    relevant: z.string().min(1),
-    time_bound: z.string().min(1),
+const projectPlanSchema = lazySchema((z) =>
+  z.object({
+    goal_statement: z.string().min(1),
+    smart_criteria: z.object({
+      specific: z.string().min(1),
+      measurable: z.string().min(1),
+      achievable: z.string().min(1),
+      relevant: z.string().min(1),
+      time_bound: z.string().min(1),
+    }),
+    dependencies: z.array(z.string().min(1)).min(1).max(10),
+    resources_required: z.array(z.string().min(1)).min(1).max(12),
+    related_goals: z.array(z.string().min(1)).max(6),
+    tags: z.array(z.string().min(1)).max(10),
+    risk_assessment_and_mitigation: z.object({
+      key_risks: z.array(z.string().min(1)).min(1).max(8),
+      mitigation_strategies: z.array(z.string().min(1)).min(1).max(8),
+    }),
+    stakeholder_analysis: z.object({
+      primary_stakeholders: z.array(z.string().min(1)).min(1).max(8),
+      secondary_stakeholders: z.array(z.string().min(1)).max(8),
+      engagement_strategies: z.array(z.string().min(1)).min(1).max(6),
+    }),
+    regulatory_and_compliance: z.object({
+      permits_and_licenses: z.array(z.string().min(1)).max(8),
+      compliance_standards: z.array(z.string().min(1)).max(8),
+      regulatory_bodies: z.array(z.string().min(1)).max(8),
+      compliance_actions: z.array(z.string().min(1)).max(8),
+    }),
   }),
-  dependencies: z.array(z.string().min(1)).min(1).max(10),
-  resources_required: z.array(z.string().min(1)).min(1).max(12),
-  related_goals: z.array(z.string().min(1)).max(6),
-  tags: z.array(z.string().min(1)).max(10),
-  risk_assessment_and_mitigation: z.object({
-    key_risks: z.array(z.string().min(1)).min(1).max(8),
-    mitigation_strategies: z.array(z.string().min(1)).min(1).max(8),
-  }),
-  stakeholder_analysis: z.object({
-    primary_stakeholders: z.array(z.string().min(1)).min(1).max(8),
-    secondary_stakeholders: z.array(z.string().min(1)).max(8),
-    engagement_strategies: z.array(z.string().min(1)).min(1).max(6),
-  }),
-  regulatory_and_compliance: z.object({
-    permits_and_licenses: z.array(z.string().min(1)).max(8),
-    compliance_standards: z.array(z.string().min(1)).max(8),
-    regulatory_bodies: z.array(z.string().min(1)).max(8),
-    compliance_actions: z.array(z.string().min(1)).max(8),
-  }),
-});
-type ProjectPlan = z.infer<typeof projectPlanSchema>;
+);
+type ProjectPlan = Infer<typeof projectPlanSchema>;
 
 /** The core plan: goal, SMART criteria, dependencies, resources, stakeholders, regulation. */
 export class ProjectPlanTask extends OneCallTask<ProjectPlan> {
@@ -136,24 +140,26 @@ export class ProjectPlanTask extends OneCallTask<ProjectPlan> {
 /** The "ctx docs" most later prompts read: decisions, scenarios, short assumptions and the project plan. */
 export const CTX_DOCS = [StrategicDecisionsMarkdownTask, ScenariosMarkdownTask, ConsolidateAssumptionsMarkdownTask, ProjectPlanTask];
 
-const relatedSchema = z.object({
-  suggestion_list: z
-    .array(
-      z.object({
-        project_name: z.string().min(1),
-        project_description: z.string().min(1),
-        success_metrics: z.array(z.string().min(1)).max(5),
-        risks_and_challenges_faced: z.array(z.string().min(1)).max(5),
-        where_to_find_more_information: z.array(z.string().min(1)).max(4),
-        actionable_steps: z.array(z.string().min(1)).max(4).describe('Whom to contact or what to read, concretely.'),
-        rationale_for_suggestion: z.string().min(1),
-      }),
-    )
-    .min(2)
-    .max(6),
-  summary: z.string().min(1),
-});
-type Related = z.infer<typeof relatedSchema>;
+const relatedSchema = lazySchema((z) =>
+  z.object({
+    suggestion_list: z
+      .array(
+        z.object({
+          project_name: z.string().min(1),
+          project_description: z.string().min(1),
+          success_metrics: z.array(z.string().min(1)).max(5),
+          risks_and_challenges_faced: z.array(z.string().min(1)).max(5),
+          where_to_find_more_information: z.array(z.string().min(1)).max(4),
+          actionable_steps: z.array(z.string().min(1)).max(4).describe('Whom to contact or what to read, concretely.'),
+          rationale_for_suggestion: z.string().min(1),
+        }),
+      )
+      .min(2)
+      .max(6),
+    summary: z.string().min(1),
+  }),
+);
+type Related = Infer<typeof relatedSchema>;
 
 /** Similar past projects to learn from. */
 export class RelatedResourcesTask extends OneCallTask<Related> {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { BudgetExceededError, CancelledError } from '../llm/errors.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext, type PlanTaskClass } from './plan-task.js';
@@ -12,19 +12,21 @@ import { bullets, doc, field, heading, section } from './support/markdown.js';
 import { OneCallTask } from './support/one-call.js';
 import { writeOutputs } from './support/outputs.js';
 
-const assumptionsSchema = z.object({
-  question_assumption_list: z
-    .array(
-      z.object({
-        question: z.string().min(1).describe('A question the prompt leaves open (budget, timeline, roles, regulation, safety, sustainability…).'),
-        assumption: z.string().min(1).describe('A concrete, quantified assumption that answers it.'),
-        assessment: z.string().min(1).describe('Why this is reasonable, its risks and its consequences for the plan.'),
-      }),
-    )
-    .min(4)
-    .max(10),
-});
-type Assumptions = z.infer<typeof assumptionsSchema>;
+const assumptionsSchema = lazySchema((z) =>
+  z.object({
+    question_assumption_list: z
+      .array(
+        z.object({
+          question: z.string().min(1).describe('A question the prompt leaves open (budget, timeline, roles, regulation, safety, sustainability…).'),
+          assumption: z.string().min(1).describe('A concrete, quantified assumption that answers it.'),
+          assessment: z.string().min(1).describe('Why this is reasonable, its risks and its consequences for the plan.'),
+        }),
+      )
+      .min(4)
+      .max(10),
+  }),
+);
+type Assumptions = Infer<typeof assumptionsSchema>;
 
 /** Concrete assumptions for everything the prompt leaves open. */
 export class MakeAssumptionsTask extends OneCallTask<Assumptions> {
@@ -50,10 +52,12 @@ export class MakeAssumptionsTask extends OneCallTask<Assumptions> {
   }
 }
 
-const distillSchema = z.object({
-  assumption_list: z.array(z.string().min(1)).min(3).max(10).describe('One sentence each, most important first.'),
-});
-type Distilled = z.infer<typeof distillSchema>;
+const distillSchema = lazySchema((z) =>
+  z.object({
+    assumption_list: z.array(z.string().min(1)).min(3).max(10).describe('One sentence each, most important first.'),
+  }),
+);
+type Distilled = Infer<typeof distillSchema>;
 
 /** The assumptions boiled down to a few sentences. */
 export class DistillAssumptionsTask extends OneCallTask<Distilled> {
@@ -72,23 +76,25 @@ export class DistillAssumptionsTask extends OneCallTask<Distilled> {
   }
 }
 
-const reviewSchema = z.object({
-  expert_domain: z.string().min(1).describe('The expertise that best judges these assumptions.'),
-  domain_specific_considerations: z.array(z.string().min(1)).min(1).max(6),
-  issues: z
-    .array(
-      z.object({
-        title: z.string().min(1),
-        explanation: z.string().min(1),
-        recommendation: z.string().min(1),
-        sensitivity: z.string().min(1).describe('How much the outcome moves if this is wrong, quantified where possible.'),
-      }),
-    )
-    .min(1)
-    .max(6),
-  conclusion: z.string().min(1),
-});
-type Review = z.infer<typeof reviewSchema>;
+const reviewSchema = lazySchema((z) =>
+  z.object({
+    expert_domain: z.string().min(1).describe('The expertise that best judges these assumptions.'),
+    domain_specific_considerations: z.array(z.string().min(1)).min(1).max(6),
+    issues: z
+      .array(
+        z.object({
+          title: z.string().min(1),
+          explanation: z.string().min(1),
+          recommendation: z.string().min(1),
+          sensitivity: z.string().min(1).describe('How much the outcome moves if this is wrong, quantified where possible.'),
+        }),
+      )
+      .min(1)
+      .max(6),
+    conclusion: z.string().min(1),
+  }),
+);
+type Review = Infer<typeof reviewSchema>;
 
 /** Problems with the assumptions, as a domain expert would see them. */
 export class ReviewAssumptionsTask extends OneCallTask<Review> {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import type { PlanContext } from './plan-task.js';
 import { StrategicDecisionsMarkdownTask } from './levers.js';
@@ -13,24 +13,26 @@ import { rawJson } from './support/transcript.js';
 /** The documents the early context tasks read: the prompt, its purpose and type, the decisions and the scenario. */
 export const EARLY_CONTEXT = [SetupTask, IdentifyPurposeTask, PlanTypeTask, StrategicDecisionsMarkdownTask, ScenariosMarkdownTask];
 
-const locationsSchema = z.object({
-  has_location_in_plan: z.boolean().describe('Does the prompt already name a place?'),
-  requirements: z.array(z.string().min(1)).min(1).max(8).describe('What a site must offer: space, access, permits, climate, workforce…'),
-  locations: z
-    .array(
-      z.object({
-        name: z.string().min(1),
-        country: z.string().min(1),
-        region_or_city: z.string().min(1),
-        specific_site: z.string().min(1),
-        rationale: z.string().min(1).describe('Why this place meets the requirements, and its main drawback.'),
-      }),
-    )
-    .min(1)
-    .max(3),
-  location_summary: z.string().min(1),
-});
-type Locations = z.infer<typeof locationsSchema>;
+const locationsSchema = lazySchema((z) =>
+  z.object({
+    has_location_in_plan: z.boolean().describe('Does the prompt already name a place?'),
+    requirements: z.array(z.string().min(1)).min(1).max(8).describe('What a site must offer: space, access, permits, climate, workforce…'),
+    locations: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          country: z.string().min(1),
+          region_or_city: z.string().min(1),
+          specific_site: z.string().min(1),
+          rationale: z.string().min(1).describe('Why this place meets the requirements, and its main drawback.'),
+        }),
+      )
+      .min(1)
+      .max(3),
+    location_summary: z.string().min(1),
+  }),
+);
+type Locations = Infer<typeof locationsSchema>;
 
 /** Candidate sites for a physical plan; a digital plan gets a "not applicable" document and no model call. */
 export class PhysicalLocationsTask extends OneCallTask<Locations> {
@@ -73,16 +75,18 @@ export class PhysicalLocationsTask extends OneCallTask<Locations> {
   }
 }
 
-const currencySchema = z.object({
-  money_involved: z.boolean(),
-  currencies: z
-    .array(z.object({ code: z.string().min(1).describe('ISO 4217 code, e.g. EUR.'), use: z.string().min(1) }))
-    .min(1)
-    .max(5),
-  primary_currency: z.string().min(1).describe('The ISO 4217 code budgets and reports use.'),
-  currency_strategy: z.string().min(1).describe('How exchange-rate risk is handled (hedging, local accounts, pricing).'),
-});
-type Currency = z.infer<typeof currencySchema>;
+const currencySchema = lazySchema((z) =>
+  z.object({
+    money_involved: z.boolean(),
+    currencies: z
+      .array(z.object({ code: z.string().min(1).describe('ISO 4217 code, e.g. EUR.'), use: z.string().min(1) }))
+      .min(1)
+      .max(5),
+    primary_currency: z.string().min(1).describe('The ISO 4217 code budgets and reports use.'),
+    currency_strategy: z.string().min(1).describe('How exchange-rate risk is handled (hedging, local accounts, pricing).'),
+  }),
+);
+type Currency = Infer<typeof currencySchema>;
 
 /** The currency the budget is kept in, and how exchange risk is handled. */
 export class CurrencyStrategyTask extends OneCallTask<Currency> {
@@ -114,24 +118,26 @@ export class CurrencyStrategyTask extends OneCallTask<Currency> {
   }
 }
 
-const risksSchema = z.object({
-  risks: z
-    .array(
-      z.object({
-        title: z.string().min(1),
-        category: z.string().min(1).describe('Regulatory, Technical, Financial, Environmental, Social, Operational, Supply chain, Security…'),
-        description: z.string().min(1),
-        impact: z.string().min(1).describe('What happens if it materialises, quantified (cost, delay) where possible.'),
-        likelihood: z.enum(['Low', 'Medium', 'High']),
-        severity: z.enum(['Low', 'Medium', 'High']),
-        action: z.string().min(1).describe('The concrete mitigation, with an owner where it is obvious.'),
-      }),
-    )
-    .min(3)
-    .max(12),
-  risk_assessment_summary: z.string().min(1),
-});
-type Risks = z.infer<typeof risksSchema>;
+const risksSchema = lazySchema((z) =>
+  z.object({
+    risks: z
+      .array(
+        z.object({
+          title: z.string().min(1),
+          category: z.string().min(1).describe('Regulatory, Technical, Financial, Environmental, Social, Operational, Supply chain, Security…'),
+          description: z.string().min(1),
+          impact: z.string().min(1).describe('What happens if it materialises, quantified (cost, delay) where possible.'),
+          likelihood: z.enum(['Low', 'Medium', 'High']),
+          severity: z.enum(['Low', 'Medium', 'High']),
+          action: z.string().min(1).describe('The concrete mitigation, with an owner where it is obvious.'),
+        }),
+      )
+      .min(3)
+      .max(12),
+    risk_assessment_summary: z.string().min(1),
+  }),
+);
+type Risks = Infer<typeof risksSchema>;
 
 /** The risk register. */
 export class IdentifyRisksTask extends OneCallTask<Risks> {

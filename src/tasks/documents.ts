@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer, type Zod } from './support/lazy-schema.js';
 import { file, type FileTarget } from '../engine/target.js';
 import { PlanTask, type PlanConfig, type PlanContext } from './plan-task.js';
 import { CTX_DOCS, RelatedResourcesTask } from './assessment.js';
@@ -12,27 +12,29 @@ import { OneCallTask } from './support/one-call.js';
 import { writeOutputs } from './support/outputs.js';
 import { Transcript } from './support/transcript.js';
 
-const strings = (max: number) => z.array(z.string().min(1)).max(max);
+const strings = (z: Zod, max: number) => z.array(z.string().min(1)).max(max);
 
-const dataSchema = z.object({
-  data_collection_list: z
-    .array(
-      z.object({
-        title: z.string().min(1),
-        data_to_collect: strings(6).min(1),
-        simulation_steps: strings(5).describe('How to estimate it now, with tools or public data.'),
-        expert_validation_steps: strings(5).describe('Whom to ask to confirm it.'),
-        responsible_parties: strings(4),
-        assumptions: strings(4),
-        smart_validation_objective: z.string().min(1),
-        notes: strings(4),
-      }),
-    )
-    .min(2)
-    .max(8),
-  summary: z.string().min(1),
-});
-type DataCollection = z.infer<typeof dataSchema>;
+const dataSchema = lazySchema((z) =>
+  z.object({
+    data_collection_list: z
+      .array(
+        z.object({
+          title: z.string().min(1),
+          data_to_collect: strings(z, 6).min(1),
+          simulation_steps: strings(z, 5).describe('How to estimate it now, with tools or public data.'),
+          expert_validation_steps: strings(z, 5).describe('Whom to ask to confirm it.'),
+          responsible_parties: strings(z, 4),
+          assumptions: strings(z, 4),
+          smart_validation_objective: z.string().min(1),
+          notes: strings(z, 4),
+        }),
+      )
+      .min(2)
+      .max(8),
+    summary: z.string().min(1),
+  }),
+);
+type DataCollection = Infer<typeof dataSchema>;
 
 const DATA_INPUTS = [...CTX_DOCS, RelatedResourcesTask, TeamMarkdownTask, SWOTAnalysisTask, ExpertReviewTask];
 
@@ -70,61 +72,65 @@ export class DataCollectionTask extends OneCallTask<DataCollection> {
   }
 }
 
-export const documentSchema = z.object({
-  id: z.string().min(1),
-  document_name: z.string().min(1),
-  description: z.string().min(1),
-  responsible_role_type: z.string().min(1),
-  recency_requirement: z.string().min(1).optional(),
-  steps_to_find: z.array(z.string().min(1)).optional(),
-  access_difficulty: z.string().min(1).optional(),
-  document_template_primary: z.string().min(1).optional(),
-  steps_to_create: z.array(z.string().min(1)).optional(),
-  approval_authorities: z.string().min(1).optional(),
-  essential_information: z.array(z.string().min(1)).optional(),
-  risks_of_poor_quality: z.array(z.string().min(1)).optional(),
-  worst_case_scenario: z.string().min(1).optional(),
-  best_case_scenario: z.string().min(1).optional(),
-  fallback_alternative_approaches: z.array(z.string().min(1)).optional(),
-});
-export type PlanDocument = z.infer<typeof documentSchema>;
+export const documentSchema = lazySchema((z) =>
+  z.object({
+    id: z.string().min(1),
+    document_name: z.string().min(1),
+    description: z.string().min(1),
+    responsible_role_type: z.string().min(1),
+    recency_requirement: z.string().min(1).optional(),
+    steps_to_find: z.array(z.string().min(1)).optional(),
+    access_difficulty: z.string().min(1).optional(),
+    document_template_primary: z.string().min(1).optional(),
+    steps_to_create: z.array(z.string().min(1)).optional(),
+    approval_authorities: z.string().min(1).optional(),
+    essential_information: z.array(z.string().min(1)).optional(),
+    risks_of_poor_quality: z.array(z.string().min(1)).optional(),
+    worst_case_scenario: z.string().min(1).optional(),
+    best_case_scenario: z.string().min(1).optional(),
+    fallback_alternative_approaches: z.array(z.string().min(1)).optional(),
+  }),
+);
+export type PlanDocument = Infer<typeof documentSchema>;
 /** Documents as their readers take them: the original pipeline writes a field it has no value for as null. */
-const documentsSchema = z.array(z.preprocess(withoutNulls, documentSchema));
+const documentsSchema = lazySchema((z) => z.array(z.preprocess(withoutNulls, documentSchema.get())));
 
 function withoutNulls(value: unknown): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null));
 }
 
-const identifySchema = z.object({
-  documents_to_create: z
-    .array(
-      z.object({
-        document_name: z.string().min(1),
-        description: z.string().min(1),
-        responsible_role_type: z.string().min(1),
-        document_template_primary: z.string().min(1).describe('A standard template or framework to start from.'),
-        steps_to_create: strings(5),
-        approval_authorities: z.string().min(1),
-      }),
-    )
-    .min(2)
-    .max(10),
-  documents_to_find: z
-    .array(
-      z.object({
-        document_name: z.string().min(1),
-        description: z.string().min(1).describe('Existing data, laws, statistics or reports the plan needs.'),
-        recency_requirement: z.string().min(1),
-        responsible_role_type: z.string().min(1),
-        steps_to_find: strings(5),
-        access_difficulty: z.string().min(1),
-      }),
-    )
-    .min(2)
-    .max(10),
-});
-type Identified = z.infer<typeof identifySchema>;
+const identifySchema = lazySchema((z) =>
+  z.object({
+    documents_to_create: z
+      .array(
+        z.object({
+          document_name: z.string().min(1),
+          description: z.string().min(1),
+          responsible_role_type: z.string().min(1),
+          document_template_primary: z.string().min(1).describe('A standard template or framework to start from.'),
+          steps_to_create: strings(z, 5),
+          approval_authorities: z.string().min(1),
+        }),
+      )
+      .min(2)
+      .max(10),
+    documents_to_find: z
+      .array(
+        z.object({
+          document_name: z.string().min(1),
+          description: z.string().min(1).describe('Existing data, laws, statistics or reports the plan needs.'),
+          recency_requirement: z.string().min(1),
+          responsible_role_type: z.string().min(1),
+          steps_to_find: strings(z, 5),
+          access_difficulty: z.string().min(1),
+        }),
+      )
+      .min(2)
+      .max(10),
+  }),
+);
+type Identified = Infer<typeof identifySchema>;
 
 /** The documents the project must create (charter, budget, policies…) and the ones it must find. */
 export class IdentifyDocumentsTask extends OneCallTask<Identified> {
@@ -177,13 +183,15 @@ function documentSection(d: PlanDocument, index: number): string {
   );
 }
 
-const filterSchema = z.object({
-  document_list: z
-    .array(z.object({ id: z.string().min(1), rationale: z.string().min(1), priority: z.enum(['Critical', 'High', 'Medium', 'Low']) }))
-    .min(1)
-    .max(8),
-  summary: z.string().min(1),
-});
+const filterSchema = lazySchema((z) =>
+  z.object({
+    document_list: z
+      .array(z.object({ id: z.string().min(1), rationale: z.string().min(1), priority: z.enum(['Critical', 'High', 'Medium', 'Low']) }))
+      .min(1)
+      .max(8),
+    summary: z.string().min(1),
+  }),
+);
 
 /** Keeps the ~5 documents (of one kind) that matter most; falls back to the first five if no id is valid. */
 abstract class FilterDocumentsTask extends PlanTask {
@@ -221,13 +229,15 @@ export class FilterDocumentsToCreateTask extends FilterDocumentsTask {
   }
 }
 
-const draftSchema = z.object({
-  essential_information: z.array(z.string().min(1)).min(2).max(8).describe('The questions the document must answer, concretely.'),
-  risks_of_poor_quality: z.array(z.string().min(1)).min(1).max(5),
-  worst_case_scenario: z.string().min(1),
-  best_case_scenario: z.string().min(1),
-  fallback_alternative_approaches: z.array(z.string().min(1)).min(1).max(4),
-});
+const draftSchema = lazySchema((z) =>
+  z.object({
+    essential_information: z.array(z.string().min(1)).min(2).max(8).describe('The questions the document must answer, concretely.'),
+    risks_of_poor_quality: z.array(z.string().min(1)).min(1).max(5),
+    worst_case_scenario: z.string().min(1),
+    best_case_scenario: z.string().min(1),
+    fallback_alternative_approaches: z.array(z.string().min(1)).min(1).max(4),
+  }),
+);
 
 /** A draft outline per document (one call each), in a combined JSON file. */
 abstract class DraftDocumentsTask extends PlanTask {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext, type PlanTaskClass } from './plan-task.js';
 import { CTX_DOCS } from './assessment.js';
@@ -17,13 +17,15 @@ abstract class GovernancePhaseTask<T> extends OneCallTask<T> {
   }
 }
 
-const auditSchema = z.object({
-  corruption_risks: z.array(z.string().min(1)).min(2).max(6),
-  misallocation_risks: z.array(z.string().min(1)).min(2).max(6),
-  audit_procedures: z.array(z.string().min(1)).min(2).max(6),
-  transparency_measures: z.array(z.string().min(1)).min(2).max(6),
-});
-type Audit = z.infer<typeof auditSchema>;
+const auditSchema = lazySchema((z) =>
+  z.object({
+    corruption_risks: z.array(z.string().min(1)).min(2).max(6),
+    misallocation_risks: z.array(z.string().min(1)).min(2).max(6),
+    audit_procedures: z.array(z.string().min(1)).min(2).max(6),
+    transparency_measures: z.array(z.string().min(1)).min(2).max(6),
+  }),
+);
+type Audit = Infer<typeof auditSchema>;
 
 export class GovernancePhase1AuditTask extends GovernancePhaseTask<Audit> {
   protected readonly earlierPhases = [];
@@ -46,25 +48,27 @@ export class GovernancePhase1AuditTask extends GovernancePhaseTask<Audit> {
   }
 }
 
-const bodiesSchema = z.object({
-  bodies: z
-    .array(
-      z.object({
-        name: z.string().min(1),
-        rationale: z.string().min(1),
-        responsibilities: z.array(z.string().min(1)).min(1).max(6),
-        initial_setup_actions: z.array(z.string().min(1)).max(5),
-        membership: z.array(z.string().min(1)).min(1).max(8),
-        decision_rights: z.string().min(1),
-        decision_mechanism: z.string().min(1),
-        meeting_cadence: z.string().min(1),
-        escalation_path: z.string().min(1),
-      }),
-    )
-    .min(2)
-    .max(5),
-});
-type Bodies = z.infer<typeof bodiesSchema>;
+const bodiesSchema = lazySchema((z) =>
+  z.object({
+    bodies: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          rationale: z.string().min(1),
+          responsibilities: z.array(z.string().min(1)).min(1).max(6),
+          initial_setup_actions: z.array(z.string().min(1)).max(5),
+          membership: z.array(z.string().min(1)).min(1).max(8),
+          decision_rights: z.string().min(1),
+          decision_mechanism: z.string().min(1),
+          meeting_cadence: z.string().min(1),
+          escalation_path: z.string().min(1),
+        }),
+      )
+      .min(2)
+      .max(5),
+  }),
+);
+type Bodies = Infer<typeof bodiesSchema>;
 
 export class GovernancePhase2BodiesTask extends GovernancePhaseTask<Bodies> {
   protected readonly earlierPhases = [GovernancePhase1AuditTask];
@@ -97,21 +101,23 @@ export class GovernancePhase2BodiesTask extends GovernancePhaseTask<Bodies> {
   }
 }
 
-const implSchema = z.object({
-  steps: z
-    .array(
-      z.object({
-        step: z.string().min(1),
-        responsible_body: z.string().min(1),
-        timeframe: z.string().min(1).describe('e.g. "Project week 2".'),
-        key_outputs: z.array(z.string().min(1)).max(4),
-        dependencies: z.array(z.string().min(1)).max(4),
-      }),
-    )
-    .min(3)
-    .max(12),
-});
-type Impl = z.infer<typeof implSchema>;
+const implSchema = lazySchema((z) =>
+  z.object({
+    steps: z
+      .array(
+        z.object({
+          step: z.string().min(1),
+          responsible_body: z.string().min(1),
+          timeframe: z.string().min(1).describe('e.g. "Project week 2".'),
+          key_outputs: z.array(z.string().min(1)).max(4),
+          dependencies: z.array(z.string().min(1)).max(4),
+        }),
+      )
+      .min(3)
+      .max(12),
+  }),
+);
+type Impl = Infer<typeof implSchema>;
 
 export class GovernancePhase3ImplPlanTask extends GovernancePhaseTask<Impl> {
   protected readonly earlierPhases = [GovernancePhase1AuditTask, GovernancePhase2BodiesTask];
@@ -140,21 +146,23 @@ export class GovernancePhase3ImplPlanTask extends GovernancePhaseTask<Impl> {
   }
 }
 
-const matrixSchema = z.object({
-  rows: z
-    .array(
-      z.object({
-        issue: z.string().min(1),
-        escalation_level: z.string().min(1),
-        approval_process: z.string().min(1),
-        rationale: z.string().min(1),
-        negative_consequences: z.string().min(1).describe('What happens if it is not escalated.'),
-      }),
-    )
-    .min(2)
-    .max(8),
-});
-type Matrix = z.infer<typeof matrixSchema>;
+const matrixSchema = lazySchema((z) =>
+  z.object({
+    rows: z
+      .array(
+        z.object({
+          issue: z.string().min(1),
+          escalation_level: z.string().min(1),
+          approval_process: z.string().min(1),
+          rationale: z.string().min(1),
+          negative_consequences: z.string().min(1).describe('What happens if it is not escalated.'),
+        }),
+      )
+      .min(2)
+      .max(8),
+  }),
+);
+type Matrix = Infer<typeof matrixSchema>;
 
 export class GovernancePhase4DecisionEscalationMatrixTask extends GovernancePhaseTask<Matrix> {
   protected readonly earlierPhases = [GovernancePhase1AuditTask, GovernancePhase2BodiesTask, GovernancePhase3ImplPlanTask];
@@ -180,22 +188,24 @@ export class GovernancePhase4DecisionEscalationMatrixTask extends GovernancePhas
   }
 }
 
-const monitoringSchema = z.object({
-  items: z
-    .array(
-      z.object({
-        approach: z.string().min(1),
-        monitoring_tools: z.string().min(1),
-        frequency: z.string().min(1),
-        responsible_role: z.string().min(1),
-        adaptation_process: z.string().min(1),
-        adaptation_trigger: z.string().min(1).describe('A measurable threshold, e.g. "cost variance above 10%".'),
-      }),
-    )
-    .min(2)
-    .max(8),
-});
-type Monitoring = z.infer<typeof monitoringSchema>;
+const monitoringSchema = lazySchema((z) =>
+  z.object({
+    items: z
+      .array(
+        z.object({
+          approach: z.string().min(1),
+          monitoring_tools: z.string().min(1),
+          frequency: z.string().min(1),
+          responsible_role: z.string().min(1),
+          adaptation_process: z.string().min(1),
+          adaptation_trigger: z.string().min(1).describe('A measurable threshold, e.g. "cost variance above 10%".'),
+        }),
+      )
+      .min(2)
+      .max(8),
+  }),
+);
+type Monitoring = Infer<typeof monitoringSchema>;
 
 export class GovernancePhase5MonitoringProgressTask extends GovernancePhaseTask<Monitoring> {
   protected readonly earlierPhases = [
@@ -230,15 +240,17 @@ export class GovernancePhase5MonitoringProgressTask extends GovernancePhaseTask<
   }
 }
 
-const extraSchema = z.object({
-  validation_checks: z
-    .array(z.object({ check: z.string().min(1), finding: z.string().min(1) }))
-    .min(2)
-    .max(8),
-  tough_questions: z.array(z.string().min(1)).min(3).max(8),
-  summary: z.string().min(1),
-});
-type Extra = z.infer<typeof extraSchema>;
+const extraSchema = lazySchema((z) =>
+  z.object({
+    validation_checks: z
+      .array(z.object({ check: z.string().min(1), finding: z.string().min(1) }))
+      .min(2)
+      .max(8),
+    tough_questions: z.array(z.string().min(1)).min(3).max(8),
+    summary: z.string().min(1),
+  }),
+);
+type Extra = Infer<typeof extraSchema>;
 
 export class GovernancePhase6ExtraTask extends GovernancePhaseTask<Extra> {
   protected readonly earlierPhases = [

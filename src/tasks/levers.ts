@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
 import { IdentifyPurposeTask, PlanTypeTask, SetupTask } from './setup.js';
@@ -10,40 +10,47 @@ import { bullets, doc, field, numbered, section } from './support/markdown.js';
 import { writeOutputs } from './support/outputs.js';
 import { Transcript, rawJson } from './support/transcript.js';
 
-export const leverSchema = z.object({
-  lever_id: z.string().min(1),
-  name: z.string().min(1),
-  consequences: z.string().min(1),
-  options: z.array(z.string().min(1)),
-  review: z.string().min(1),
-});
-export type Lever = z.infer<typeof leverSchema>;
+export const leverSchema = lazySchema((z) =>
+  z.object({
+    lever_id: z.string().min(1),
+    name: z.string().min(1),
+    consequences: z.string().min(1),
+    options: z.array(z.string().min(1)),
+    review: z.string().min(1),
+  }),
+);
+export type Lever = Infer<typeof leverSchema>;
+const leversSchema = lazySchema((z) => z.array(leverSchema.get()));
 
-export const enrichedLeverSchema = leverSchema.extend({
-  description: z.string(),
-  synergy_text: z.string(),
-  conflict_text: z.string(),
-});
-export type EnrichedLever = z.infer<typeof enrichedLeverSchema>;
+export const enrichedLeverSchema = lazySchema((z) =>
+  leverSchema.get().extend({
+    description: z.string(),
+    synergy_text: z.string(),
+    conflict_text: z.string(),
+  }),
+);
+export type EnrichedLever = Infer<typeof enrichedLeverSchema>;
 
 const CONTEXT = [SetupTask, IdentifyPurposeTask, PlanTypeTask];
 
-const proposedLeversSchema = z.object({
-  levers: z
-    .array(
-      z.object({
-        name: z.string().min(1).describe('A short name for the decision, e.g. "Funding Model".'),
-        consequences: z
-          .string()
-          .min(1)
-          .describe('What pulling this lever changes: immediate → systemic → strategic effect, with a number where possible.'),
-        options: z.array(z.string().min(1)).min(2).max(4).describe('Distinct, realistic settings of the lever, from conservative to radical.'),
-        review: z.string().min(1).describe('The trade-off the options span, and what this lever misses.'),
-      }),
-    )
-    .min(1)
-    .max(7),
-});
+const proposedLeversSchema = lazySchema((z) =>
+  z.object({
+    levers: z
+      .array(
+        z.object({
+          name: z.string().min(1).describe('A short name for the decision, e.g. "Funding Model".'),
+          consequences: z
+            .string()
+            .min(1)
+            .describe('What pulling this lever changes: immediate → systemic → strategic effect, with a number where possible.'),
+          options: z.array(z.string().min(1)).min(2).max(4).describe('Distinct, realistic settings of the lever, from conservative to radical.'),
+          review: z.string().min(1).describe('The trade-off the options span, and what this lever misses.'),
+        }),
+      )
+      .min(1)
+      .max(7),
+  }),
+);
 
 const LEVER_TURNS = [
   'List the strategic levers of this project: the few big decisions whose setting shapes everything else (funding, scope, technology, governance, location, pace, partners…). Give 5 levers.',
@@ -75,17 +82,19 @@ export class PotentialLeversTask extends PlanTask {
   }
 }
 
-const dedupSchema = z.object({
-  decisions: z
-    .array(
-      z.object({
-        lever_id: z.string().min(1),
-        classification: z.enum(['keep', 'merge', 'remove']),
-        justification: z.string().min(1),
-      }),
-    )
-    .describe('One entry per lever, in the order given.'),
-});
+const dedupSchema = lazySchema((z) =>
+  z.object({
+    decisions: z
+      .array(
+        z.object({
+          lever_id: z.string().min(1),
+          classification: z.enum(['keep', 'merge', 'remove']),
+          justification: z.string().min(1),
+        }),
+      )
+      .describe('One entry per lever, in the order given.'),
+  }),
+);
 
 /** Keep or merge away each candidate lever, so the same decision is not listed twice. */
 export class DeduplicateLeversTask extends PlanTask {
@@ -96,7 +105,7 @@ export class DeduplicateLeversTask extends PlanTask {
     return { raw: file('002-11-deduplicated_levers_raw.json') };
   }
   override async run(ctx: PlanContext): Promise<void> {
-    const levers = await readJson(ctx, this.dep(PotentialLeversTask).output().json, z.array(leverSchema));
+    const levers = await readJson(ctx, this.dep(PotentialLeversTask).output().json, leversSchema);
     const transcript = new Transcript(ctx.llm);
     const answer = await transcript.ask({
       system: `You clean up a list of strategic levers. For each lever decide: keep (distinct and important), merge (it overlaps another lever that covers it; the other one is kept), or remove (trivial or not a real decision). Keep at least half of the levers. Refer to levers by lever_id.`,
@@ -111,20 +120,22 @@ export class DeduplicateLeversTask extends PlanTask {
   }
 }
 
-const dedupStoredSchema = z.object({ deduplicated_levers: z.array(leverSchema) });
+const dedupStoredSchema = lazySchema((z) => z.object({ deduplicated_levers: z.array(leverSchema.get()) }));
 
-const enrichSchema = z.object({
-  levers: z
-    .array(
-      z.object({
-        lever_id: z.string().min(1),
-        description: z.string().min(1).describe('What the decision controls, its objective and how success is measured.'),
-        synergy_text: z.string().min(1).describe('Which other levers this one amplifies, and how.'),
-        conflict_text: z.string().min(1).describe('Which other levers this one trades off against, and how.'),
-      }),
-    )
-    .describe('One entry per lever of the batch, in the order given.'),
-});
+const enrichSchema = lazySchema((z) =>
+  z.object({
+    levers: z
+      .array(
+        z.object({
+          lever_id: z.string().min(1),
+          description: z.string().min(1).describe('What the decision controls, its objective and how success is measured.'),
+          synergy_text: z.string().min(1).describe('Which other levers this one amplifies, and how.'),
+          conflict_text: z.string().min(1).describe('Which other levers this one trades off against, and how.'),
+        }),
+      )
+      .describe('One entry per lever of the batch, in the order given.'),
+  }),
+);
 
 /** Description, synergies and conflicts for each lever, one model call per batch of five. */
 export class EnrichLeversTask extends PlanTask {
@@ -166,46 +177,50 @@ export class EnrichLeversTask extends PlanTask {
   }
 }
 
-export const enrichedStoredSchema = z.object({ characterized_levers: z.array(enrichedLeverSchema) });
+export const enrichedStoredSchema = lazySchema((z) => z.object({ characterized_levers: z.array(enrichedLeverSchema.get()) }));
 
-const vitalSchema = z.object({
-  summary: z.string().min(1).describe('Which tensions the chosen levers address, and which strategic dimension is still missing.'),
-  levers: z
-    .array(
-      z.object({
-        lever_id: z.string().min(1),
-        importance: z.enum(['Critical', 'High', 'Medium']),
-        justification: z.string().min(1),
-      }),
-    )
-    .min(1)
-    .max(7),
-});
+const vitalSchema = lazySchema((z) =>
+  z.object({
+    summary: z.string().min(1).describe('Which tensions the chosen levers address, and which strategic dimension is still missing.'),
+    levers: z
+      .array(
+        z.object({
+          lever_id: z.string().min(1),
+          importance: z.enum(['Critical', 'High', 'Medium']),
+          justification: z.string().min(1),
+        }),
+      )
+      .min(1)
+      .max(7),
+  }),
+);
 
-export const vitalLeverSchema = enrichedLeverSchema.extend({ importance: z.string(), justification: z.string() });
+export const vitalLeverSchema = lazySchema((z) => enrichedLeverSchema.get().extend({ importance: z.string(), justification: z.string() }));
 /**
  * The vital few as their readers take them. The original pipeline keeps the chosen levers in `levers` and
  * their ranking in `response.lever_assessments` (`strategic_importance`); they are joined by lever id.
  */
-export const vitalStoredSchema = z.union([
-  z.object({ summary: z.string(), vital_levers: z.array(vitalLeverSchema) }),
-  z
-    .object({
-      response: z.object({
-        summary: z.string(),
-        lever_assessments: z.array(z.object({ lever_id: z.string(), strategic_importance: z.string(), justification: z.string() })),
-      }),
-      levers: z.array(enrichedLeverSchema),
-    })
-    .transform(({ response, levers }) => ({
-      summary: response.summary,
-      vital_levers: levers.map((lever): VitalLever => {
-        const assessment = response.lever_assessments.find((a) => a.lever_id === lever.lever_id);
-        return { ...lever, importance: assessment?.strategic_importance ?? '', justification: assessment?.justification ?? '' };
-      }),
-    })),
-]);
-export type VitalLever = z.infer<typeof vitalLeverSchema>;
+export const vitalStoredSchema = lazySchema((z) =>
+  z.union([
+    z.object({ summary: z.string(), vital_levers: z.array(vitalLeverSchema.get()) }),
+    z
+      .object({
+        response: z.object({
+          summary: z.string(),
+          lever_assessments: z.array(z.object({ lever_id: z.string(), strategic_importance: z.string(), justification: z.string() })),
+        }),
+        levers: z.array(enrichedLeverSchema.get()),
+      })
+      .transform(({ response, levers }) => ({
+        summary: response.summary,
+        vital_levers: levers.map((lever): VitalLever => {
+          const assessment = response.lever_assessments.find((a) => a.lever_id === lever.lever_id);
+          return { ...lever, importance: assessment?.strategic_importance ?? '', justification: assessment?.justification ?? '' };
+        }),
+      })),
+  ]),
+);
+export type VitalLever = Infer<typeof vitalLeverSchema>;
 
 /** The few levers that matter most (about five). */
 export class FocusOnVitalFewLeversTask extends PlanTask {

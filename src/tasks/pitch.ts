@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
 import { CTX_DOCS, RelatedResourcesTask } from './assessment.js';
@@ -8,19 +8,21 @@ import { OneCallTask } from './support/one-call.js';
 import { writeOutputs } from './support/outputs.js';
 import { Transcript } from './support/transcript.js';
 
-const pitchSchema = z.object({
-  pitch: z.string().min(1).describe('The pitch itself, a few paragraphs.'),
-  why_this_pitch_works: z.string().min(1),
-  target_audience: z.string().min(1),
-  call_to_action: z.string().min(1),
-  risks_and_mitigation: z.string().min(1),
-  metrics_for_success: z.string().min(1),
-  stakeholder_benefits: z.string().min(1),
-  ethical_considerations: z.string().min(1),
-  collaboration_opportunities: z.string().min(1),
-  long_term_vision: z.string().min(1),
-});
-type Pitch = z.infer<typeof pitchSchema>;
+const pitchSchema = lazySchema((z) =>
+  z.object({
+    pitch: z.string().min(1).describe('The pitch itself, a few paragraphs.'),
+    why_this_pitch_works: z.string().min(1),
+    target_audience: z.string().min(1),
+    call_to_action: z.string().min(1),
+    risks_and_mitigation: z.string().min(1),
+    metrics_for_success: z.string().min(1),
+    stakeholder_benefits: z.string().min(1),
+    ethical_considerations: z.string().min(1),
+    collaboration_opportunities: z.string().min(1),
+    long_term_vision: z.string().min(1),
+  }),
+);
+type Pitch = Infer<typeof pitchSchema>;
 
 /** A pitch for the project, aimed at those who must fund or join it. */
 export class CreatePitchTask extends OneCallTask<Pitch> {

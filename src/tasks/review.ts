@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer, type SchemaLike } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext, type PlanTaskClass } from './plan-task.js';
 import { CTX_DOCS, PreProjectAssessmentTask, RelatedResourcesTask } from './assessment.js';
@@ -41,7 +41,7 @@ abstract class PlanConversationTask extends PlanTask {
     ctx: PlanContext,
     role: string,
     turns: readonly string[],
-    schema: z.ZodType<T>,
+    schema: SchemaLike<T>,
     name: string,
     fastTurns: number,
   ) {
@@ -126,7 +126,7 @@ const REVIEW_QUESTIONS: readonly { title: string; question: string }[] = [
   },
 ];
 
-const reviewAnswerSchema = z.object({ bullet_points: z.array(z.string().min(1)).min(1).max(5) });
+const reviewAnswerSchema = lazySchema((z) => z.object({ bullet_points: z.array(z.string().min(1)).min(1).max(5) }));
 
 /** A critical review of the whole plan: one growing conversation over a fixed list of questions. */
 export class ReviewPlanTask extends PlanConversationTask {
@@ -153,18 +153,20 @@ export class ReviewPlanTask extends PlanConversationTask {
   }
 }
 
-const summarySchema = z.object({
-  focus_and_context: z.string().min(1),
-  purpose_and_goals: z.string().min(1),
-  key_deliverables_and_outcomes: z.array(z.string().min(1)).min(1).max(6),
-  timeline_and_budget: z.string().min(1),
-  risks_and_mitigations: z.string().min(1),
-  audience_tailoring: z.string().min(1).describe('Who this summary is for and how it is pitched to them.'),
-  action_orientation: z.string().min(1).describe('The immediate next steps, with owners and dates.'),
-  overall_takeaway: z.string().min(1),
-  feedback: z.array(z.string().min(1)).min(1).max(5).describe('How the plan itself could be made stronger.'),
-});
-type Summary = z.infer<typeof summarySchema>;
+const summarySchema = lazySchema((z) =>
+  z.object({
+    focus_and_context: z.string().min(1),
+    purpose_and_goals: z.string().min(1),
+    key_deliverables_and_outcomes: z.array(z.string().min(1)).min(1).max(6),
+    timeline_and_budget: z.string().min(1),
+    risks_and_mitigations: z.string().min(1),
+    audience_tailoring: z.string().min(1).describe('Who this summary is for and how it is pitched to them.'),
+    action_orientation: z.string().min(1).describe('The immediate next steps, with owners and dates.'),
+    overall_takeaway: z.string().min(1),
+    feedback: z.array(z.string().min(1)).min(1).max(5).describe('How the plan itself could be made stronger.'),
+  }),
+);
+type Summary = Infer<typeof summarySchema>;
 
 /** The executive summary for decision makers. */
 export class ExecutiveSummaryTask extends OneCallTask<Summary> {
@@ -195,12 +197,14 @@ export class ExecutiveSummaryTask extends OneCallTask<Summary> {
   }
 }
 
-const qaSchema = z.object({
-  question_answer_pairs: z
-    .array(z.object({ question: z.string().min(1), answer: z.string().min(1) }))
-    .min(2)
-    .max(6),
-});
+const qaSchema = lazySchema((z) =>
+  z.object({
+    question_answer_pairs: z
+      .array(z.object({ question: z.string().min(1), answer: z.string().min(1) }))
+      .min(2)
+      .max(6),
+  }),
+);
 
 /** Questions a non-expert would ask about the plan, answered (two calls). */
 export class QuestionsAndAnswersTask extends PlanConversationTask {
@@ -237,33 +241,35 @@ export class QuestionsAndAnswersTask extends PlanConversationTask {
   }
 }
 
-const premortemSchema = z.object({
-  assumptions_to_kill: z
-    .array(
-      z.object({
-        statement: z.string().min(1),
-        test_now: z.string().min(1).describe('A cheap test to run this month.'),
-        falsifier: z.string().min(1).describe('The result that proves it wrong.'),
-      }),
-    )
-    .max(3),
-  failure_modes: z
-    .array(
-      z.object({
-        title: z.string().min(1).describe('A memorable name for how the project died.'),
-        archetype: z.enum(['Process/Financial', 'Technical/Logistical', 'Market/Human']),
-        root_cause_assumption: z.string().min(1),
-        story: z.string().min(1).describe('How the failure unfolded, step by step.'),
-        early_warning_signs: z.array(z.string().min(1)).min(1).max(4),
-        tripwires: z.array(z.string().min(1)).min(1).max(4).describe('Measurable thresholds that trigger the response.'),
-        response_playbook: z.array(z.string().min(1)).min(1).max(4),
-        stop_rule: z.string().min(1).describe('The condition under which the project should be stopped.'),
-      }),
-    )
-    .min(1)
-    .max(3),
-});
-type Premortem = z.infer<typeof premortemSchema>;
+const premortemSchema = lazySchema((z) =>
+  z.object({
+    assumptions_to_kill: z
+      .array(
+        z.object({
+          statement: z.string().min(1),
+          test_now: z.string().min(1).describe('A cheap test to run this month.'),
+          falsifier: z.string().min(1).describe('The result that proves it wrong.'),
+        }),
+      )
+      .max(3),
+    failure_modes: z
+      .array(
+        z.object({
+          title: z.string().min(1).describe('A memorable name for how the project died.'),
+          archetype: z.enum(['Process/Financial', 'Technical/Logistical', 'Market/Human']),
+          root_cause_assumption: z.string().min(1),
+          story: z.string().min(1).describe('How the failure unfolded, step by step.'),
+          early_warning_signs: z.array(z.string().min(1)).min(1).max(4),
+          tripwires: z.array(z.string().min(1)).min(1).max(4).describe('Measurable thresholds that trigger the response.'),
+          response_playbook: z.array(z.string().min(1)).min(1).max(4),
+          stop_rule: z.string().min(1).describe('The condition under which the project should be stopped.'),
+        }),
+      )
+      .min(1)
+      .max(3),
+  }),
+);
+type Premortem = Infer<typeof premortemSchema>;
 
 const PREMORTEM_TURNS = [
   'It is one year from now and the project has failed. Name the assumptions that killed it, each with a test to run now, and describe the first failure modes.',
@@ -347,12 +353,14 @@ const CHECKLIST: readonly { title: string; question: string }[] = [
   ['Uncategorized Red Flags', 'Is there any other red flag the items above did not catch?'],
 ].map(([title, question]) => ({ title: title!, question: question! }));
 
-const auditSchema = z.object({
-  level: z.enum(['High', 'Medium', 'Low']),
-  justification: z.string().min(1).describe('Why this level, citing the plan.'),
-  mitigation: z.string().min(1).describe('Who does what by when; "None" if the level is Low.'),
-});
-type AuditAnswer = z.infer<typeof auditSchema>;
+const auditSchema = lazySchema((z) =>
+  z.object({
+    level: z.enum(['High', 'Medium', 'Low']),
+    justification: z.string().min(1).describe('Why this level, citing the plan.'),
+    mitigation: z.string().min(1).describe('Who does what by when; "None" if the level is Low.'),
+  }),
+);
+type AuditAnswer = Infer<typeof auditSchema>;
 const LEVEL_LABEL: Record<AuditAnswer['level'], string> = { High: '🛑 High', Medium: '⚠️ Medium', Low: '✅ Low' };
 
 /** A red-flag checklist: twenty items answered in order, each answer seen by the next (three in fast mode). */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
 import { FocusOnVitalFewLeversTask } from './levers.js';
@@ -10,45 +10,51 @@ import { Transcript } from './support/transcript.js';
 import { writeOutputs } from './support/outputs.js';
 import { readDocs } from './support/docs.js';
 
-const scenarioSchema = z.object({
-  name: z.string().min(1).describe('A memorable name, e.g. "The Pioneer\'s Gambit".'),
-  strategic_logic: z.string().min(1).describe('The philosophy of this path in two or three sentences.'),
-  lever_settings: z.array(z.object({ lever_name: z.string().min(1), setting: z.string().min(1) })).describe('One chosen option per vital lever.'),
-  trade_offs: z.string().min(1),
-});
+const scenarioSchema = lazySchema((z) =>
+  z.object({
+    name: z.string().min(1).describe('A memorable name, e.g. "The Pioneer\'s Gambit".'),
+    strategic_logic: z.string().min(1).describe('The philosophy of this path in two or three sentences.'),
+    lever_settings: z.array(z.object({ lever_name: z.string().min(1), setting: z.string().min(1) })).describe('One chosen option per vital lever.'),
+    trade_offs: z.string().min(1),
+  }),
+);
 
-const candidatesSchema = z.object({
-  analysis_title: z.string().min(1),
-  core_tension: z.string().min(1).describe('The central trade-off every scenario must resolve.'),
-  scenarios: z.array(scenarioSchema).min(2).max(4),
-});
-export type Candidates = z.infer<typeof candidatesSchema>;
+const candidatesSchema = lazySchema((z) =>
+  z.object({
+    analysis_title: z.string().min(1),
+    core_tension: z.string().min(1).describe('The central trade-off every scenario must resolve.'),
+    scenarios: z.array(scenarioSchema.get()).min(2).max(4),
+  }),
+);
+export type Candidates = Infer<typeof candidatesSchema>;
 
 /**
  * The candidates as their readers take them. The original pipeline names a scenario `scenario_name`, gives
  * its lever settings as an object (lever name → setting) and has no trade-offs.
  */
-const candidatesStoredSchema = z.union([
-  candidatesSchema,
-  z
-    .object({
-      analysis_title: z.string(),
-      core_tension: z.string(),
-      scenarios: z.array(z.object({ scenario_name: z.string(), strategic_logic: z.string(), lever_settings: z.record(z.string(), z.string()) })),
-    })
-    .transform(
-      (v): Candidates => ({
-        analysis_title: v.analysis_title,
-        core_tension: v.core_tension,
-        scenarios: v.scenarios.map((s) => ({
-          name: s.scenario_name,
-          strategic_logic: s.strategic_logic,
-          lever_settings: Object.entries(s.lever_settings).map(([lever_name, setting]) => ({ lever_name, setting })),
-          trade_offs: '',
-        })),
-      }),
-    ),
-]);
+const candidatesStoredSchema = lazySchema((z) =>
+  z.union([
+    candidatesSchema.get(),
+    z
+      .object({
+        analysis_title: z.string(),
+        core_tension: z.string(),
+        scenarios: z.array(z.object({ scenario_name: z.string(), strategic_logic: z.string(), lever_settings: z.record(z.string(), z.string()) })),
+      })
+      .transform(
+        (v): Candidates => ({
+          analysis_title: v.analysis_title,
+          core_tension: v.core_tension,
+          scenarios: v.scenarios.map((s) => ({
+            name: s.scenario_name,
+            strategic_logic: s.strategic_logic,
+            lever_settings: Object.entries(s.lever_settings).map(([lever_name, setting]) => ({ lever_name, setting })),
+            trade_offs: '',
+          })),
+        }),
+      ),
+  ]),
+);
 
 /** Coherent combinations of lever settings: the paths the project could take. */
 export class CandidateScenariosTask extends OneCallTask<Candidates> {
@@ -67,45 +73,51 @@ export class CandidateScenariosTask extends OneCallTask<Candidates> {
   }
 }
 
-const selectionSchema = z.object({
-  plan_characteristics: z.string().min(1).describe('What this specific plan needs: its ambition, risk appetite, constraints, stakeholders.'),
-  scenario_assessments: z.array(z.object({ scenario_name: z.string().min(1), fit_score: z.number().min(0).max(10), rationale: z.string().min(1) })),
-  chosen_scenario_name: z.string().min(1),
-  justification: z.string().min(1).describe('Why the chosen scenario fits best, and what the plan gives up by choosing it.'),
-});
+const selectionSchema = lazySchema((z) =>
+  z.object({
+    plan_characteristics: z.string().min(1).describe('What this specific plan needs: its ambition, risk appetite, constraints, stakeholders.'),
+    scenario_assessments: z.array(z.object({ scenario_name: z.string().min(1), fit_score: z.number().min(0).max(10), rationale: z.string().min(1) })),
+    chosen_scenario_name: z.string().min(1),
+    justification: z.string().min(1).describe('Why the chosen scenario fits best, and what the plan gives up by choosing it.'),
+  }),
+);
 
-const selectedSchema = z.object({
-  plan_characteristics: z.string(),
-  scenario_assessments: z.array(z.object({ scenario_name: z.string(), fit_score: z.number(), rationale: z.string() })),
-  final_choice: z.object({ scenario_name: z.string(), justification: z.string() }),
-});
+const selectedSchema = lazySchema((z) =>
+  z.object({
+    plan_characteristics: z.string(),
+    scenario_assessments: z.array(z.object({ scenario_name: z.string(), fit_score: z.number(), rationale: z.string() })),
+    final_choice: z.object({ scenario_name: z.string(), justification: z.string() }),
+  }),
+);
 
 /**
  * The selection as its readers take it. The original pipeline describes the plan as an object of aspects,
  * calls an assessment's rationale `fit_assessment` and the choice `chosen_scenario_name`.
  */
-export const selectedStoredSchema = z.union([
-  selectedSchema,
-  z
-    .object({
-      plan_characteristics: z.record(z.string(), z.string()),
-      scenario_assessments: z.array(z.object({ scenario_name: z.string(), fit_score: z.number(), fit_assessment: z.string() })),
-      final_choice: z.object({ chosen_scenario_name: z.string(), justification: z.string() }),
-    })
-    .transform(
-      (v): z.infer<typeof selectedSchema> => ({
-        plan_characteristics: Object.entries(v.plan_characteristics)
-          .map(([aspect, text]) => `${aspect.replace(/_/g, ' ')}: ${text}`)
-          .join('\n\n'),
-        scenario_assessments: v.scenario_assessments.map((a) => ({
-          scenario_name: a.scenario_name,
-          fit_score: a.fit_score,
-          rationale: a.fit_assessment,
-        })),
-        final_choice: { scenario_name: v.final_choice.chosen_scenario_name, justification: v.final_choice.justification },
-      }),
-    ),
-]);
+export const selectedStoredSchema = lazySchema((z) =>
+  z.union([
+    selectedSchema.get(),
+    z
+      .object({
+        plan_characteristics: z.record(z.string(), z.string()),
+        scenario_assessments: z.array(z.object({ scenario_name: z.string(), fit_score: z.number(), fit_assessment: z.string() })),
+        final_choice: z.object({ chosen_scenario_name: z.string(), justification: z.string() }),
+      })
+      .transform(
+        (v): Infer<typeof selectedSchema> => ({
+          plan_characteristics: Object.entries(v.plan_characteristics)
+            .map(([aspect, text]) => `${aspect.replace(/_/g, ' ')}: ${text}`)
+            .join('\n\n'),
+          scenario_assessments: v.scenario_assessments.map((a) => ({
+            scenario_name: a.scenario_name,
+            fit_score: a.fit_score,
+            rationale: a.fit_assessment,
+          })),
+          final_choice: { scenario_name: v.final_choice.chosen_scenario_name, justification: v.final_choice.justification },
+        }),
+      ),
+  ]),
+);
 
 /** The scenario that fits the plan best, with an assessment of each candidate. */
 export class SelectScenarioTask extends PlanTask {

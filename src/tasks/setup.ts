@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
 import type { TaskParams } from '../engine/task.js';
@@ -12,10 +12,12 @@ import { Transcript, rawJson } from './support/transcript.js';
 import { OFFLINE_MARK } from '../llm/offline/prose.js';
 
 /** The start time as its readers take it; the original pipeline writes it as `server_iso_utc`. */
-export const startTimeStoredSchema = z.union([
-  z.object({ start_time_iso_utc: z.string() }),
-  z.object({ server_iso_utc: z.string() }).transform((t) => ({ start_time_iso_utc: t.server_iso_utc })),
-]);
+export const startTimeStoredSchema = lazySchema((z) =>
+  z.union([
+    z.object({ start_time_iso_utc: z.string() }),
+    z.object({ server_iso_utc: z.string() }).transform((t) => ({ start_time_iso_utc: t.server_iso_utc })),
+  ]),
+);
 
 /** When the plan started: the schedule's first day. */
 export class StartTimeTask extends PlanTask {
@@ -45,14 +47,16 @@ export class SetupTask extends PlanTask {
   }
 }
 
-const redlineSchema = z.object({
-  verdict: z.enum(['ALLOW', 'ALLOW_WITH_SAFETY_FRAMING', 'REFUSE']),
-  rationale: z.string().min(1).describe('One or two sentences: why this verdict.'),
-  violation_category: z.string().min(1).describe("The harm category if any (e.g. weapons, cyber, self-harm), else 'none'."),
-  capability_uplift: z.boolean().describe('Would a detailed plan materially increase someone’s ability to cause serious harm?'),
-  severity: z.enum(['none', 'low', 'medium', 'high']),
-});
-type Redline = z.infer<typeof redlineSchema>;
+const redlineSchema = lazySchema((z) =>
+  z.object({
+    verdict: z.enum(['ALLOW', 'ALLOW_WITH_SAFETY_FRAMING', 'REFUSE']),
+    rationale: z.string().min(1).describe('One or two sentences: why this verdict.'),
+    violation_category: z.string().min(1).describe("The harm category if any (e.g. weapons, cyber, self-harm), else 'none'."),
+    capability_uplift: z.boolean().describe('Would a detailed plan materially increase someone’s ability to cause serious harm?'),
+    severity: z.enum(['none', 'low', 'medium', 'high']),
+  }),
+);
+type Redline = Infer<typeof redlineSchema>;
 
 const VERDICT_LABEL: Record<Redline['verdict'], string> = {
   ALLOW: '🟢 ALLOW',
@@ -137,15 +141,17 @@ const LENSES = [
   },
 ] as const;
 
-const premiseSchema = z.object({
-  core_thesis: z.string().min(1).describe('The sharpest one-sentence statement of what is wrong with the premise.'),
-  verdict: z.enum(['ACCEPT', 'ACCEPT_WITH_CHANGES', 'REJECT']),
-  bottom_line: z.string().min(1).describe('Two sentences a decision maker can act on.'),
-  reasons: z.array(z.string().min(1)).min(2).max(6),
-  second_order_effects: z.array(z.string().min(1)).min(1).max(4).describe('What follows later, with rough time frames.'),
-  evidence: z.array(z.string().min(1)).min(1).max(4).describe('Real cases, data or principles that back the critique.'),
-  what_would_change_my_mind: z.string().min(1),
-});
+const premiseSchema = lazySchema((z) =>
+  z.object({
+    core_thesis: z.string().min(1).describe('The sharpest one-sentence statement of what is wrong with the premise.'),
+    verdict: z.enum(['ACCEPT', 'ACCEPT_WITH_CHANGES', 'REJECT']),
+    bottom_line: z.string().min(1).describe('Two sentences a decision maker can act on.'),
+    reasons: z.array(z.string().min(1)).min(2).max(6),
+    second_order_effects: z.array(z.string().min(1)).min(1).max(4).describe('What follows later, with rough time frames.'),
+    evidence: z.array(z.string().min(1)).min(1).max(4).describe('Real cases, data or principles that back the critique.'),
+    what_would_change_my_mind: z.string().min(1),
+  }),
+);
 
 /** An adversarial critique of the premise through five lenses, one model call each. */
 export class PremiseAttackTask extends PlanTask {
@@ -189,12 +195,14 @@ Be specific to this project, blunt and fair. Do not plan the project; question w
   }
 }
 
-const purposeSchema = z.object({
-  topic: z.string().min(1).describe('What the plan is about, in a few words.'),
-  purpose: z.enum(['business', 'personal', 'other']),
-  purpose_detailed: z.string().min(1).describe('One or two sentences on who the plan is for and what it should achieve.'),
-});
-type Purpose = z.infer<typeof purposeSchema>;
+const purposeSchema = lazySchema((z) =>
+  z.object({
+    topic: z.string().min(1).describe('What the plan is about, in a few words.'),
+    purpose: z.enum(['business', 'personal', 'other']),
+    purpose_detailed: z.string().min(1).describe('One or two sentences on who the plan is for and what it should achieve.'),
+  }),
+);
+type Purpose = Infer<typeof purposeSchema>;
 
 /** Whether the plan is for a business, a person or something else, and what it is about. */
 export class IdentifyPurposeTask extends OneCallTask<Purpose> {
@@ -220,11 +228,13 @@ Name the topic plainly and say in detail who benefits and how.`;
   }
 }
 
-export const planTypeSchema = z.object({
-  explanation: z.string().min(1).describe('Why the plan is digital or physical, pointing at the concrete activities.'),
-  plan_type: z.enum(['digital', 'physical']),
-});
-type PlanType = z.infer<typeof planTypeSchema>;
+export const planTypeSchema = lazySchema((z) =>
+  z.object({
+    explanation: z.string().min(1).describe('Why the plan is digital or physical, pointing at the concrete activities.'),
+    plan_type: z.enum(['digital', 'physical']),
+  }),
+);
+type PlanType = Infer<typeof planTypeSchema>;
 
 /** Whether the plan can be carried out entirely digitally, or needs physical places and things. */
 export class PlanTypeTask extends OneCallTask<PlanType> {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer, type Zod } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
 import { CTX_DOCS, PreProjectAssessmentTask, RelatedResourcesTask } from './assessment.js';
@@ -11,20 +11,22 @@ import { OneCallTask } from './support/one-call.js';
 import { writeOutputs, asText } from './support/outputs.js';
 import { Transcript } from './support/transcript.js';
 
-const list = (min: number, max: number) => z.array(z.string().min(1)).min(min).max(max);
+const list = (z: Zod, min: number, max: number) => z.array(z.string().min(1)).min(min).max(max);
 
-const swotSchema = z.object({
-  strengths: list(2, 6),
-  weaknesses: list(2, 6),
-  opportunities: list(2, 6),
-  threats: list(2, 6),
-  recommendations: list(2, 6).describe('Concrete actions that use strengths and opportunities against weaknesses and threats.'),
-  strategic_objectives: list(1, 5).describe('SMART objectives.'),
-  assumptions: list(1, 5),
-  missing_information: list(1, 5),
-  questions_for_stakeholders: list(1, 5),
-});
-type Swot = z.infer<typeof swotSchema>;
+const swotSchema = lazySchema((z) =>
+  z.object({
+    strengths: list(z, 2, 6),
+    weaknesses: list(z, 2, 6),
+    opportunities: list(z, 2, 6),
+    threats: list(z, 2, 6),
+    recommendations: list(z, 2, 6).describe('Concrete actions that use strengths and opportunities against weaknesses and threats.'),
+    strategic_objectives: list(z, 1, 5).describe('SMART objectives.'),
+    assumptions: list(z, 1, 5),
+    missing_information: list(z, 1, 5),
+    questions_for_stakeholders: list(z, 1, 5),
+  }),
+);
+type Swot = Infer<typeof swotSchema>;
 
 /** SWOT analysis with recommendations. */
 export class SWOTAnalysisTask extends OneCallTask<Swot> {
@@ -55,32 +57,36 @@ export class SWOTAnalysisTask extends OneCallTask<Swot> {
   }
 }
 
-const expertsSchema = z.object({
-  experts: z
-    .array(
-      z.object({
-        title: z.string().min(1).describe('The expert’s role, e.g. "Geotechnical Engineer".'),
-        knowledge: z.string().min(1),
-        why: z.string().min(1).describe('Why this plan needs their view.'),
-        what: z.string().min(1).describe('What they should review.'),
-        skills: z.string().min(1),
-        search_query: z.string().min(1).describe('A query to find such a person.'),
-      }),
-    )
-    .min(2)
-    .max(4),
-});
-type Expert = z.infer<typeof expertsSchema>['experts'][number] & { id: string };
+const expertsSchema = lazySchema((z) =>
+  z.object({
+    experts: z
+      .array(
+        z.object({
+          title: z.string().min(1).describe('The expert’s role, e.g. "Geotechnical Engineer".'),
+          knowledge: z.string().min(1),
+          why: z.string().min(1).describe('Why this plan needs their view.'),
+          what: z.string().min(1).describe('What they should review.'),
+          skills: z.string().min(1),
+          search_query: z.string().min(1).describe('A query to find such a person.'),
+        }),
+      )
+      .min(2)
+      .max(4),
+  }),
+);
+type Expert = Infer<typeof expertsSchema>['experts'][number] & { id: string };
 
-const criticismSchema = z.object({
-  negative_feedback: z
-    .array(z.object({ title: z.string().min(1), feedback: z.string().min(1) }))
-    .min(2)
-    .max(5),
-  primary_actions: list(1, 5),
-  secondary_actions: list(0, 5),
-  follow_up_consultation: z.string().min(1).describe('What to bring to the next meeting with this expert.'),
-});
+const criticismSchema = lazySchema((z) =>
+  z.object({
+    negative_feedback: z
+      .array(z.object({ title: z.string().min(1), feedback: z.string().min(1) }))
+      .min(2)
+      .max(5),
+    primary_actions: list(z, 1, 5),
+    secondary_actions: list(z, 0, 5),
+    follow_up_consultation: z.string().min(1).describe('What to bring to the next meeting with this expert.'),
+  }),
+);
 
 /** Finds experts (two calls) and asks each for a critique of the plan (one call per expert). */
 export class ExpertReviewTask extends PlanTask {

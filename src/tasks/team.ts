@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import { lazySchema, type Infer, type LazySchema } from './support/lazy-schema.js';
 import { file, type FileTarget } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
 import { CTX_DOCS, PreProjectAssessmentTask, RelatedResourcesTask } from './assessment.js';
@@ -9,39 +10,43 @@ import { OneCallTask } from './support/one-call.js';
 import { writeOutputs } from './support/outputs.js';
 import { Transcript } from './support/transcript.js';
 
-export const memberSchema = z.object({
-  // The original pipeline numbers its members (`"id": 1`); ours are strings.
-  id: z.union([z.string().min(1), z.number().transform(String)]),
-  category: z.string().min(1),
-  explanation: z.string().min(1),
-  consequences: z.string().min(1),
-  count: z.string().min(1),
-  contract_type: z.string().min(1).optional(),
-  contract_type_justification: z.string().min(1).optional(),
-  typical_job_activities: z.string().min(1).optional(),
-  background_story: z.string().min(1).optional(),
-  equipment_needs: z.string().min(1).optional(),
-  facility_needs: z.string().min(1).optional(),
-});
-export type TeamMember = z.infer<typeof memberSchema>;
-const teamSchema = z.array(memberSchema);
+export const memberSchema = lazySchema((z) =>
+  z.object({
+    // The original pipeline numbers its members (`"id": 1`); ours are strings.
+    id: z.union([z.string().min(1), z.number().transform(String)]),
+    category: z.string().min(1),
+    explanation: z.string().min(1),
+    consequences: z.string().min(1),
+    count: z.string().min(1),
+    contract_type: z.string().min(1).optional(),
+    contract_type_justification: z.string().min(1).optional(),
+    typical_job_activities: z.string().min(1).optional(),
+    background_story: z.string().min(1).optional(),
+    equipment_needs: z.string().min(1).optional(),
+    facility_needs: z.string().min(1).optional(),
+  }),
+);
+export type TeamMember = Infer<typeof memberSchema>;
+const teamSchema = lazySchema((z) => z.array(memberSchema.get()));
 
 const TEAM_CONTEXT = [...CTX_DOCS, PreProjectAssessmentTask, RelatedResourcesTask];
 
-const findSchema = z.object({
-  team_members: z
-    .array(
-      z.object({
-        job_category_title: z.string().min(1),
-        short_explanation: z.string().min(1).describe('What this role does for this project.'),
-        people_needed: z.string().min(1).describe('How many, e.g. "2" or "1-3 depending on phase".'),
-        consequences_of_not_having: z.string().min(1),
-      }),
-    )
-    .min(3)
-    .max(10),
-});
-type Found = z.infer<typeof findSchema>;
+const findSchema = lazySchema((z) =>
+  z.object({
+    team_members: z
+      .array(
+        z.object({
+          job_category_title: z.string().min(1),
+          short_explanation: z.string().min(1).describe('What this role does for this project.'),
+          people_needed: z.string().min(1).describe('How many, e.g. "2" or "1-3 depending on phase".'),
+          consequences_of_not_having: z.string().min(1),
+        }),
+      )
+      .min(3)
+      .max(10),
+  }),
+);
+type Found = Infer<typeof findSchema>;
 
 /** The roles the project needs. */
 export class FindTeamMembersTask extends OneCallTask<Found> {
@@ -73,7 +78,7 @@ export class FindTeamMembersTask extends OneCallTask<Found> {
  */
 abstract class EnrichTeamTask extends PlanTask {
   protected abstract readonly previous: () => PlanTask & { output(): { json: FileTarget } };
-  protected abstract readonly fields: z.ZodObject<Record<string, z.ZodString>>;
+  protected abstract readonly fields: LazySchema<z.ZodObject<Record<string, z.ZodString>>>;
   protected abstract readonly instruction: string;
   protected abstract readonly schemaName: string;
   override requires() {
@@ -81,9 +86,13 @@ abstract class EnrichTeamTask extends PlanTask {
   }
   override async run(ctx: PlanContext): Promise<void> {
     const team = await readJson(ctx, this.previous().output().json, teamSchema);
-    const schema = z.object({
-      team_members: z.array(this.fields.extend({ id: z.string().min(1) })).describe('One entry per team member, in the order given, with its id.'),
-    });
+    const schema = lazySchema((z) =>
+      z.object({
+        team_members: z
+          .array(this.fields.get().extend({ id: z.string().min(1) }))
+          .describe('One entry per team member, in the order given, with its id.'),
+      }),
+    );
     const transcript = new Transcript(ctx.llm);
     const answer = await transcript.ask({
       system: `You staff a project. ${this.instruction}`,
@@ -107,10 +116,12 @@ export class EnrichTeamMembersWithContractTypeTask extends EnrichTeamTask {
     return { raw: file('009-1-enrich_team_members_contract_type_raw.json'), json: file('009-2-enrich_team_members_contract_type.json') };
   }
   protected readonly schemaName = 'team_contract_type';
-  protected readonly fields = z.object({
-    contract_type: z.string().min(1).describe('full_time_employee, part_time_employee, independent_contractor, agency_temp or other.'),
-    contract_type_justification: z.string().min(1),
-  });
+  protected readonly fields = lazySchema((z) =>
+    z.object({
+      contract_type: z.string().min(1).describe('full_time_employee, part_time_employee, independent_contractor, agency_temp or other.'),
+      contract_type_justification: z.string().min(1),
+    }),
+  );
   protected readonly instruction =
     `For each role, choose how the people are engaged (full-time employee, part-time, independent contractor, agency temp, other) given the project's duration, budget and need for continuity, and justify it.`;
 }
@@ -121,10 +132,12 @@ export class EnrichTeamMembersWithBackgroundStoryTask extends EnrichTeamTask {
     return { raw: file('010-1-enrich_team_members_background_story_raw.json'), json: file('010-2-enrich_team_members_background_story.json') };
   }
   protected readonly schemaName = 'team_background_story';
-  protected readonly fields = z.object({
-    typical_job_activities: z.string().min(1),
-    background_story: z.string().min(1).describe('A short, realistic profile of a person who would fit: name, experience, why they fit.'),
-  });
+  protected readonly fields = lazySchema((z) =>
+    z.object({
+      typical_job_activities: z.string().min(1),
+      background_story: z.string().min(1).describe('A short, realistic profile of a person who would fit: name, experience, why they fit.'),
+    }),
+  );
   protected readonly instruction =
     `For each role, describe its typical activities on this project and write a short background story of a plausible person who would fill it well.`;
 }
@@ -135,24 +148,28 @@ export class EnrichTeamMembersWithEnvironmentInfoTask extends EnrichTeamTask {
     return { raw: file('011-1-enrich_team_members_environment_info_raw.json'), json: file('011-2-enrich_team_members_environment_info.json') };
   }
   protected readonly schemaName = 'team_environment_info';
-  protected readonly fields = z.object({
-    equipment_needs: z.string().min(1).describe('Tools, software, vehicles, protective gear…'),
-    facility_needs: z.string().min(1).describe('Office, lab, site access, workshop…'),
-  });
+  protected readonly fields = lazySchema((z) =>
+    z.object({
+      equipment_needs: z.string().min(1).describe('Tools, software, vehicles, protective gear…'),
+      facility_needs: z.string().min(1).describe('Office, lab, site access, workshop…'),
+    }),
+  );
   protected readonly instruction = `For each role, list the equipment and the facilities the person needs to do the job on this project.`;
 }
 
-const reviewSchema = z.object({
-  omissions: z
-    .array(z.object({ issue: z.string().min(1), explanation: z.string().min(1), recommendation: z.string().min(1) }))
-    .min(1)
-    .max(5),
-  potential_improvements: z
-    .array(z.object({ issue: z.string().min(1), explanation: z.string().min(1), recommendation: z.string().min(1) }))
-    .min(1)
-    .max(5),
-});
-type TeamReview = z.infer<typeof reviewSchema>;
+const reviewSchema = lazySchema((z) =>
+  z.object({
+    omissions: z
+      .array(z.object({ issue: z.string().min(1), explanation: z.string().min(1), recommendation: z.string().min(1) }))
+      .min(1)
+      .max(5),
+    potential_improvements: z
+      .array(z.object({ issue: z.string().min(1), explanation: z.string().min(1), recommendation: z.string().min(1) }))
+      .min(1)
+      .max(5),
+  }),
+);
+type TeamReview = Infer<typeof reviewSchema>;
 
 /** A critique of the team: missing roles and improvements. */
 export class ReviewTeamTask extends OneCallTask<TeamReview> {
@@ -171,10 +188,12 @@ export class ReviewTeamTask extends OneCallTask<TeamReview> {
   }
 }
 
-const reviewStoredSchema = reviewSchema.extend({
-  omissions: reviewSchema.shape.omissions.min(0),
-  potential_improvements: reviewSchema.shape.potential_improvements.min(0),
-});
+const reviewStoredSchema = lazySchema(() =>
+  reviewSchema.get().extend({
+    omissions: reviewSchema.get().shape.omissions.min(0),
+    potential_improvements: reviewSchema.get().shape.potential_improvements.min(0),
+  }),
+);
 
 /** The team document: every role with its enrichments, then the review. */
 export class TeamMarkdownTask extends PlanTask {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { lazySchema, type Infer } from './support/lazy-schema.js';
 import { file } from '../engine/target.js';
 import { PlanTask, type PlanContext } from './plan-task.js';
 import { CTX_DOCS, ProjectPlanTask } from './assessment.js';
@@ -13,12 +13,14 @@ import { OneCallTask } from './support/one-call.js';
 import { writeOutputs } from './support/outputs.js';
 import { ROOT_ID, scheduleUnits, wbsCsvRows, wbsProjectSchema, type WbsNode } from './support/wbs-model.js';
 
-const level1Schema = z.object({
-  project_title: z.string().min(1).describe('A short title, at most six words.'),
-  final_deliverable: z.string().min(1).describe('What exists when the project is done.'),
-});
-type Level1 = z.infer<typeof level1Schema>;
-const level1StoredSchema = level1Schema.extend({ id: z.string() });
+const level1Schema = lazySchema((z) =>
+  z.object({
+    project_title: z.string().min(1).describe('A short title, at most six words.'),
+    final_deliverable: z.string().min(1).describe('What exists when the project is done.'),
+  }),
+);
+type Level1 = Infer<typeof level1Schema>;
+const level1StoredSchema = lazySchema((z) => level1Schema.get().extend({ id: z.string() }));
 
 /** The top of the WBS: the project title and its final deliverable. */
 export class CreateWBSLevel1Task extends OneCallTask<Level1> {
@@ -37,18 +39,20 @@ export class CreateWBSLevel1Task extends OneCallTask<Level1> {
   }
 }
 
-const level2Schema = z.object({
-  phases: z
-    .array(
-      z.object({ phase_title: z.string().min(1), tasks: z.array(z.string().min(1)).min(1).max(8).describe('The tasks of the phase, in order.') }),
-    )
-    .min(2)
-    .max(8),
-});
-type Level2 = z.infer<typeof level2Schema>;
+const level2Schema = lazySchema((z) =>
+  z.object({
+    phases: z
+      .array(
+        z.object({ phase_title: z.string().min(1), tasks: z.array(z.string().min(1)).min(1).max(8).describe('The tasks of the phase, in order.') }),
+      )
+      .min(2)
+      .max(8),
+  }),
+);
+type Level2 = Infer<typeof level2Schema>;
 
-export const level2StoredSchema = z.array(
-  z.object({ id: z.string(), major_phase_title: z.string(), subtasks: z.array(z.object({ id: z.string(), description: z.string() })) }),
+export const level2StoredSchema = lazySchema((z) =>
+  z.array(z.object({ id: z.string(), major_phase_title: z.string(), subtasks: z.array(z.object({ id: z.string(), description: z.string() })) })),
 );
 
 /** The phases of the project and the tasks of each phase, with stable ids ("2", "2.3"). */
@@ -98,39 +102,43 @@ export class WBSProjectLevel1AndLevel2Task extends PlanTask {
   }
 }
 
-const dependencySchema = z.object({
-  task_dependency_details: z
-    .array(
-      z.object({
-        dependent_task_id: z.string().min(1),
-        depends_on_task_ids: z.array(z.string().min(1)).min(1).max(6),
-        explanation: z.string().min(1),
-      }),
-    )
-    .max(80),
-});
-type Dependencies = z.infer<typeof dependencySchema>;
-/** The dependencies as the schedule reads them: ours, or the original pipeline's (one explanation per id). */
-export const dependenciesStoredSchema = z.union([
-  dependencySchema,
-  z
-    .object({
-      task_dependency_details: z.array(
+const dependencySchema = lazySchema((z) =>
+  z.object({
+    task_dependency_details: z
+      .array(
         z.object({
-          dependent_task_id: z.string(),
-          depends_on_task_id_list: z.array(z.string()),
-          depends_on_task_explanation_list: z.array(z.string()).optional(),
+          dependent_task_id: z.string().min(1),
+          depends_on_task_ids: z.array(z.string().min(1)).min(1).max(6),
+          explanation: z.string().min(1),
         }),
-      ),
-    })
-    .transform(({ task_dependency_details }) => ({
-      task_dependency_details: task_dependency_details.map((d) => ({
-        dependent_task_id: d.dependent_task_id,
-        depends_on_task_ids: d.depends_on_task_id_list,
-        explanation: (d.depends_on_task_explanation_list ?? []).join(' '),
+      )
+      .max(80),
+  }),
+);
+type Dependencies = Infer<typeof dependencySchema>;
+/** The dependencies as the schedule reads them: ours, or the original pipeline's (one explanation per id). */
+export const dependenciesStoredSchema = lazySchema((z) =>
+  z.union([
+    dependencySchema.get(),
+    z
+      .object({
+        task_dependency_details: z.array(
+          z.object({
+            dependent_task_id: z.string(),
+            depends_on_task_id_list: z.array(z.string()),
+            depends_on_task_explanation_list: z.array(z.string()).optional(),
+          }),
+        ),
+      })
+      .transform(({ task_dependency_details }) => ({
+        task_dependency_details: task_dependency_details.map((d) => ({
+          dependent_task_id: d.dependent_task_id,
+          depends_on_task_ids: d.depends_on_task_id_list,
+          explanation: (d.depends_on_task_explanation_list ?? []).join(' '),
+        })),
       })),
-    })),
-]);
+  ]),
+);
 
 /** Which WBS tasks must finish before others can start. */
 export class IdentifyTaskDependenciesTask extends OneCallTask<Dependencies> {
@@ -149,28 +157,32 @@ export class IdentifyTaskDependenciesTask extends OneCallTask<Dependencies> {
   }
 }
 
-const durationSchema = z.object({
-  task_details: z.array(
+const durationSchema = lazySchema((z) =>
+  z.object({
+    task_details: z.array(
+      z.object({
+        task_id: z.string().min(1),
+        days_min: z.number().int(),
+        days_realistic: z.number().int(),
+        days_max: z.number().int(),
+        delay_risks: z.string().min(1),
+        mitigation_strategy: z.string().min(1),
+      }),
+    ),
+  }),
+);
+
+export const durationsStoredSchema = lazySchema((z) =>
+  z.array(
     z.object({
-      task_id: z.string().min(1),
-      days_min: z.number().int(),
-      days_realistic: z.number().int(),
-      days_max: z.number().int(),
-      delay_risks: z.string().min(1),
-      mitigation_strategy: z.string().min(1),
+      task_id: z.string(),
+      days_min: z.number(),
+      days_realistic: z.number(),
+      days_max: z.number(),
+      delay_risks: z.string(),
+      mitigation_strategy: z.string(),
     }),
   ),
-});
-
-export const durationsStoredSchema = z.array(
-  z.object({
-    task_id: z.string(),
-    days_min: z.number(),
-    days_realistic: z.number(),
-    days_max: z.number(),
-    delay_risks: z.string(),
-    mitigation_strategy: z.string(),
-  }),
 );
 
 /** Durations of the WBS tasks, one call per chunk of three tasks. */
@@ -220,21 +232,23 @@ export class EstimateTaskDurationsTask extends PlanTask {
   }
 }
 
-const level3Schema = z.object({
-  subtasks: z
-    .array(
-      z.object({
-        name: z.string().min(1),
-        description: z.string().min(1).describe('Objective, scope, steps and deliverables.'),
-        resources_needed: z.array(z.string().min(1)).max(6),
-      }),
-    )
-    .min(1)
-    .max(6),
-});
+const level3Schema = lazySchema((z) =>
+  z.object({
+    subtasks: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          description: z.string().min(1).describe('Objective, scope, steps and deliverables.'),
+          resources_needed: z.array(z.string().min(1)).max(6),
+        }),
+      )
+      .min(1)
+      .max(6),
+  }),
+);
 
-export const level3StoredSchema = z.array(
-  z.object({ id: z.string(), parent_id: z.string(), name: z.string(), description: z.string(), resources_needed: z.array(z.string()) }),
+export const level3StoredSchema = lazySchema((z) =>
+  z.array(z.object({ id: z.string(), parent_id: z.string(), name: z.string(), description: z.string(), resources_needed: z.array(z.string()) })),
 );
 
 /** Subtasks of each WBS task, one call per task. */

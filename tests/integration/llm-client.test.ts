@@ -209,6 +209,56 @@ describe('LLM client over HTTP with the SQLite store', () => {
     ]);
   });
 
+  it("a call may name its own models (in fallback order) and temperature; other calls keep the run's", async () => {
+    const h = await harness({ handler: (req) => (req.body.model === 'down-model' ? { kind: 'server-error', status: 503 } : undefined) });
+    const { llm } = await h.attempt();
+    const down = `openai-compatible:down-model@${h.server.url}`;
+    const strong = `openai-compatible:strong-model@${h.server.url}`;
+    const own = await llm.complete({ ...ask('Own models.'), model: [down, strong], temperature: 0.3 });
+    expect(own.model).toBe(strong);
+    const text = await llm.completeText({ messages: [{ role: 'user', content: 'Say hi.' }], model: strong, temperature: 0 });
+    expect(text.model).toBe(strong);
+    const usual = await llm.complete(ask('Run models.'));
+    expect(usual.model).toBe(h.spec);
+    const sent = h.server.requests.map((r) => [r.body.model, (r.body as { temperature?: number }).temperature]);
+    expect(sent).toEqual([
+      ...Array.from({ length: 4 }, () => ['down-model', 0.3]),
+      ['strong-model', 0.3],
+      ['strong-model', 0],
+      ['fake-model', undefined],
+    ]);
+    expect((await h.rows()).map((r) => r.requestedModel)).toEqual([down, down, down, down, strong, strong, h.spec]);
+  });
+
+  it('a call naming a bad model spec, a bad temperature, or (under a budget) an unpriced model fails before anything is sent', async () => {
+    const h = await harness({}, { maxCostUsd: 1, prices: { 'fake-model': { inputPerM: 1, outputPerM: 1 } } });
+    const { llm } = await h.attempt();
+    await expect(llm.complete({ ...ask(), model: 'nonsense:x' })).rejects.toThrow(
+      /^a model call names model 'nonsense:x', which is not a model spec: /,
+    );
+    await expect(llm.complete({ ...ask(), temperature: 3 })).rejects.toThrow("a model call's temperature must be a number from 0 to 2 (got 3)");
+    await expect(llm.completeText({ messages: [{ role: 'user', content: 'x' }], temperature: Number.NaN })).rejects.toThrow(/temperature/);
+    await expect(llm.complete({ ...ask(), model: `openai-compatible:unpriced@${h.server.url}` })).rejects.toThrow(
+      /which has no known price, and the run has --max-cost/,
+    );
+    expect(h.server.requestCount).toBe(0);
+    expect(await h.rows()).toEqual([]);
+    // The priced model named per call is fine.
+    await expect(llm.complete({ ...ask(), model: h.spec })).resolves.toMatchObject({ model: h.spec });
+  });
+
+  it('a temperature is part of what identifies a call for replay; a model is not', async () => {
+    const h = await harness();
+    const first = await h.attempt();
+    await first.llm.complete({ ...ask(), temperature: 0.5 });
+    await first.llm.complete(ask('Second question.'));
+    const again = await h.attempt({ replayable: [first.attemptId] });
+    const other = `openai-compatible:other-model@${h.server.url}`;
+    expect((await again.llm.complete({ ...ask(), temperature: 0.5, model: other })).replayed).toBe(true);
+    expect((await again.llm.complete({ ...ask('Second question.'), temperature: 0.9 })).replayed).toBe(false);
+    expect(h.server.requestCount).toBe(3);
+  });
+
   it('names the last error class of every model when all fail', async () => {
     const h = await harness({
       handler: (req) => (req.body.model === 'fake-model' ? { kind: 'server-error' } : { kind: 'status', status: 401, body: 'no' }),

@@ -72,6 +72,7 @@ export class OpenAiCompatibleProvider implements Provider {
       messages,
       ...this.responseFormat(request, mode),
       ...maxTokens(this.spec, request),
+      ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
     });
     const url = `${this.spec.baseUrl}/chat/completions`;
 

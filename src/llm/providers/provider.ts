@@ -19,6 +19,7 @@ export interface ProviderRequest {
   /** How the JSON is asked for; default `json_schema` for a JSON request, `text` otherwise. */
   format?: ResponseFormat;
   maxOutputTokens?: number;
+  temperature?: number;
   /** Aborts the request: cancellation by the build, or the per-call timeout. */
   signal: AbortSignal;
 }

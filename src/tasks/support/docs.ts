@@ -1,6 +1,6 @@
-import type { ZodType } from 'zod';
 import type { FileTarget } from '../../engine/target.js';
 import type { PlanContext, PlanTask } from '../plan-task.js';
+import { resolveSchema, type SchemaLike } from './lazy-schema.js';
 
 /** The text of one document as prompts see it: a raw JSON file contributes only its response. */
 export async function readDoc(ctx: PlanContext, target: FileTarget): Promise<string> {
@@ -17,7 +17,8 @@ export async function readDocs(ctx: PlanContext, tasks: readonly PlanTask[]): Pr
 }
 
 /** A JSON file validated against a schema; a file a person broke by hand fails with a clear message. */
-export async function readJson<T>(ctx: PlanContext, target: FileTarget, schema: ZodType<T>): Promise<T> {
+export async function readJson<T>(ctx: PlanContext, target: FileTarget, schema: SchemaLike<T>): Promise<T> {
+  const zodSchema = await resolveSchema(schema);
   let data: unknown;
   try {
     data = JSON.parse(await ctx.read(target)) as unknown;
@@ -25,7 +26,7 @@ export async function readJson<T>(ctx: PlanContext, target: FileTarget, schema: 
     throw new Error(`${target.path} is not valid JSON: ${(error as Error).message}`);
   }
   if (target.path.endsWith('_raw.json')) data = responseOf(data, target.path);
-  const parsed = schema.safeParse(data);
+  const parsed = zodSchema.safeParse(data);
   if (!parsed.success) throw new Error(`${target.path} does not have the expected shape: ${parsed.error.message}`);
   return parsed.data;
 }

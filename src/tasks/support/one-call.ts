@@ -1,6 +1,6 @@
-import type { ZodType } from 'zod';
 import { PlanTask, type PlanContext } from '../plan-task.js';
 import { readDocs } from './docs.js';
+import type { SchemaLike } from './lazy-schema.js';
 import { writeOutputs, type Rendered } from './outputs.js';
 import { Transcript } from './transcript.js';
 
@@ -10,7 +10,7 @@ import { Transcript } from './transcript.js';
  */
 export abstract class OneCallTask<T> extends PlanTask {
   protected abstract readonly system: string;
-  protected abstract readonly schema: ZodType<T>;
+  protected abstract readonly schema: SchemaLike<T>;
   protected abstract readonly schemaName: string;
 
   /** The contents of every output except `raw`, by output key. */

@@ -1,5 +1,5 @@
-import type { ZodType } from 'zod';
-import type { ChatMessage, Completion, LlmClient } from '../../llm/types.js';
+import type { AnswerCheck, CallOptions, ChatMessage, Completion, LlmClient } from '../../llm/types.js';
+import { resolveSchema, type SchemaLike } from './lazy-schema.js';
 
 /** One model call as kept in a `*_raw.json`: the prompts that produced the answer, and who answered. */
 export interface RecordedCall {
@@ -12,10 +12,18 @@ export interface RecordedCall {
   answer: unknown;
 }
 
-export interface AskRequest<T> {
+/** What a task may set on each call it makes through a Transcript (see CallOptions and AnswerCheck). */
+export interface AskOptions<T> extends CallOptions {
+  /** The task's own test of the answer: null accepts it; a reason refuses it and the model is asked again. */
+  check?: AnswerCheck<T>;
+  maxOutputTokens?: number;
+}
+
+export interface AskRequest<T> extends AskOptions<T> {
   system: string;
   user: string;
-  schema: ZodType<T>;
+  /** A zod schema, or a lazy one (built here, on first use). */
+  schema: SchemaLike<T>;
   /** The schema's name sent to the model (letters, digits, underscores). */
   name: string;
   itemKey?: string;
@@ -39,8 +47,9 @@ export class Transcript {
       { role: 'system', content: request.system },
       { role: 'user', content: request.user },
     ];
-    const itemKey = request.itemKey ?? this.itemKey;
-    return (await this.complete(messages, request.schema, request.name, itemKey === undefined ? {} : { itemKey })).value;
+    const { system: _system, user: _user, schema, name, itemKey: ownKey, ...options } = request;
+    const itemKey = ownKey ?? this.itemKey;
+    return (await this.complete(messages, schema, name, itemKey === undefined ? {} : { itemKey }, options)).value;
   }
 
   /**
@@ -50,24 +59,26 @@ export class Transcript {
    */
   async complete<T>(
     messages: readonly ChatMessage[],
-    schema: ZodType<T>,
+    schema: SchemaLike<T>,
     name: string,
     tags: { itemKey?: string; turn?: number; recordFrom?: number } = {},
+    options: AskOptions<T> = {},
   ): Promise<Completion<T>> {
     const itemKey = tags.itemKey ?? this.itemKey;
-    const request = { messages: [...messages], schema, schemaName: name, ...withKeys(itemKey, tags.turn) };
+    const sent = [...messages];
+    const request = { ...options, messages: sent, schema: await resolveSchema(schema), schemaName: name, ...withKeys(itemKey, tags.turn) };
     const completion = await this.llm.complete(request);
     this.record(name, request.messages.slice(tags.recordFrom ?? 0), completion, itemKey, tags.turn);
     return completion;
   }
 
   /** One plain-text call. */
-  async askText(system: string, user: string, turn?: number): Promise<string> {
+  async askText(system: string, user: string, turn?: number, options: AskOptions<string> = {}): Promise<string> {
     const messages: ChatMessage[] = [
       { role: 'system', content: system },
       { role: 'user', content: user },
     ];
-    const completion = await this.llm.completeText({ messages, ...withKeys(this.itemKey, turn) });
+    const completion = await this.llm.completeText({ ...options, messages, ...withKeys(this.itemKey, turn) });
     this.record(null, messages, completion, this.itemKey, turn);
     return completion.value;
   }

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import { lazySchema } from './lazy-schema.js';
 
 /**
  * The work breakdown structure: project (depth 0) → phases (1) → tasks (2) → subtasks (3). Ids are
@@ -12,15 +13,18 @@ export interface WbsNode {
   children: WbsNode[];
 }
 
-export const wbsNodeSchema: z.ZodType<WbsNode> = z.lazy(() =>
-  z.object({
-    id: z.string(),
-    name: z.string(),
-    description: z.string().optional(),
-    resources_needed: z.array(z.string()).optional(),
-    children: z.array(wbsNodeSchema),
-  }),
-);
+export const wbsNodeSchema = lazySchema((z) => {
+  const node: z.ZodType<WbsNode> = z.lazy(() =>
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      description: z.string().optional(),
+      resources_needed: z.array(z.string()).optional(),
+      children: z.array(node),
+    }),
+  );
+  return node;
+});
 
 /**
  * A WBS node as the original pipeline writes it: the name in `description`, the long description and the
@@ -33,20 +37,23 @@ interface OriginalWbsNode {
   task_children?: OriginalWbsNode[] | null;
 }
 
-const originalWbsNodeSchema: z.ZodType<OriginalWbsNode> = z.lazy(() =>
-  z.object({
-    id: z.string(),
-    description: z.string(),
-    extra_fields: z
-      .object({
-        detailed_description: z.string().optional(),
-        resources_needed: z.array(z.string()).optional(),
-        final_deliverable: z.string().optional(),
-      })
-      .nullish(),
-    task_children: z.array(originalWbsNodeSchema).nullish(),
-  }),
-);
+const originalWbsNodeSchema = lazySchema((z) => {
+  const node: z.ZodType<OriginalWbsNode> = z.lazy(() =>
+    z.object({
+      id: z.string(),
+      description: z.string(),
+      extra_fields: z
+        .object({
+          detailed_description: z.string().optional(),
+          resources_needed: z.array(z.string()).optional(),
+          final_deliverable: z.string().optional(),
+        })
+        .nullish(),
+      task_children: z.array(node).nullish(),
+    }),
+  );
+  return node;
+});
 
 function fromOriginal(node: OriginalWbsNode): WbsNode {
   const { detailed_description: description, resources_needed } = node.extra_fields ?? {};
@@ -60,13 +67,15 @@ function fromOriginal(node: OriginalWbsNode): WbsNode {
 }
 
 /** The WBS files (019, 023-3): ours, or the original pipeline's converted to ours as they are read. */
-export const wbsProjectSchema = z.union([
-  z.object({ wbs_project: wbsNodeSchema, final_deliverable: z.string().optional() }),
-  z.object({ wbs_project: originalWbsNodeSchema }).transform(({ wbs_project: root }) => ({
-    wbs_project: fromOriginal(root),
-    ...(root.extra_fields?.final_deliverable === undefined ? {} : { final_deliverable: root.extra_fields.final_deliverable }),
-  })),
-]);
+export const wbsProjectSchema = lazySchema((z) =>
+  z.union([
+    z.object({ wbs_project: wbsNodeSchema.get(), final_deliverable: z.string().optional() }),
+    z.object({ wbs_project: originalWbsNodeSchema.get() }).transform(({ wbs_project: root }) => ({
+      wbs_project: fromOriginal(root),
+      ...(root.extra_fields?.final_deliverable === undefined ? {} : { final_deliverable: root.extra_fields.final_deliverable }),
+    })),
+  ]),
+);
 
 export const ROOT_ID = '0';
 
