@@ -1,15 +1,13 @@
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import fs from 'node:fs';
+import { ArgsError, type Command, commandHelp, groupHelp, hasFlag, parseCommand, unknownCommand } from './args.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { errorMessage } from '../engine/errors.js';
-
-type Register = (yargs: Argv) => Argv;
 
 /**
  * Each command's module, loaded on demand: `plan build` does not pay for watch's file watcher or the inspect
  * commands' code. Order is the order of `plan --help`.
  */
-const COMMANDS: Record<string, () => Promise<Register>> = {
+const COMMANDS: Record<string, () => Promise<Command>> = {
   build: async () => (await import('./commands/build.js')).buildCommand,
   status: async () => (await import('./commands/status.js')).statusCommand,
   explain: async () => (await import('./commands/explain.js')).explainCommand,
@@ -26,45 +24,22 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   watch: async () => (await import('./commands/watch.js')).watchCommand,
   cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
   pin: async () => (await import('./commands/pin.js')).pinCommand,
-  unpin: async () => (await import('./commands/pin.js')).pinCommand,
+  unpin: async () => (await import('./commands/pin.js')).unpinCommand,
 };
 
-/** The named command alone; every command for help, a typo (so yargs can suggest one) or no command. */
-async function commandsFor(first: string | undefined): Promise<Register[]> {
-  const one = first === undefined ? undefined : COMMANDS[first];
-  if (one !== undefined) return [await one()];
-  // One module may hold two commands (pin and unpin): each registers once.
-  return [...new Set(await Promise.all(Object.values(COMMANDS).map((load) => load())))];
-}
-
 /** Runs the CLI; resolves to the exit code (also set on process.exitCode). */
-export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   // `plan … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  let cli = yargs(argv)
-    .scriptName('plan')
-    .usage('$0 <command> [options]')
-    .strict()
-    .demandCommand(1, 'name a command (plan --help lists them)')
-    .recommendCommands()
-    .help()
-    .alias('help', 'h')
-    .version()
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .fail((message, error) => {
-      throw error ?? new CliUsageError(usageMessage(message, argv[0], positionals));
-    });
-  for (const register of await commandsFor(argv[0])) cli = register(cli);
-  // Read now: while a command runs, yargs holds a fresh command table of its own.
-  const positionals = positionalsOf(cli, argv[0]);
   try {
-    await cli.parseAsync();
-    return (process.exitCode as number | undefined) ?? ExitCode.ok;
+    const code = await dispatch(argv);
+    process.exitCode = code;
+    return code;
   } catch (error) {
-    const code = error instanceof CliUsageError ? ExitCode.usage : exitCodeFor(error);
+    const code = error instanceof ArgsError ? ExitCode.usage : exitCodeFor(error);
     process.stderr.write(`plan: ${firstLine(errorMessage(error))}\n`);
     if (error instanceof Error && 'problems' in error && Array.isArray((error as { problems: unknown }).problems)) {
       const problems = (error as { problems: string[] }).problems;
@@ -75,42 +50,46 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
   }
 }
 
-class CliUsageError extends Error {}
-
-/**
- * yargs' validation messages, made whole lines: the argument, the value given and what it accepts, or the
- * positional argument that is missing — never the bare first line ("Invalid values:").
- */
-export function usageMessage(message: string, command: string | undefined, positionals: readonly string[]): string {
-  const invalid = [...message.matchAll(/Argument: ([\w-]+), Given: ("(?:[^"\\]|\\.)*"|\S+), Choices: (.+)/g)];
-  if (invalid.length > 0) {
-    return invalid.map(([, name, given, choices]) => `--${name} must be one of ${choices!.trim()} (got ${given})`).join('; ');
+/** Finds the command the words name, parses its arguments and runs it (or prints help or the version). */
+async function dispatch(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  // `plan help [command]` and `plan --help command` are `plan [command] --help`.
+  if (first === 'help' || ((first === '--help' || first === '-h') && rest[0] !== undefined && Object.hasOwn(COMMANDS, rest[0]))) {
+    return rest[0] === undefined ? printHelp() : dispatch([...rest, '--help']);
   }
-  const missing = /^Not enough non-option arguments: got (\d+), need at least (\d+)/.exec(message);
-  if (missing !== null && command !== undefined) {
-    const absent = positionals.slice(Number(missing[1]), Number(missing[2]));
-    const named = absent.length > 0 ? absent.join(' ') : 'an argument';
-    return `plan ${command} needs ${named} (plan ${command} ${positionals.join(' ')}; see plan ${command} --help)`;
+  if (first === undefined || first.startsWith('-')) {
+    if (hasFlag(argv, 'help')) return printHelp();
+    if (hasFlag(argv, 'version')) return print(`${version()}\n`);
+    throw new ArgsError('name a command (plan --help lists them)');
   }
-  return message.replace(/\s*\n\s*/g, ' ').trim();
+  const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (load === undefined) throw unknownCommand(first, Object.keys(COMMANDS), 'plan');
+  const parsed = parseCommand(await load(), rest, 'plan');
+  if (parsed.kind === 'help') return print(commandHelp(parsed.command, parsed.parent, helpWidth()));
+  if (parsed.kind === 'version') return print(`${version()}\n`);
+  return parsed.run();
 }
 
-/** The positional arguments of a command as its usage names them, e.g. ['<run-dir>']; [] when unknown. */
-function positionalsOf(cli: Argv, command: string | undefined): string[] {
-  if (command === undefined) return [];
-  try {
-    // yargs keeps each command's usage string ('build <run-dir>'); it has no public getter for it.
-    const internal = cli as unknown as {
-      getInternalMethods(): { getCommandInstance(): { getCommandHandlers(): Record<string, { original: string }> } };
-    };
-    const usage = internal.getInternalMethods().getCommandInstance().getCommandHandlers()[command]?.original ?? '';
-    return usage
-      .split(/\s+/)
-      .slice(1)
-      .filter((word) => word.startsWith('<') || word.startsWith('['));
-  } catch {
-    return [];
-  }
+/** `plan --help`: every command's module is loaded for its description. */
+async function printHelp(): Promise<number> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  return print(groupHelp('plan <command> [options]', commands, 'plan', helpWidth()));
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return ExitCode.ok;
+}
+
+/** The terminal's width, at most 110; 100 when stdout is no terminal (or one that says it has no width). */
+function helpWidth(): number {
+  const columns = process.stdout.columns ?? 0;
+  return columns > 0 ? Math.min(110, Math.max(40, columns)) : 100;
+}
+
+/** package.json's version, read as text: importing it, or anything that knows it, costs start-up time. */
+function version(): string {
+  return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 function firstLine(text: string): string {

@@ -5,18 +5,19 @@ import { readRunMarker, writeRunMarker } from '../engine/run-dir.js';
 import { defaultDbLocation, isPostgresUrl, openStore } from '../store/open.js';
 import type { Durability } from '../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../store/store.js';
+import type { OptionSpec } from './args.js';
 
 /** The `--db` option of the commands that take a run dir. */
 export const DB_OPTION = {
   type: 'string',
   describe: 'database: a SQLite file or a postgres:// URL (default: plan.db beside the run dir; env PLAN_DB)',
-} as const;
+} as const satisfies OptionSpec;
 
 /** The `--db` option of the commands that work on the whole database (`list`, `costs`, `clean`, `db`). */
 export const SHARED_DB_OPTION = {
   type: 'string',
   describe: 'database: a SQLite file or a postgres:// URL (default: ./runs/plan.db; env PLAN_DB)',
-} as const;
+} as const satisfies OptionSpec;
 
 /** `--db`, else `PLAN_DB`, else `plan.db` beside the run dir. */
 export function dbLocationFor(runDir: string | undefined, db: string | undefined): string {

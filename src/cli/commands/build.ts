@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { build, checkBuildable } from '../../engine/build.js';
 import { EventBus } from '../../engine/events.js';
 import { UsageError, errorMessage } from '../../engine/errors.js';
 import { StoreError } from '../../store/store-error.js';
+import { defineCommand } from '../args.js';
 import { ExitCode } from '../exit-codes.js';
 import { createProgressView, progressModeFor, summaryLine } from '../progress.js';
 import { abortOnSignals } from '../signals.js';
@@ -53,62 +53,53 @@ interface BuildArgs {
   run?: string;
 }
 
-export function buildCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'build <run-dir>',
-    'build a run: run the tasks whose outputs are missing or stale, resume an interrupted build',
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .option('db', DB_OPTION)
-        .option('run', {
-          type: 'string',
-          describe: 'build this run (by id) in <run-dir>: e.g. a new dir after the old one was lost; missing files come back from the database',
-        })
-        .option('jobs', { alias: ['j', 'concurrency'], type: 'string', default: '8', describe: 'tasks running at once' })
-        .option('keep-going', { type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' })
-        .option('dry-run', { type: 'boolean', default: false, describe: "print each task's state and reason; run nothing" })
-        .option('force', { type: 'string', array: true, default: [], describe: 'rebuild these tasks (ids or class names) and their dependents' })
-        .option('restore', { type: 'boolean', default: false, describe: 'write missing outputs back from the database instead of regenerating them' })
-        .option('json', { type: 'boolean', default: false, describe: 'print build events as JSON lines' })
-        .option('pipeline', { type: 'string', describe: `pipeline module for a new run (default: the built-in '${PLAN_PIPELINE}' pipeline)` })
-        .option('prompt', { type: 'string', describe: 'the prompt of a new run' })
-        .option('prompt-file', { type: 'string', describe: 'read the prompt of a new run from a file' })
-        .option('param', { type: 'string', array: true, default: [], describe: 'a run parameter key=value (repeatable)' })
-        .option('durability', {
-          choices: ['process', 'full'] as const,
-          default: 'process' as const,
-          describe: 'process: commits survive kill -9; full: also power loss',
-        })
-        .option('model', {
-          type: 'string',
-          array: true,
-          describe: 'model spec, repeatable for fallback order: offline (default), openai:M, openrouter:M, ollama:M, openai-compatible:M@URL',
-        })
-        .option('speed', { type: 'string', describe: 'fast (capped items and turns, for drafts) or full (default for new runs)' })
-        .option('max-cost', { type: 'string', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' })
-        .option('price', {
-          type: 'string',
-          describe: 'IN,OUT: USD per million input and output tokens, for the models that have no known price',
-        })
-        .option('llm-concurrency', { type: 'string', describe: 'model calls at once per provider (default 4)' })
-        .option('config', { type: 'string', describe: `config file (default ./${'plan.config.json'} when present)` })
-        .option('from', { type: 'string', array: true, default: [], describe: 'rebuild this task and everything downstream of it' })
-        .option('until', { type: 'string', array: true, default: [], describe: 'build only what this task needs (it and its dependencies)' })
-        .option('summarize', {
-          type: 'string',
-          describe: 'write a JSON summary of the run (tasks, states, timings, calls, tokens, cost) to this file',
-        })
-        .option('allow-refused', {
-          type: 'boolean',
-          default: false,
-          describe: "go on with a plan the pipeline's safety gate refused (changes no task's stamp)",
-        }),
-    async (argv) => {
-      process.exitCode = await runBuild(argv as unknown as BuildArgs);
+export const buildCommand = defineCommand({
+  usage: 'build <run-dir>',
+  describe: 'build a run: run the tasks whose outputs are missing or stale, resume an interrupted build',
+  positionals: { 'run-dir': { describe: 'the run directory' } },
+  options: {
+    db: DB_OPTION,
+    run: {
+      type: 'string',
+      describe: 'build this run (by id) in <run-dir>: e.g. a new dir after the old one was lost; missing files come back from the database',
     },
-  );
-}
+    jobs: { alias: ['j', 'concurrency'], type: 'string', default: '8', describe: 'tasks running at once' },
+    'keep-going': { type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' },
+    'dry-run': { type: 'boolean', default: false, describe: "print each task's state and reason; run nothing" },
+    force: { type: 'string', array: true, default: [], describe: 'rebuild these tasks (ids or class names) and their dependents' },
+    restore: { type: 'boolean', default: false, describe: 'write missing outputs back from the database instead of regenerating them' },
+    json: { type: 'boolean', default: false, describe: 'print build events as JSON lines' },
+    pipeline: { type: 'string', describe: `pipeline module for a new run (default: the built-in '${PLAN_PIPELINE}' pipeline)` },
+    prompt: { type: 'string', describe: 'the prompt of a new run' },
+    'prompt-file': { type: 'string', describe: 'read the prompt of a new run from a file' },
+    param: { type: 'string', array: true, default: [], describe: 'a run parameter key=value (repeatable)' },
+    durability: {
+      type: 'string',
+      choices: ['process', 'full'],
+      default: 'process',
+      describe: 'process: commits survive kill -9; full: also power loss',
+    },
+    model: {
+      type: 'string',
+      array: true,
+      describe: 'model spec, repeatable for fallback order: offline (default), openai:M, openrouter:M, ollama:M, openai-compatible:M@URL',
+    },
+    speed: { type: 'string', describe: 'fast (capped items and turns, for drafts) or full (default for new runs)' },
+    'max-cost': { type: 'string', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' },
+    price: { type: 'string', describe: 'IN,OUT: USD per million input and output tokens, for the models that have no known price' },
+    'llm-concurrency': { type: 'string', describe: 'model calls at once per provider (default 4)' },
+    config: { type: 'string', describe: `config file (default ./${'plan.config.json'} when present)` },
+    from: { type: 'string', array: true, default: [], describe: 'rebuild this task and everything downstream of it' },
+    until: { type: 'string', array: true, default: [], describe: 'build only what this task needs (it and its dependencies)' },
+    summarize: { type: 'string', describe: 'write a JSON summary of the run (tasks, states, timings, calls, tokens, cost) to this file' },
+    'allow-refused': {
+      type: 'boolean',
+      default: false,
+      describe: "go on with a plan the pipeline's safety gate refused (changes no task's stamp)",
+    },
+  },
+  run: runBuild,
+});
 
 async function runBuild(args: BuildArgs): Promise<number> {
   const jobs = numberOption('-j', args.jobs, WHOLE_NUMBER)!;

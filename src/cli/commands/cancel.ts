@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { LOCK_FILE, isAlive, readHolder } from '../../engine/lock.js';
 import { ExitCode } from '../exit-codes.js';
 import { openRunDir } from '../run-lookup.js';
@@ -13,21 +13,16 @@ interface CancelArgs {
   json: boolean;
 }
 
-export function cancelCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'cancel <run-dir>',
-    'ask the build running on a run (in another process, on any machine sharing the database) to stop',
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true })
-        .option('db', DB_OPTION)
-        .option('wait', { type: 'number', default: 30, describe: 'seconds to wait for the build to stop (0: do not wait)' })
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runCancel(argv as unknown as CancelArgs);
-    },
-  );
-}
+export const cancelCommand = defineCommand({
+  usage: 'cancel <run-dir>',
+  describe: 'ask the build running on a run (in another process, on any machine sharing the database) to stop',
+  options: {
+    db: DB_OPTION,
+    wait: { type: 'number', default: 30, describe: 'seconds to wait for the build to stop (0: do not wait)' },
+    json: { type: 'boolean', default: false },
+  },
+  run: runCancel,
+});
 
 type Outcome = 'not-running' | 'requested' | 'stopped' | 'still-running';
 

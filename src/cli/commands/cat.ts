@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { isoTime, printJson } from '../format.js';
@@ -16,23 +16,21 @@ interface CatArgs {
   json: boolean;
 }
 
-export function catCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'cat <run-dir> <task-or-file>',
-    "print a file's content from the database, any version (a task name prints each of its files)",
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .positional('task-or-file', { type: 'string', demandOption: true, describe: 'a file of the run, or a task id or class name' })
-        .version(false)
-        .option('version', { type: 'number', describe: 'which version (1 = the first; see plan history); default the newest' })
-        .option('db', DB_OPTION)
-        .option('json', { type: 'boolean', default: false, describe: 'content and its metadata as JSON (utf8 text, or base64 for binary content)' }),
-    async (argv) => {
-      process.exitCode = await runCat(argv as unknown as CatArgs);
-    },
-  );
-}
+export const catCommand = defineCommand({
+  usage: 'cat <run-dir> <task-or-file>',
+  describe: "print a file's content from the database, any version (a task name prints each of its files)",
+  positionals: {
+    'run-dir': { describe: 'the run directory' },
+    'task-or-file': { describe: 'a file of the run, or a task id or class name' },
+  },
+  options: {
+    // An option of the command's own: `plan cat --version` is no request for plan's version.
+    version: { type: 'number', describe: 'which version (1 = the first; see plan history); default the newest' },
+    db: DB_OPTION,
+    json: { type: 'boolean', default: false, describe: 'content and its metadata as JSON (utf8 text, or base64 for binary content)' },
+  },
+  run: runCat,
+});
 
 async function runCat(args: CatArgs): Promise<number> {
   if (args.version !== undefined && (!Number.isInteger(args.version) || args.version < 1)) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { acquireRunDirLock } from '../../engine/lock.js';
 import { readRunMarker } from '../../engine/run-dir.js';
 import { LockedError, UsageError } from '../../engine/errors.js';
@@ -41,34 +41,24 @@ interface CleanedRun {
   note: string | null;
 }
 
-export function cleanCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'clean',
-    'delete old or failed runs from the database (and, with --dirs, their run dirs)',
-    (y) =>
-      y
-        .option('stale-files', {
-          type: 'string',
-          describe: 'instead: remove from this run dir the files of tasks no longer in its pipeline (their versions stay stored)',
-        })
-        .option('older-than', { type: 'string', describe: 'runs not touched for this long: 90d, 12h, 2w' })
-        .option('status', {
-          type: 'string',
-          array: true,
-          choices: RUN_STATUSES,
-          default: [] as RunStatus[],
-          describe: 'runs with this status (repeatable)',
-        })
-        .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be deleted; delete nothing' })
-        .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
-        .option('dirs', { type: 'boolean', default: false, describe: 'also delete the run dirs (only those whose marker names the run)' })
-        .option('db', SHARED_DB_OPTION)
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runClean(argv as unknown as CleanArgs);
+export const cleanCommand = defineCommand({
+  usage: 'clean',
+  describe: 'delete old or failed runs from the database (and, with --dirs, their run dirs)',
+  options: {
+    'stale-files': {
+      type: 'string',
+      describe: 'instead: remove from this run dir the files of tasks no longer in its pipeline (their versions stay stored)',
     },
-  );
-}
+    'older-than': { type: 'string', describe: 'runs not touched for this long: 90d, 12h, 2w' },
+    status: { type: 'string', array: true, choices: RUN_STATUSES, default: [], describe: 'runs with this status (repeatable)' },
+    'dry-run': { type: 'boolean', default: false, describe: 'list what would be deleted; delete nothing' },
+    yes: { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' },
+    dirs: { type: 'boolean', default: false, describe: 'also delete the run dirs (only those whose marker names the run)' },
+    db: SHARED_DB_OPTION,
+    json: { type: 'boolean', default: false },
+  },
+  run: runClean,
+});
 
 async function runClean(args: CleanArgs): Promise<number> {
   if (args.staleFiles !== undefined) return cleanStaleFiles(args.staleFiles, args);

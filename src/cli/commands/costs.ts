@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, styleFor } from '../output.js';
 import { formatCost, formatCount, isoTime, jsonCost, printJson } from '../format.js';
@@ -17,21 +17,17 @@ interface CostsArgs {
   json: boolean;
 }
 
-export function costsCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'costs',
-    'spend on model calls from the database, per run, task, model or day',
-    (y) =>
-      y
-        .option('by', { type: 'string', choices: GROUPINGS, default: 'run' as SpendGrouping, describe: 'one row per run, task, model or day (UTC)' })
-        .option('since', { type: 'string', describe: 'only calls since: a duration back (7d, 12h) or a date (2025-01-31)' })
-        .option('db', SHARED_DB_OPTION)
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runCosts(argv as unknown as CostsArgs);
-    },
-  );
-}
+export const costsCommand = defineCommand({
+  usage: 'costs',
+  describe: 'spend on model calls from the database, per run, task, model or day',
+  options: {
+    by: { type: 'string', choices: GROUPINGS, default: 'run', describe: 'one row per run, task, model or day (UTC)' },
+    since: { type: 'string', describe: 'only calls since: a duration back (7d, 12h) or a date (2025-01-31)' },
+    db: SHARED_DB_OPTION,
+    json: { type: 'boolean', default: false },
+  },
+  run: runCosts,
+});
 
 async function runCosts(args: CostsArgs): Promise<number> {
   const since = args.since === undefined ? undefined : parseSince(args.since, '--since');

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
+import { defineCommand, defineGroup } from '../args.js';
 import { UsageError } from '../../engine/errors.js';
 import { isPostgresUrl, openStore } from '../../store/open.js';
 import type { RunExport, RunRecord, Store } from '../../store/store.js';
@@ -31,38 +31,35 @@ interface CopiedRun {
   bytes: number | null;
 }
 
-export function dbCommand(yargs: Argv): Argv {
-  return yargs.command('db', 'database housekeeping: plan db vacuum, plan db copy', (y) =>
-    y
-      .command(
-        'vacuum',
-        'give the space of deleted runs back to the file system (run it after plan clean)',
-        (v) => v.option('db', SHARED_DB_OPTION).option('json', { type: 'boolean', default: false }),
-        async (argv) => {
-          process.exitCode = await runVacuum(argv as unknown as VacuumArgs);
-        },
-      )
-      .command(
-        'copy <from> <to>',
-        'copy runs, with every row they hold, from one database to another (a SQLite file or a postgres:// URL); runs the target already has are skipped',
-        (c) =>
-          c
-            .positional('from', { type: 'string', demandOption: true, describe: 'the database to copy from (must exist)' })
-            .positional('to', {
-              type: 'string',
-              demandOption: true,
-              describe: 'the database to copy into (a SQLite file is created if its folder exists)',
-            })
-            // nargs 1: `--run ID a.db b.db` must not take the databases as run ids too.
-            .option('run', { type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'copy only this run id (repeatable)' })
-            .option('json', { type: 'boolean', default: false }),
-        async (argv) => {
-          process.exitCode = await runCopy(argv as unknown as CopyArgs);
-        },
-      )
-      .demandCommand(1, 'name a database command: vacuum, copy'),
-  );
-}
+const vacuumCommand = defineCommand({
+  usage: 'vacuum',
+  describe: 'give the space of deleted runs back to the file system (run it after plan clean)',
+  options: { db: SHARED_DB_OPTION, json: { type: 'boolean', default: false } },
+  run: runVacuum,
+});
+
+const copyCommand = defineCommand({
+  usage: 'copy <from> <to>',
+  describe:
+    'copy runs, with every row they hold, from one database to another (a SQLite file or a postgres:// URL); runs the target already has are skipped',
+  positionals: {
+    from: { describe: 'the database to copy from (must exist)' },
+    to: { describe: 'the database to copy into (a SQLite file is created if its folder exists)' },
+  },
+  options: {
+    // nargs 1: `--run ID a.db b.db` must not take the databases as run ids too.
+    run: { type: 'string', array: true, nargs: 1, default: [], describe: 'copy only this run id (repeatable)' },
+    json: { type: 'boolean', default: false },
+  },
+  run: runCopy,
+});
+
+export const dbCommand = defineGroup({
+  usage: 'db',
+  describe: 'database housekeeping: plan db vacuum, plan db copy',
+  commands: [vacuumCommand, copyCommand],
+  missing: 'name a database command: vacuum, copy',
+});
 
 async function runCopy(args: CopyArgs): Promise<number> {
   if (!databaseExists(args.from)) throw new UsageError(`no database at ${path.resolve(args.from)}`);

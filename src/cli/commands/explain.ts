@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { ExitCode } from '../exit-codes.js';
 import { styleFor, type Style } from '../output.js';
 import { formatTime, printJson, shortSha } from '../format.js';
@@ -15,21 +15,16 @@ interface ExplainArgs {
   json: boolean;
 }
 
-export function explainCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'explain <run-dir> <task-or-file>',
-    'why a task (or the task that writes a file) would or would not run',
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .positional('task-or-file', { type: 'string', demandOption: true, describe: 'a task id, a class name, or a file of the run' })
-        .option('db', DB_OPTION)
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runExplain(argv as unknown as ExplainArgs);
-    },
-  );
-}
+export const explainCommand = defineCommand({
+  usage: 'explain <run-dir> <task-or-file>',
+  describe: 'why a task (or the task that writes a file) would or would not run',
+  positionals: {
+    'run-dir': { describe: 'the run directory' },
+    'task-or-file': { describe: 'a task id, a class name, or a file of the run' },
+  },
+  options: { db: DB_OPTION, json: { type: 'boolean', default: false } },
+  run: runExplain,
+});
 
 async function runExplain(args: ExplainArgs): Promise<number> {
   const { store, run, runDir } = await openRunDir(args.runDir, args.db);

@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, plural } from '../output.js';
 import { formatCount, formatUsd, printJson } from '../format.js';
@@ -31,21 +31,17 @@ export interface GraphNode {
 
 const FILL: Record<TaskState, string> = { fresh: '#d3f0d3', pinned: '#c9e4f8', missing: '#fdf1c7', stale: '#fde0b2', blocked: '#f8c9c9' };
 
-export function graphCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'graph <run-dir>',
-    "the run's task graph with each task's state, duration, tokens and cost (Graphviz dot, Mermaid or JSON)",
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .option('format', { type: 'string', choices: ['dot', 'mermaid', 'json'] as const, default: 'dot' as GraphFormat, describe: 'output format' })
-        .option('db', DB_OPTION)
-        .option('json', { type: 'boolean', default: false, describe: 'the same as --format json' }),
-    async (argv) => {
-      process.exitCode = await runGraph(argv as unknown as GraphArgs);
-    },
-  );
-}
+export const graphCommand = defineCommand({
+  usage: 'graph <run-dir>',
+  describe: "the run's task graph with each task's state, duration, tokens and cost (Graphviz dot, Mermaid or JSON)",
+  positionals: { 'run-dir': { describe: 'the run directory' } },
+  options: {
+    format: { type: 'string', choices: ['dot', 'mermaid', 'json'], default: 'dot', describe: 'output format' },
+    db: DB_OPTION,
+    json: { type: 'boolean', default: false, describe: 'the same as --format json' },
+  },
+  run: runGraph,
+});
 
 async function runGraph(args: GraphArgs): Promise<number> {
   const { store, run, runDir } = await openRunDir(args.runDir, args.db);

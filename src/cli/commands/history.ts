@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { UsageError } from '../../engine/errors.js';
 import { sha256 } from '../../engine/hasher.js';
 import { ExitCode } from '../exit-codes.js';
@@ -18,21 +18,13 @@ interface HistoryArgs {
   json: boolean;
 }
 
-export function historyCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'history <run-dir> <file>',
-    "a file's stored versions (rebuilds and edits) with source, size and time",
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .positional('file', { type: 'string', demandOption: true, describe: 'a file of the run' })
-        .option('db', DB_OPTION)
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runHistory(argv as unknown as HistoryArgs);
-    },
-  );
-}
+export const historyCommand = defineCommand({
+  usage: 'history <run-dir> <file>',
+  describe: "a file's stored versions (rebuilds and edits) with source, size and time",
+  positionals: { 'run-dir': { describe: 'the run directory' }, file: { describe: 'a file of the run' } },
+  options: { db: DB_OPTION, json: { type: 'boolean', default: false } },
+  run: runHistory,
+});
 
 async function runHistory(args: HistoryArgs): Promise<number> {
   const { store, run, runDir } = await openRunDir(args.runDir, args.db);

@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, styleFor } from '../output.js';
@@ -20,29 +20,19 @@ interface ListArgs {
   json: boolean;
 }
 
-export function listCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'list',
-    'runs in the database, newest first: status, progress, cost, duration, model',
-    (y) =>
-      y
-        .option('status', {
-          type: 'string',
-          array: true,
-          choices: SHOWN_RUN_STATUSES,
-          default: [] as ShownRunStatus[],
-          describe: 'only runs with this status (repeatable)',
-        })
-        .option('since', { type: 'string', describe: 'only runs created since: a duration back (7d, 12h) or a date (2025-01-31)' })
-        .option('prompt-contains', { type: 'string', describe: 'only runs whose prompt contains this text (any case)' })
-        .option('latest', { type: 'number', describe: 'only the newest N runs' })
-        .option('db', SHARED_DB_OPTION)
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runList(argv as unknown as ListArgs);
-    },
-  );
-}
+export const listCommand = defineCommand({
+  usage: 'list',
+  describe: 'runs in the database, newest first: status, progress, cost, duration, model',
+  options: {
+    status: { type: 'string', array: true, choices: SHOWN_RUN_STATUSES, default: [], describe: 'only runs with this status (repeatable)' },
+    since: { type: 'string', describe: 'only runs created since: a duration back (7d, 12h) or a date (2025-01-31)' },
+    'prompt-contains': { type: 'string', describe: 'only runs whose prompt contains this text (any case)' },
+    latest: { type: 'number', describe: 'only the newest N runs' },
+    db: SHARED_DB_OPTION,
+    json: { type: 'boolean', default: false },
+  },
+  run: runList,
+});
 
 export interface RunListing {
   id: string;

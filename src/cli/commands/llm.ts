@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, styleFor, type Style } from '../output.js';
@@ -20,23 +20,19 @@ interface LlmArgs {
   json: boolean;
 }
 
-export function llmCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'llm <run-dir>',
-    "a run's model calls: model, tokens, cost, latency, status; --id N prints one call's prompt and response",
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .option('task', { type: 'string', describe: 'only calls of this task (id or class name)' })
-        .option('status', { type: 'string', choices: INTERACTION_STATUSES, describe: 'only calls with this status' })
-        .option('id', { type: 'number', describe: 'print this call in full: messages sent and the response' })
-        .option('db', DB_OPTION)
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runLlm(argv as unknown as LlmArgs);
-    },
-  );
-}
+export const llmCommand = defineCommand({
+  usage: 'llm <run-dir>',
+  describe: "a run's model calls: model, tokens, cost, latency, status; --id N prints one call's prompt and response",
+  positionals: { 'run-dir': { describe: 'the run directory' } },
+  options: {
+    task: { type: 'string', describe: 'only calls of this task (id or class name)' },
+    status: { type: 'string', choices: INTERACTION_STATUSES, describe: 'only calls with this status' },
+    id: { type: 'number', describe: 'print this call in full: messages sent and the response' },
+    db: DB_OPTION,
+    json: { type: 'boolean', default: false },
+  },
+  run: runLlm,
+});
 
 async function runLlm(args: LlmArgs): Promise<number> {
   if (args.id !== undefined && (!Number.isInteger(args.id) || args.id < 1)) throw new UsageError(`--id takes a call's number (got ${args.id})`);

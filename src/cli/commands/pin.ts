@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
+import { defineCommand, type OptionSpec } from '../args.js';
 import { UsageError } from '../../engine/errors.js';
 import { sha256 } from '../../engine/hasher.js';
 import { ExitCode } from '../exit-codes.js';
@@ -21,33 +21,31 @@ interface PinArgs {
  * run, and what reads it reads the pinned bytes. A pinned file that is deleted is written back at its pinned
  * content. `plan unpin` lets the build replace it again.
  */
-export function pinCommand(yargs: Argv): Argv {
-  return yargs
-    .command(
-      'pin <run-dir> <file>',
-      'pin a file at its content now: no build replaces it (its task reports pinned)',
-      (y) => options(y),
-      async (argv) => {
-        process.exitCode = await runPin(argv as unknown as PinArgs);
-      },
-    )
-    .command(
-      'unpin <run-dir> <file>',
-      'unpin a file: the next build may replace it when its task has to run',
-      (y) => options(y),
-      async (argv) => {
-        process.exitCode = await runUnpin(argv as unknown as PinArgs);
-      },
-    );
-}
+const positionals = {
+  'run-dir': { describe: 'the run directory' },
+  file: { describe: 'a file of the run (relative to the run dir, or a path to it)' },
+};
 
-function options(y: Argv): Argv {
-  return y
-    .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-    .positional('file', { type: 'string', demandOption: true, describe: 'a file of the run (relative to the run dir, or a path to it)' })
-    .option('db', DB_OPTION)
-    .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' });
-}
+const options = {
+  db: DB_OPTION,
+  json: { type: 'boolean', default: false, describe: 'print the result as JSON' },
+} as const satisfies Record<string, OptionSpec>;
+
+export const pinCommand = defineCommand({
+  usage: 'pin <run-dir> <file>',
+  describe: 'pin a file at its content now: no build replaces it (its task reports pinned)',
+  positionals,
+  options,
+  run: runPin,
+});
+
+export const unpinCommand = defineCommand({
+  usage: 'unpin <run-dir> <file>',
+  describe: 'unpin a file: the next build may replace it when its task has to run',
+  positionals,
+  options,
+  run: runUnpin,
+});
 
 async function runPin(args: PinArgs): Promise<number> {
   const { store, run, runDir } = await openRunDir(args.runDir, args.db);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { acquireRunDirLock } from '../../engine/lock.js';
 import { writeFileAtomic } from '../../engine/materialize.js';
 import { readRunMarker, writeRunMarker } from '../../engine/run-dir.js';
@@ -33,27 +33,19 @@ interface RestoredFile {
   action: FileAction;
 }
 
-export function restoreCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'restore <run-dir>',
-    'write every file of a run back from the database, byte-identical (into an empty, missing or damaged dir)',
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .option('run', { type: 'string', describe: 'the run id, when the dir has no marker and the database does not know the path' })
-        .option('into', { type: 'string', describe: 'write a copy into this dir instead (no run marker: it is not the run dir)' })
-        .option('overwrite', {
-          type: 'boolean',
-          default: false,
-          describe: 'also replace files that differ from the database (edits not yet recorded)',
-        })
-        .option('db', DB_OPTION)
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runRestore(argv as unknown as RestoreArgs);
-    },
-  );
-}
+export const restoreCommand = defineCommand({
+  usage: 'restore <run-dir>',
+  describe: 'write every file of a run back from the database, byte-identical (into an empty, missing or damaged dir)',
+  positionals: { 'run-dir': { describe: 'the run directory' } },
+  options: {
+    run: { type: 'string', describe: 'the run id, when the dir has no marker and the database does not know the path' },
+    into: { type: 'string', describe: 'write a copy into this dir instead (no run marker: it is not the run dir)' },
+    overwrite: { type: 'boolean', default: false, describe: 'also replace files that differ from the database (edits not yet recorded)' },
+    db: DB_OPTION,
+    json: { type: 'boolean', default: false },
+  },
+  run: runRestore,
+});
 
 async function runRestore(args: RestoreArgs): Promise<number> {
   const runDir = checkRunDirPath(args.runDir);

@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, plural, styleFor } from '../output.js';
 import { formatCost, formatCount, formatTime, isoTime, jsonCost, printJson, truncate } from '../format.js';
@@ -14,23 +14,16 @@ interface ShowArgs {
   json: boolean;
 }
 
-export function showCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'show <run>',
-    "one run's summary: tasks with durations and costs, failures with their errors",
-    (y) =>
-      y
-        .positional('run', { type: 'string', demandOption: true, describe: 'a run dir or a run id' })
-        .option('db', {
-          type: 'string',
-          describe: 'database file (default: plan.db beside the run dir, or ./runs/plan.db for a run id; env PLAN_DB)',
-        })
-        .option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runShow(argv as unknown as ShowArgs);
-    },
-  );
-}
+export const showCommand = defineCommand({
+  usage: 'show <run>',
+  describe: "one run's summary: tasks with durations and costs, failures with their errors",
+  positionals: { run: { describe: 'a run dir or a run id' } },
+  options: {
+    db: { type: 'string', describe: 'database file (default: plan.db beside the run dir, or ./runs/plan.db for a run id; env PLAN_DB)' },
+    json: { type: 'boolean', default: false },
+  },
+  run: runShow,
+});
 
 interface TaskLine {
   id: string;

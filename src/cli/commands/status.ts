@@ -4,7 +4,7 @@ import { withShownStatus } from '../run-facts.js';
 import { pipelineParams } from '../run-settings.js';
 import type { TaskGraph } from '../../engine/graph.js';
 import type { AttemptRecord } from '../../store/store.js';
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { build } from '../../engine/build.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPipeline } from '../pipelines.js';
@@ -24,17 +24,12 @@ interface StatusArgs {
   json: boolean;
 }
 
-export function statusCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'status <run-dir>',
-    "each task's state and why; safe while a build runs",
-    (y) =>
-      y.positional('run-dir', { type: 'string', demandOption: true }).option('db', DB_OPTION).option('json', { type: 'boolean', default: false }),
-    async (argv) => {
-      process.exitCode = await runStatus(argv as unknown as StatusArgs);
-    },
-  );
-}
+export const statusCommand = defineCommand({
+  usage: 'status <run-dir>',
+  describe: "each task's state and why; safe while a build runs",
+  options: { db: DB_OPTION, json: { type: 'boolean', default: false } },
+  run: runStatus,
+});
 
 async function runStatus(args: StatusArgs): Promise<number> {
   const runDir = checkRunDirPath(args.runDir);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
-import type { Argv } from 'yargs';
+import { defineCommand } from '../args.js';
 import { UsageError, errorMessage } from '../../engine/errors.js';
 import { LOCK_FILE, isAlive, readHolder } from '../../engine/lock.js';
 import type { Store } from '../../store/store.js';
@@ -27,21 +27,17 @@ const WRITE_SETTLE_MS = 200;
 /** How often to look again while another `plan build` holds the run dir. */
 const LOCK_POLL_MS = 1_000;
 
-export function watchCommand(yargs: Argv): Argv {
-  return yargs.command(
-    'watch <run-dir>',
-    'rebuild what depends on the files of a run dir whenever they are edited or deleted',
-    (y) =>
-      y
-        .positional('run-dir', { type: 'string', demandOption: true, describe: 'the run directory' })
-        .option('db', DB_OPTION)
-        .option('build-first', { type: 'boolean', default: false, describe: 'build once on start, before watching' })
-        .option('json', { type: 'boolean', default: false, describe: 'print watch events as JSON lines' }),
-    async (argv) => {
-      process.exitCode = await runWatch(argv as unknown as WatchArgs);
-    },
-  );
-}
+export const watchCommand = defineCommand({
+  usage: 'watch <run-dir>',
+  describe: 'rebuild what depends on the files of a run dir whenever they are edited or deleted',
+  positionals: { 'run-dir': { describe: 'the run directory' } },
+  options: {
+    db: DB_OPTION,
+    'build-first': { type: 'boolean', default: false, describe: 'build once on start, before watching' },
+    json: { type: 'boolean', default: false, describe: 'print watch events as JSON lines' },
+  },
+  run: runWatch,
+});
 
 async function runWatch(args: WatchArgs): Promise<number> {
   const { store, run, runDir, location } = await openRunDir(args.runDir, args.db);
