@@ -15,29 +15,40 @@ export const SHOWN_RUN_STATUSES: readonly ShownRunStatus[] = [...RUN_STATUSES, '
 /** A run record with its status as commands show it. */
 export type ShownRun = Omit<RunRecord, 'status'> & { status: ShownRunStatus };
 
+/** The build holding a run right now: where it runs, as its lease or the run dir's lock names it. */
+export interface LiveBuild {
+  pid: number;
+  host: string;
+}
+
 /**
- * The run with its status as a person should read it. A build records `running` once it holds the run dir's
- * lock and the run's lease, and records how it ended before it lets them go, so a build killed with `kill -9`
- * (or by a power cut) leaves `running` behind for good. It is `running` while its lease is live — held by a
- * live process when that process is on this host, or not yet expired when it is on another machine sharing
- * the database (the run dir may be there, not here) — or while a live process holds the run dir's lock;
- * otherwise `interrupted`. `runDir` is where to look for the lock when the caller knows better than the path
- * the database remembers; `lease` is the run's lease as the store has it (see shownRunsOf).
+ * The build of a run that is alive now, or null. A build holds the run dir's lock and the run's lease while it
+ * runs, and records how it ended before it lets them go, so a `running` row alone says nothing after a
+ * `kill -9` or a power cut. Alive: a live lease — held by a live process when that process is on this host,
+ * or not yet expired when it is on another machine sharing the database (whose run dir is there, not here) —
+ * or a live process holding the run dir's lock. `runDir` is where to look for the lock when the caller knows
+ * better than the path the database remembers; `lease` is the run's lease as the store has it.
  */
-export function withShownStatus(run: RunRecord, runDir: string = run.runDir, lease: RunLease | null = null): ShownRun {
-  if (run.status !== 'running') return run;
+export function liveBuild(run: RunRecord, runDir: string = run.runDir, lease: RunLease | null = null): LiveBuild | null {
   if (lease !== null && lease.expiresAt > lease.now) {
     const here = lease.host === hostname();
-    if (!here || isAlive({ pid: lease.pid, host: lease.host, since: '', token: '', startTime: lease.startTime ?? undefined })) return run;
+    const alive = !here || isAlive({ pid: lease.pid, host: lease.host, since: '', token: '', startTime: lease.startTime ?? undefined });
+    if (alive) return { pid: lease.pid, host: lease.host };
   }
   const holder = readHolder(path.join(runDir, LOCK_FILE));
-  if (holder !== null && isAlive(holder)) return run;
-  const why =
-    holder !== null
-      ? `build pid ${holder.pid} on ${holder.host} ended without finishing`
-      : lease !== null
-        ? `build pid ${lease.pid} on ${lease.host} ended without finishing`
-        : 'no build holds the run dir';
+  return holder !== null && isAlive(holder) ? { pid: holder.pid, host: holder.host } : null;
+}
+
+/** liveBuild, asking the store for the run's lease. */
+export async function liveBuildOf(store: Store, run: RunRecord, runDir: string = run.runDir): Promise<LiveBuild | null> {
+  return liveBuild(run, runDir, await store.getRunLease(run.id));
+}
+
+/** The run with its status as a person should read it: `running` with no live build (see liveBuild) is `interrupted`. */
+export function withShownStatus(run: RunRecord, runDir: string = run.runDir, lease: RunLease | null = null): ShownRun {
+  if (run.status !== 'running' || liveBuild(run, runDir, lease) !== null) return run;
+  const holder = readHolder(path.join(runDir, LOCK_FILE)) ?? lease;
+  const why = holder !== null ? `build pid ${holder.pid} on ${holder.host} ended without finishing` : 'no build holds the run dir';
   return { ...run, status: 'interrupted', statusReason: `${why}; plan build resumes it` };
 }
 
@@ -48,6 +59,11 @@ export async function shownRunsOf(
   runDirOf: (run: RunRecord) => string = (run) => run.runDir,
 ): Promise<ShownRun[]> {
   return Promise.all(runs.map(async (run) => withShownStatus(run, runDirOf(run), run.status === 'running' ? await store.getRunLease(run.id) : null)));
+}
+
+/** shownRunsOf for one run. */
+export async function shownRunOf(store: Store, run: RunRecord, runDir: string = run.runDir): Promise<ShownRun> {
+  return (await shownRunsOf(store, [run], () => runDir))[0]!;
 }
 
 export function promptOf(run: Pick<RunRecord, 'params'>): string | null {

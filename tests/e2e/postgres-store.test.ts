@@ -325,6 +325,43 @@ describe.skipIf(POSTGRES_URL === undefined)('one build of a run at a time across
     expect(fs.existsSync(lockFile)).toBe(false);
   });
 
+  it('a run being built on another machine shows running here (its live lease), can be cancelled from here, and is interrupted once the lease runs out', async () => {
+    const { url, schema } = await newSchema();
+    const cwd = newDir('plan-pg-elsewhere-');
+    const built = await runPlan(['build', 'runs/a', '--pipeline', diamondPipeline], { cwd, env: { PLAN_DB: url } });
+    expect(built.exit, built.stderr).toBe(0);
+    const runId = runIdOf(path.join(cwd, 'runs', 'a'));
+    // Another machine took the run and is building it in a dir of its own: no lock file here, a live lease there.
+    await adminQuery(`UPDATE ${schema}.runs SET status = 'running' WHERE id = $1`, [runId]);
+    await adminQuery(
+      `INSERT INTO ${schema}.run_leases (run_id, token, host, pid, start_time, acquired_at, renewed_at, expires_at)
+       VALUES ($1, 7, 'builder-2', 4242, NULL, $2::bigint, $2::bigint, $2::bigint + 2500)
+       ON CONFLICT (run_id) DO UPDATE SET token = 7, host = 'builder-2', pid = 4242, acquired_at = $2::bigint, renewed_at = $2::bigint, expires_at = $2::bigint + 2500`,
+      [runId, Date.now()],
+    );
+    const env = { PLAN_DB: url };
+    const listed = JSON.parse((await runPlan(['list', '--json'], { cwd, env })).stdout) as { runs: { id: string; status: string }[] };
+    expect(listed.runs.find((r) => r.id === runId)?.status).toBe('running');
+    const shown = JSON.parse((await runPlan(['show', runId, '--json'], { cwd, env })).stdout) as { run: { status: string } };
+    expect(shown.run.status).toBe('running');
+    const status = await runPlan(['status', 'runs/a'], { cwd, env });
+    expect(status.stdout).toContain('building (pid 4242 on builder-2)');
+    const cancel = await runPlan(['cancel', 'runs/a', '--wait', '0', '--json'], { cwd, env });
+    expect(cancel.exit, cancel.stderr).toBe(0);
+    expect(JSON.parse(cancel.stdout)).toMatchObject({ outcome: 'requested', holder: { pid: 4242, host: 'builder-2' } });
+    const marked = await adminQuery(`SELECT cancel_requested_at FROM ${schema}.runs WHERE id = $1`, [runId]);
+    expect(marked.rows[0].cancel_requested_at).not.toBeNull();
+
+    await new Promise((resolve) => setTimeout(resolve, 2_700));
+    const later = JSON.parse((await runPlan(['list', '--json'], { cwd, env })).stdout) as {
+      runs: { id: string; status: string; statusReason: string }[];
+    };
+    expect(later.runs.find((r) => r.id === runId)).toMatchObject({
+      status: 'interrupted',
+      statusReason: expect.stringContaining('pid 4242 on builder-2'),
+    });
+  });
+
   it('a paused builder whose lease was taken over stores nothing when it wakes, and exits 1 saying so', async () => {
     const { url, schema } = await newSchema();
     const cwd = newDir('plan-pg-zombie-');

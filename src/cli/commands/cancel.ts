@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { defineCommand } from '../args.js';
-import { LOCK_FILE, isAlive, readHolder } from '../../engine/lock.js';
+import { liveBuildOf } from '../run-facts.js';
 import { ExitCode } from '../exit-codes.js';
 import { openRunDir } from '../run-lookup.js';
 import { formatDuration } from '../output.js';
@@ -31,9 +30,10 @@ async function runCancel(args: CancelArgs): Promise<number> {
   const started = Date.now();
   let outcome: Outcome;
   try {
-    const holder = readHolder(path.join(runDir, LOCK_FILE));
-    // A run left 'running' by a build that was killed has no live lock holder: there is nothing to stop.
-    if (run.status !== 'running' || holder === null || !isAlive(holder)) {
+    // A run left 'running' by a build that was killed has no live build: there is nothing to stop. A build on
+    // another machine sharing the database holds a live lease: it polls the same cancel mark.
+    const holder = run.status === 'running' ? await liveBuildOf(store, run, runDir) : null;
+    if (holder === null) {
       outcome = 'not-running';
     } else {
       await store.updateRun(run.id, { cancelRequested: true });

@@ -8,7 +8,7 @@ import { renderTable } from '../table.js';
 import { openDatabase } from '../run-lookup.js';
 import { loadRunGraph } from '../run-graph.js';
 import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
-import { SHOWN_RUN_STATUSES, promptOf, runDurationMs, withShownStatus, type ShownRun, type ShownRunStatus } from '../run-facts.js';
+import { SHOWN_RUN_STATUSES, promptOf, runDurationMs, shownRunsOf, type ShownRun, type ShownRunStatus } from '../run-facts.js';
 import type { RunRecord, RunStatus, RunTotals, Store } from '../../store/store.js';
 
 interface ListArgs {
@@ -120,7 +120,8 @@ async function matchingRuns(store: Store, args: ListArgs, createdSince: number |
   const statuses = [...new Set(args.status.map((status): RunStatus => (status === 'interrupted' ? 'running' : status)))];
   const split = wanted.has('running') !== wanted.has('interrupted');
   const found = await store.queryRuns({ statuses, createdSince, promptContains: args.promptContains, latest: split ? undefined : args.latest });
-  const runs = found.map((record) => ({ record, shown: withShownStatus(record) }));
+  const shown = await shownRunsOf(store, found);
+  const runs = found.map((record, i) => ({ record, shown: shown[i]! }));
   return split ? runs.filter((run) => wanted.has(run.shown.status)).slice(0, args.latest) : runs;
 }
 

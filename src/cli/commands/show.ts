@@ -4,7 +4,7 @@ import { formatDuration, plural, styleFor } from '../output.js';
 import { formatCost, formatCount, formatTime, isoTime, jsonCost, printJson, truncate } from '../format.js';
 import { renderTable } from '../table.js';
 import { openRunDirOrId } from '../run-lookup.js';
-import { promptOf, runDurationMs, withShownStatus } from '../run-facts.js';
+import { promptOf, runDurationMs, shownRunOf } from '../run-facts.js';
 import { pipelineParams, settingsOf } from '../run-settings.js';
 import type { AttemptRecord, AttemptStatus, SpendRow } from '../../store/store.js';
 
@@ -50,7 +50,7 @@ export interface Failure {
 async function runShow(args: ShowArgs): Promise<number> {
   const { store, location, run: record } = await openRunDirOrId(args.run, args.db);
   try {
-    const run = withShownStatus(record);
+    const run = await shownRunOf(store, record);
     const totals = await store.runTotals(run.id);
     const attempts = await store.listAttempts(run.id);
     const spend = new Map((await store.summarizeSpend('task', { runId: run.id })).map((row) => [row.key, row]));

@@ -1,6 +1,6 @@
 import { terminalText } from '../terminal-text.js';
 import { staleFiles } from '../stale-files.js';
-import { withShownStatus } from '../run-facts.js';
+import { liveBuild, withShownStatus } from '../run-facts.js';
 import { pipelineParams } from '../run-settings.js';
 import type { TaskGraph } from '../../engine/graph.js';
 import type { AttemptRecord } from '../../store/store.js';
@@ -15,7 +15,6 @@ import { currentFailures } from './show.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { planGraph } from '../../engine/graph.js';
-import { LOCK_FILE, isAlive, readHolder } from '../../engine/lock.js';
 import type { TaskState } from '../../engine/events.js';
 
 interface StatusArgs {
@@ -36,7 +35,9 @@ async function runStatus(args: StatusArgs): Promise<number> {
   // Looking makes nothing: no database is created for a dir that is not a run.
   const { store, location } = await openStoreFor(runDir, args.db, undefined, { create: false, missing: args.runDir });
   try {
-    const run = withShownStatus(await requireRun(store, runDir), runDir);
+    const record = await requireRun(store, runDir);
+    const lease = record.status === 'running' ? await store.getRunLease(record.id) : null;
+    const run = withShownStatus(record, runDir, lease);
     const pipeline = await loadPipeline(run.pipeline);
     const roots = pipeline.roots(pipelineParams(run.params));
     const result = await build({ roots, runDir, runId: run.id, store, dryRun: true });
@@ -50,8 +51,8 @@ async function runStatus(args: StatusArgs): Promise<number> {
     const filesPresent = expected.filter((file) => fs.existsSync(path.join(runDir, file))).length;
     const stale = await staleFiles(store, run.id, runDir, graph);
     const totals = await store.runTotals(run.id);
-    const holder = readHolder(path.join(runDir, LOCK_FILE));
-    const building = holder !== null && isAlive(holder);
+    const holder = liveBuild(record, runDir, lease);
+    const building = holder !== null;
     const attempts = await store.listAttempts(run.id);
     const running = building ? attempts.filter((a) => a.status === 'running').map((a) => a.taskId) : [];
     // Why the last build stopped where it did (a refusal, an error) is what a person asks first.
