@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../engine/errors.js';
-import { isPostgresUrl, openStore } from '../store/open.js';
+import { isPostgresUrl, openStore, storeExists } from '../store/open.js';
 import { checkRunDirPath, dbLocationFor, findRun } from './run-resolution.js';
 import type { RunRecord, Store } from '../store/store.js';
 
@@ -25,7 +25,7 @@ export interface OpenedRun extends OpenedStore {
 export async function openRunDir(runDirArg: string, db: string | undefined): Promise<OpenedRun> {
   const runDir = checkRunDirPath(runDirArg);
   const location = dbLocationFor(runDir, db);
-  if (!databaseExists(location)) {
+  if (!(await databaseExists(location))) {
     if (!fs.existsSync(runDir)) throw new UsageError(`run dir ${runDirArg} does not exist`);
     throw new UsageError(`${runDirArg} is not a run dir (no database at ${location})`);
   }
@@ -44,7 +44,7 @@ export async function openRunDir(runDirArg: string, db: string | undefined): Pro
 /** The database of commands without a run dir (`--db`, `PLAN_DB`, else `./runs/plan.db`); null when there is none yet. */
 export async function openDatabase(db: string | undefined): Promise<OpenedStore | null> {
   const location = dbLocationFor(undefined, db);
-  if (!databaseExists(location)) return null;
+  if (!(await databaseExists(location))) return null;
   const store = await openStore(location);
   return { store, location: shownLocation(location, store) };
 }
@@ -59,7 +59,7 @@ export async function openRunDirOrId(arg: string, db: string | undefined): Promi
     await opened.store.close();
   }
   const beside = dbLocationFor(path.resolve(arg), db);
-  if (databaseExists(beside)) {
+  if (await databaseExists(beside)) {
     const store = await openStore(beside);
     const run = await store.findRunByDir(path.resolve(arg));
     if (run !== null) return { store, location: beside, run, runDir: run.runDir };
@@ -80,6 +80,7 @@ export function shownLocation(location: string, store: Store): string {
   return isPostgresUrl(location) ? store.location : location;
 }
 
-export function databaseExists(location: string): boolean {
-  return isPostgresUrl(location) || fs.existsSync(location);
+/** Whether there is a database at `location` (a file, or plan's tables in a PostgreSQL schema); makes none. */
+export function databaseExists(location: string): Promise<boolean> {
+  return storeExists(location);
 }

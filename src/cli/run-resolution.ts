@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../engine/errors.js';
 import { readRunMarker, writeRunMarker } from '../engine/run-dir.js';
-import { defaultDbLocation, isPostgresUrl, openStore } from '../store/open.js';
+import { defaultDbLocation, isPostgresUrl, openStore, storeExists } from '../store/open.js';
 import type { Durability } from '../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../store/store.js';
 import type { OptionSpec } from './args.js';
@@ -58,7 +58,9 @@ export async function openStoreFor(
 ): Promise<{ store: Store; location: string }> {
   const location = dbLocationFor(runDir, db);
   const creating = !isPostgresUrl(location) && !fs.existsSync(location);
-  if (creating && options.create === false) {
+  // Looking makes nothing: a PostgreSQL schema without plan's tables is "no database" too.
+  const missing = options.create === false && (creating || (isPostgresUrl(location) && !(await storeExists(location))));
+  if (missing) {
     if (runDir !== undefined && !fs.existsSync(runDir)) throw new UsageError(`run dir ${options.missing ?? runDir} does not exist`);
     throw new UsageError(`${options.missing ?? runDir ?? '.'} is not a run dir (no database at ${path.resolve(location)})`);
   }

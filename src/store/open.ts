@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { openSqliteStore, type Durability } from './sqlite/sqlite-store.js';
 import { StoreError } from './store-error.js';
@@ -21,6 +22,13 @@ export interface OpenStoreOptions {
   durability?: Durability;
   /** The run dir the command works on: the database must not live inside it. */
   runDir?: string;
+}
+
+/** Whether a store is there to open: the SQLite file, or plan's tables in the PostgreSQL schema. Makes nothing. */
+export async function storeExists(location: string): Promise<boolean> {
+  if (!isPostgresUrl(location)) return fs.existsSync(location);
+  const { postgresStoreExists } = await import('./postgres/postgres-store.js');
+  return postgresStoreExists(location);
 }
 
 export async function openStore(location: string, options: OpenStoreOptions = {}): Promise<Store> {

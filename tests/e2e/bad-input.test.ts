@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diamondPipeline, runPlan, tempDir, type CliResult } from '../support/cli.js';
+import { withStoreRows } from '../support/store-rows.js';
 
 // Bad input is refused before anything is stored: one line on stderr starting `plan: `, exit 2, and the
-// database and every run dir byte-identical afterwards. The runs/ folder holds a finished diamond run
+// database and every run dir byte-identical afterwards (on PostgreSQL, where the database is not a file under
+// runs/, every row of every table of the dir's schema the same). The runs/ folder holds a finished diamond run
 // (runs/demo) and its database, so "nothing changed" is checked against a real store, for an existing run and
 // for a new one.
 
@@ -23,10 +24,11 @@ afterAll(() => {
 const PROMPT = 'Open a small sourdough bakery in Copenhagen within a year';
 
 /**
- * sha256 of every file under runs/ (the database included), and the row count of every table. SQLite's `-shm`
- * index and an empty `-wal` come and go with connections (this one's too) and hold no data: left out.
+ * sha256 of every file under runs/ (the SQLite database included), the row count of every table, and a sha256 of
+ * every table's rows (what says "the database is unchanged" on PostgreSQL, whose database is no file here).
+ * SQLite's `-shm` index and an empty `-wal` come and go with connections (this one's too) and hold no data: left out.
  */
-function storedState(): { files: Record<string, string>; rows: Record<string, number> } {
+async function storedState(): Promise<{ files: Record<string, string>; rows: Record<string, number>; contents: Record<string, string> }> {
   const runs = path.join(cwd, 'runs');
   const files: Record<string, string> = {};
   for (const entry of fs.readdirSync(runs, { recursive: true, withFileTypes: true })) {
@@ -38,25 +40,33 @@ function storedState(): { files: Record<string, string>; rows: Record<string, nu
         ? 'dir'
         : 'other';
   }
-  const db = new Database(path.join(runs, 'plan.db'), { readonly: true });
-  try {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    const rows = Object.fromEntries(tables.map((t) => [t, (db.prepare(`SELECT COUNT(*) AS n FROM "${t}"`).get() as { n: number }).n]));
-    return { files, rows };
-  } finally {
-    db.close();
-  }
+  return withStoreRows(cwd, async (db) => {
+    const rows: Record<string, number> = {};
+    const contents: Record<string, string> = {};
+    for (const table of await db.tables()) {
+      rows[table] = (await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM "${table}"`))!.n;
+      const all = (await db.all<Record<string, unknown>>(`SELECT * FROM "${table}"`)).map((row) =>
+        JSON.stringify(row, (_key, value: unknown) =>
+          typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'Buffer'
+            ? Buffer.from((value as { data: number[] }).data).toString('base64')
+            : value,
+        ),
+      );
+      contents[table] = createHash('sha256').update(all.sort().join('\n')).digest('hex');
+    }
+    return { files, rows, contents };
+  });
 }
 
 /** Runs `plan …` and checks the bad-input contract: exit 2, one `plan: ` line, nothing stored changed. */
 async function refused(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const before = storedState();
+  const before = await storedState();
   const result: CliResult = await runPlan(args, { cwd, env });
   const lines = result.stderr.trim().split('\n');
   expect({ exit: result.exit, lines: lines.length }, result.stderr).toEqual({ exit: 2, lines: 1 });
   expect(lines[0]).toMatch(/^plan: \S/);
   expect(result.stdout).toBe('');
-  expect(storedState()).toEqual(before);
+  expect(await storedState()).toEqual(before);
   return lines[0]!;
 }
 
@@ -92,11 +102,11 @@ describe('bad input: one line, exit 2, nothing stored changed', () => {
     expect(await refused(['build', 'runs/new', '--prompt', 'x'.repeat(100_000)])).toMatch(/^plan: the prompt is 98 KiB, over the limit of 64 KiB/);
 
     fs.writeFileSync(path.join(cwd, 'limit.txt'), 'y'.repeat(64 * 1024));
-    const before = storedState();
+    const before = await storedState();
     const atLimit = await runPlan(['build', 'runs/new', '--prompt-file', 'limit.txt', '--dry-run'], { cwd });
     expect(atLimit.exit, atLimit.stderr).toBe(0);
     expect(atLimit.stderr).toContain('dry run: 63 tasks would run');
-    expect(storedState()).toEqual(before);
+    expect(await storedState()).toEqual(before);
   });
 
   it('an unknown task in --force, for an existing run and for a new one (no run is created for it)', async () => {

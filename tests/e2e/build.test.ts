@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, diamondPipeline, jsonEvents, runPlan, snapshotDir, spawnPlan, startedTasks, tempDir, waitForOutput } from '../support/cli.js';
+import { storeQuery, withStoreRows } from '../support/store-rows.js';
 
 const ALL = ['Seed(seed=one)', 'Upper', 'Bang', 'Shout', 'Join'];
 
@@ -18,10 +18,6 @@ const runDir = (): string => path.join(cwd, 'runs', 'demo');
 const build = (extra: string[] = [], env: Record<string, string> = {}) =>
   runPlan(['build', 'runs/demo', '--pipeline', diamondPipeline, '--param', 'seed=one', '--json', ...extra], { cwd, env });
 const rebuild = (extra: string[] = [], env: Record<string, string> = {}) => runPlan(['build', 'runs/demo', '--json', ...extra], { cwd, env });
-
-function db(): Database.Database {
-  return new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-}
 
 describe('plan build', () => {
   it('builds every task, stores every file in the database next to the run dir, and exits 0', async () => {
@@ -40,9 +36,7 @@ describe('plan build', () => {
     ]);
     expect(files['join.txt']).toBe('SEED ONE!!!\n---\nseed one\n!');
 
-    const conn = db();
-    const rows = conn.prepare('SELECT path, sha256, source FROM plan_content').all() as { path: string; sha256: string; source: string }[];
-    conn.close();
+    const rows = await storeQuery<{ path: string; sha256: string; source: string }>(cwd, 'SELECT path, sha256, source FROM plan_content');
     expect(rows.map((r) => r.path).sort()).toEqual(Object.keys(files).sort());
     expect(rows.every((r) => r.source === 'task')).toBe(true);
     expect(fs.existsSync(path.join(runDir(), '.plan-lock'))).toBe(false);
@@ -81,9 +75,7 @@ describe('plan build', () => {
     expect(fs.readFileSync(path.join(runDir(), 'seed.txt'), 'utf8')).toBe('seed one\n   \n');
     expect(jsonEvents(result.stdout).some((e) => e.type === 'file-edited' && e.path === 'seed.txt')).toBe(true);
 
-    const conn = db();
-    const versions = conn.prepare("SELECT version, source FROM plan_content WHERE path = 'seed.txt' ORDER BY version").all();
-    conn.close();
+    const versions = await storeQuery(cwd, "SELECT version, source FROM plan_content WHERE path = 'seed.txt' ORDER BY version");
     expect(versions).toEqual([
       { version: 1, source: 'task' },
       { version: 2, source: 'edit' },
@@ -110,10 +102,10 @@ describe('plan build', () => {
       .filter((e) => e.type === 'task-blocked')
       .map((e) => e.taskId);
     expect(blocked).toEqual(['Shout', 'Join']);
-    const conn = db();
-    const attempts = conn.prepare("SELECT status, error FROM task_attempts WHERE task_id = 'Upper'").all();
-    const upperContent = conn.prepare("SELECT COUNT(*) AS n FROM plan_content WHERE task_id = 'Upper'").get() as { n: number };
-    conn.close();
+    const { attempts, upperContent } = await withStoreRows(cwd, async (rows) => ({
+      attempts: await rows.all("SELECT status, error FROM task_attempts WHERE task_id = 'Upper'"),
+      upperContent: (await rows.get<{ n: number }>("SELECT COUNT(*) AS n FROM plan_content WHERE task_id = 'Upper'"))!,
+    }));
     expect(attempts).toEqual([{ status: 'failed', error: 'Upper was told to fail' }]);
     expect(upperContent.n).toBe(0);
 
@@ -137,9 +129,7 @@ describe('plan build', () => {
     const events = jsonEvents(result.stdout).filter((e) => e.taskId === 'Bang');
     expect(events.filter((e) => e.type === 'task-started').map((e) => e.try)).toEqual([1, 2]);
     expect(events.find((e) => e.type === 'task-failed')?.retryInMs).toEqual(expect.any(Number));
-    const conn = db();
-    const attempts = conn.prepare("SELECT status FROM task_attempts WHERE task_id = 'Bang' ORDER BY id").all();
-    conn.close();
+    const attempts = await storeQuery(cwd, "SELECT status FROM task_attempts WHERE task_id = 'Bang' ORDER BY id");
     expect(attempts).toEqual([{ status: 'failed' }, { status: 'complete' }]);
   });
 

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, diamondPipeline, jsonEvents, runPlan, snapshotDir, spawnPlan, startedTasks, tempDir, waitForOutput } from '../support/cli.js';
+import { storeQuery } from '../support/store-rows.js';
 
 // Crash tests really kill a child `plan build` with SIGKILL, then check that the next build completes the run,
 // that no task whose attempt reached `persisted` runs again, and that the files equal an uninterrupted build's.
@@ -24,13 +24,8 @@ afterEach(() => {
 
 const runDir = (): string => path.join(cwd, 'runs', 'demo');
 
-function attemptStatuses(): { task_id: string; status: string }[] {
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT task_id, status FROM task_attempts ORDER BY id').all() as { task_id: string; status: string }[];
-  } finally {
-    db.close();
-  }
+function attemptStatuses(): Promise<{ task_id: string; status: string }[]> {
+  return storeQuery(cwd, 'SELECT task_id, status FROM task_attempts ORDER BY id');
 }
 
 describe('kill -9', () => {
@@ -49,7 +44,7 @@ describe('kill -9', () => {
       .filter((e) => e.type === 'task-persisted')
       .map((e) => e.taskId as string);
     expect(persistedBefore).toHaveLength(2);
-    expect(attemptStatuses().filter((a) => a.status === 'running')).toHaveLength(1);
+    expect((await attemptStatuses()).filter((a) => a.status === 'running')).toHaveLength(1);
 
     const resumed = await runPlan(['build', 'runs/demo', '--json'], { cwd });
     expect(resumed.exit).toBe(0);
@@ -57,7 +52,7 @@ describe('kill -9', () => {
     expect(rerun).toHaveLength(3);
     for (const taskId of persistedBefore) expect(rerun).not.toContain(taskId);
     expect(snapshotDir(runDir())).toEqual(reference);
-    const statuses = attemptStatuses();
+    const statuses = await attemptStatuses();
     expect(statuses.filter((a) => a.status === 'running')).toEqual([]);
     expect(statuses.filter((a) => a.status === 'abandoned')).toHaveLength(1);
     expect(fs.readdirSync(runDir(), { recursive: true }).filter((f) => String(f).includes('.plan-tmp-'))).toEqual([]);
@@ -70,7 +65,7 @@ describe('kill -9', () => {
     });
     expect(killed.signal).toBe('SIGKILL');
     expect(fs.existsSync(path.join(runDir(), 'shout.txt'))).toBe(false);
-    expect(attemptStatuses().find((a) => a.task_id === 'Shout')?.status).toBe('persisted');
+    expect((await attemptStatuses()).find((a) => a.task_id === 'Shout')?.status).toBe('persisted');
 
     const resumed = await runPlan(['build', 'runs/demo', '--json'], { cwd });
     expect(resumed.exit).toBe(0);
@@ -79,7 +74,7 @@ describe('kill -9', () => {
     const rerun = startedTasks(resumed.stdout);
     expect(rerun).not.toContain('Shout');
     expect(snapshotDir(runDir())).toEqual(reference);
-    expect(attemptStatuses().find((a) => a.task_id === 'Shout')?.status).toBe('complete');
+    expect((await attemptStatuses()).find((a) => a.task_id === 'Shout')?.status).toBe('complete');
   });
 
   it('SIGINT stops the build: running tasks are cancelled, exit 130, and the next build finishes the run', async () => {
@@ -92,7 +87,7 @@ describe('kill -9', () => {
     expect(interrupted.exit).toBe(130);
     expect(Date.now() - sent).toBeLessThan(2_000);
     expect(jsonEvents(interrupted.stdout).find((e) => e.type === 'build-finished')).toMatchObject({ status: 'cancelled' });
-    expect(attemptStatuses()).toEqual([{ task_id: 'Seed(seed=one)', status: 'cancelled' }]);
+    expect(await attemptStatuses()).toEqual([{ task_id: 'Seed(seed=one)', status: 'cancelled' }]);
     expect(fs.existsSync(path.join(runDir(), '.plan-lock'))).toBe(false);
 
     const resumed = await runPlan(['build', 'runs/demo'], { cwd });

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { repoRoot, runPlan, tempDir } from '../support/cli.js';
 import { startFakeOpenAiServer, type FakeOpenAiServer } from '../support/fake-openai-server.js';
 import { offlineLikeAnswer } from '../support/fake-model.js';
+import { storeExists, storeQuery, withStoreRows } from '../support/store-rows.js';
 
 const llmPipeline = path.join(repoRoot, 'tests', 'fixtures', 'llm-pipeline.mjs');
 const SECRET = 'sk-test-DO-NOT-LEAK-7f3a9c2e41b8';
@@ -25,13 +25,26 @@ async function fakeServer(script: Parameters<typeof startFakeOpenAiServer>[0]): 
   return server;
 }
 
-function interactions(): { task_id: string; status: string; requested_model: string; error_class: string | null; cost_usd: number | null }[] {
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT task_id, status, requested_model, error_class, cost_usd FROM llm_interactions ORDER BY id').all() as never;
-  } finally {
-    db.close();
-  }
+function interactions(): Promise<
+  { task_id: string; status: string; requested_model: string; error_class: string | null; cost_usd: number | null }[]
+> {
+  return storeQuery(cwd, 'SELECT task_id, status, requested_model, error_class, cost_usd FROM llm_interactions ORDER BY id');
+}
+
+/**
+ * Every value of every row of every table, as text (bytes as latin1, as the file scan reads the SQLite file):
+ * what the store holds, on PostgreSQL too, where the database is not a file under runs/.
+ */
+function everyStoredValue(): Promise<string[]> {
+  return withStoreRows(cwd, async (rows) => {
+    const values: string[] = [];
+    for (const table of await rows.tables()) {
+      for (const row of await rows.all<Record<string, unknown>>(`SELECT * FROM ${table}`)) {
+        for (const value of Object.values(row)) values.push(Buffer.isBuffer(value) ? value.toString('latin1') : String(value));
+      }
+    }
+    return values;
+  });
 }
 
 const build = (args: string[], env: Record<string, string> = {}) => runPlan(['build', 'runs/demo', '--pipeline', llmPipeline, ...args], { cwd, env });
@@ -44,7 +57,7 @@ describe('plan build with models', () => {
       OPENAI_COMPATIBLE_API_KEY: '',
     });
     expect(result.exit, result.stderr).toBe(0);
-    const rows = interactions();
+    const rows = await interactions();
     const failed = rows.filter((r) => r.status === 'failed');
     const completed = rows.filter((r) => r.status === 'completed');
     expect(completed).toHaveLength(3);
@@ -65,13 +78,11 @@ describe('plan build with models', () => {
     const stopped = await build([model, price, '--max-cost', '0.03', '--llm-concurrency', '1']);
     expect(stopped.exit).toBe(1);
     expect(stopped.stderr).toContain('stopped: budget of $0.03 reached');
-    const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-    const run = db.prepare('SELECT status, status_reason FROM runs').get();
-    db.close();
+    const run = await withStoreRows(cwd, (rows) => rows.get('SELECT status, status_reason FROM runs'));
     expect(run).toEqual({ status: 'stopped', status_reason: 'budget' });
     // A call starts only while spent + in-flight estimates stay under the budget; the estimate cannot know the
     // answer's size, so the last call started may end above it — but no call starts once it is reached.
-    const costs = interactions().map((r) => r.cost_usd ?? 0);
+    const costs = (await interactions()).map((r) => r.cost_usd ?? 0);
     expect(costs).toEqual([0.021, 0.021]);
     expect(costs[0]).toBeLessThan(0.03);
     expect(fs.existsSync(path.join(cwd, 'runs', 'demo', 'summary.md'))).toBe(false);
@@ -95,7 +106,10 @@ describe('plan build with models', () => {
     });
     expect(denied.exit).toBe(1);
 
-    const everything = [result.stdout, result.stderr, denied.stdout, denied.stderr];
+    const stored = await everyStoredValue();
+    // The rows were read (the model calls' rows name the model): the scan below covers the database on either store.
+    expect(stored.some((value) => value.includes(`openai-compatible:keyed@${server.url}`))).toBe(true);
+    const everything = [result.stdout, result.stderr, denied.stdout, denied.stderr, ...stored];
     for (const entry of fs.readdirSync(path.join(cwd, 'runs'), { recursive: true, withFileTypes: true })) {
       if (entry.isFile()) everything.push(fs.readFileSync(path.join(entry.parentPath, entry.name)).toString('latin1'));
     }
@@ -155,7 +169,7 @@ describe('plan build with models', () => {
     const badConfig = await build([]);
     expect(badConfig.exit).toBe(2);
     expect(badConfig.stderr).toMatch(/^plan: config file .*plan\.config\.json is not valid JSON/);
-    expect(fs.existsSync(path.join(cwd, 'runs', 'plan.db'))).toBe(false);
+    expect(await storeExists(cwd)).toBe(false);
   });
 
   it('reads models from plan.config.json and keys from .env', async () => {
@@ -165,12 +179,12 @@ describe('plan build with models', () => {
     const result = await build([], { OPENAI_COMPATIBLE_API_KEY: '' });
     expect(result.exit, result.stderr).toBe(0);
     expect(server.requestCount).toBe(3);
-    expect(interactions().every((r) => r.requested_model === `openai-compatible:configured@${server.url}`)).toBe(true);
+    expect((await interactions()).every((r) => r.requested_model === `openai-compatible:configured@${server.url}`)).toBe(true);
   });
 });
 
 /** Every stored call's cost, oldest first. */
-const costs = (): (number | null)[] => interactions().map((r) => r.cost_usd);
+const costs = async (): Promise<(number | null)[]> => (await interactions()).map((r) => r.cost_usd);
 
 describe('models whose price is not known', () => {
   it('--max-cost with a model of unknown price refuses to start: exit 2, one line naming the model and how to price it', async () => {
@@ -185,7 +199,7 @@ describe('models whose price is not known', () => {
     expect(lines[0]).toContain('--price IN,OUT');
     expect(lines[0]).toContain('"prices"');
     expect(server.requestCount).toBe(0);
-    expect(fs.existsSync(path.join(cwd, 'runs', 'plan.db'))).toBe(false);
+    expect(await storeExists(cwd)).toBe(false);
 
     // A budget in the config file is a budget too.
     fs.writeFileSync(path.join(cwd, 'plan.config.json'), JSON.stringify({ maxCost: 1 }));
@@ -198,17 +212,17 @@ describe('models whose price is not known', () => {
     const priced = await build([`--model=${spec}`, '--price', '0.5,2', '--max-cost', '10']);
     expect(priced.exit, priced.stderr).toBe(0);
     // 1M in at $0.50 + 100k out at $2 per million.
-    expect(costs()).toEqual([0.7, 0.7, 0.7]);
+    expect(await costs()).toEqual([0.7, 0.7, 0.7]);
 
     fs.writeFileSync(path.join(cwd, 'plan.config.json'), JSON.stringify({ prices: { [spec]: { inputPerM: 1, outputPerM: 0 } } }));
     const configured = await runPlan(['build', 'runs/demo', `--model=${spec}`, '--force', 'Summary', '--max-cost', '10'], { cwd });
     expect(configured.exit, configured.stderr).toBe(0);
-    expect(costs()).toEqual([0.7, 0.7, 0.7, 1]);
+    expect(await costs()).toEqual([0.7, 0.7, 0.7, 1]);
 
     // A price given by the config wins over --price, which is only for the models that have none.
     const both = await runPlan(['build', 'runs/demo', `--model=${spec}`, '--force', 'Summary', '--price', '9,9'], { cwd });
     expect(both.exit, both.stderr).toBe(0);
-    expect(costs().at(-1)).toBe(1);
+    expect((await costs()).at(-1)).toBe(1);
 
     const bad = await build([`--model=${spec}`, '--price', '0.5']);
     expect(bad.exit).toBe(2);
@@ -219,7 +233,7 @@ describe('models whose price is not known', () => {
     const server = await fakeServer({ handler: (request) => offlineLikeAnswer(request) });
     const result = await build([`--model=openai-compatible:mystery@${server.url}`, '--summarize', 'out/summary.json']);
     expect(result.exit, result.stderr).toBe(0);
-    expect(costs()).toEqual([null, null, null]);
+    expect(await costs()).toEqual([null, null, null]);
 
     // In JSON an unknown cost is null, as a single call's is.
     const summary = JSON.parse(fs.readFileSync(path.join(cwd, 'out', 'summary.json'), 'utf8')) as {
@@ -270,7 +284,7 @@ describe('models whose price is not known', () => {
     expect(priced.exit, priced.stderr).toBe(0);
     const unpriced = await runPlan(['build', 'runs/demo', `--model=openai-compatible:mystery@${server.url}`, '--force', 'Summary'], { cwd });
     expect(unpriced.exit, unpriced.stderr).toBe(0);
-    expect(costs()).toEqual([1, 1, 1, null]);
+    expect(await costs()).toEqual([1, 1, 1, null]);
     const status = await runPlan(['status', 'runs/demo'], { cwd });
     expect(status.stdout).toContain('cost ≥ $3.0000 + 1 call of unknown price');
     const show = await runPlan(['show', 'runs/demo'], { cwd });

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { repoRoot, runPlan, snapshotDir, tempDir } from '../support/cli.js';
 import { startFakeOpenAiServer, type FakeOpenAiServer, type FakeScript } from '../support/fake-openai-server.js';
 import { offlineLikeAnswer } from '../support/fake-model.js';
+import { storeQuery } from '../support/store-rows.js';
 
 // Model-side faults through the CLI, end to end: what a build does when its models misbehave, and that the run
 // finishes later on a working model. Each fault's handling inside the client (one row per try, backoff,
@@ -28,13 +28,10 @@ async function fakeServer(script: FakeScript): Promise<FakeOpenAiServer> {
   return server;
 }
 
-function rows(): { item_key: string | null; requested_model: string; status: string; error_class: string | null; duration_ms: number | null }[] {
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT item_key, requested_model, status, error_class, duration_ms FROM llm_interactions ORDER BY id').all() as never;
-  } finally {
-    db.close();
-  }
+function rows(): Promise<
+  { item_key: string | null; requested_model: string; status: string; error_class: string | null; duration_ms: number | null }[]
+> {
+  return storeQuery(cwd, 'SELECT item_key, requested_model, status, error_class, duration_ms FROM llm_interactions ORDER BY id');
 }
 
 describe('every model failing', () => {
@@ -73,7 +70,7 @@ describe('every model failing', () => {
     // Ideas asks two things at once; the first to exhaust every model fails the task, and the build ends while
     // the other may still be on its way through the list: its rows are a prefix of the same sequence.
     const sequence = [...Array(4).fill(['silent', 'timeout']), ['refusing', 'refusal'], ...Array(4).fill(['empty', 'empty_content'])];
-    const tries = rows();
+    const tries = await rows();
     const ofItem = (item: string) =>
       tries.filter((r) => r.item_key === item).map((r) => [r.requested_model.replace(/^openai-compatible:(\w+)@.*$/, '$1'), r.error_class]);
     const calls = [ofItem('first'), ofItem('second')].sort((a, b) => b.length - a.length);
@@ -88,10 +85,6 @@ describe('every model failing', () => {
     const healed = await runPlan(['build', 'runs/demo', `--model=${spec('good', good)}`], { cwd });
     expect(healed.exit, healed.stderr).toBe(0);
     expect(snapshotDir(path.join(cwd, 'runs', 'demo'))).toEqual(reference);
-    expect(
-      rows()
-        .filter((r) => r.status === 'completed')
-        .map((r) => r.requested_model),
-    ).toEqual(Array(3).fill(spec('good', good)));
+    expect((await rows()).filter((r) => r.status === 'completed').map((r) => r.requested_model)).toEqual(Array(3).fill(spec('good', good)));
   });
 });

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, jsonEvents, runPlan, snapshotDir, spawnPlan, startedTasks, tempDir, waitForOutput } from '../support/cli.js';
 import { startFakeOpenAiServer, type FakeOpenAiServer } from '../support/fake-openai-server.js';
 import { offlineLikeAnswer } from '../support/fake-model.js';
+import { storeQuery } from '../support/store-rows.js';
 import { PLAN_TASK_CLASSES } from '../../src/tasks/catalog.js';
 import { planConfigFrom } from '../../src/tasks/pipeline.js';
 import { outputList } from '../../src/engine/target.js';
@@ -32,14 +32,7 @@ function declaredFiles(speed: 'fast' | 'full'): string[] {
   return PLAN_TASK_CLASSES.flatMap((Class) => outputList(new Class(config).output()).map((t) => t.path));
 }
 
-function query<T>(sql: string, ...args: unknown[]): T[] {
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    return db.prepare(sql).all(...args) as T[];
-  } finally {
-    db.close();
-  }
-}
+const query = <T>(sql: string, ...args: unknown[]): Promise<T[]> => storeQuery<T>(cwd, sql, ...args);
 
 describe.each(['fast', 'full'] as const)('the plan pipeline on the offline model (--speed %s)', (speed) => {
   it('builds every declared file, stores each with its sha256, records every call; a second build does nothing', async () => {
@@ -50,7 +43,7 @@ describe.each(['fast', 'full'] as const)('the plan pipeline on the offline model
     const onDisk = fs.readdirSync(runDir()).filter((f) => !f.startsWith('.plan-'));
     for (const declared of declaredFiles(speed)) expect(onDisk).toContain(declared);
 
-    const rows = query<{ path: string; sha256: string }>(
+    const rows = await query<{ path: string; sha256: string }>(
       'SELECT path, sha256 FROM plan_content c WHERE version = (SELECT MAX(version) FROM plan_content WHERE run_id = c.run_id AND path = c.path)',
     );
     const stored = new Map(rows.map((r) => [r.path, r.sha256]));
@@ -58,7 +51,7 @@ describe.each(['fast', 'full'] as const)('the plan pipeline on the offline model
     for (const name of onDisk) expect(stored.get(name), name).toBe(sha(fs.readFileSync(path.join(runDir(), name))));
 
     const finished = jsonEvents(result.stdout).filter((e) => e.type === 'interaction-finished');
-    const interactions = query<{ status: string; answered_model: string; cost_usd: number }>(
+    const interactions = await query<{ status: string; answered_model: string; cost_usd: number }>(
       'SELECT status, answered_model, cost_usd FROM llm_interactions',
     );
     expect(interactions).toHaveLength(finished.length);
@@ -119,24 +112,28 @@ describe('the plan pipeline against an OpenAI-compatible server', () => {
     child.kill('SIGKILL');
     expect((await done).signal).toBe('SIGKILL');
 
-    const completedBefore = query<{ request_hash: string }>(
-      "SELECT request_hash FROM llm_interactions WHERE task_id = 'CreateWBSLevel3Task' AND status = 'completed'",
+    const completedBefore = (
+      await query<{ request_hash: string }>(
+        "SELECT request_hash FROM llm_interactions WHERE task_id = 'CreateWBSLevel3Task' AND status = 'completed'",
+      )
     ).map((r) => r.request_hash);
     expect(completedBefore.length).toBeGreaterThanOrEqual(3);
     const askedBeforeResume = server.requests.length;
 
     const resumed = await runPlan(['build', 'runs/demo', model, '--json'], { cwd });
     expect(resumed.exit, resumed.stderr).toBe(0);
-    const replayed = query<{ request_hash: string }>(
+    const replayed = await query<{ request_hash: string }>(
       "SELECT request_hash FROM llm_interactions WHERE task_id = 'CreateWBSLevel3Task' AND status = 'replayed'",
     );
     expect(replayed.map((r) => r.request_hash).sort()).toEqual([...completedBefore].sort());
     // None of the calls that had completed was asked again by the new attempt.
-    const [abandoned] = query<{ id: number }>("SELECT id FROM task_attempts WHERE task_id = 'CreateWBSLevel3Task' AND status = 'abandoned'");
+    const [abandoned] = await query<{ id: number }>("SELECT id FROM task_attempts WHERE task_id = 'CreateWBSLevel3Task' AND status = 'abandoned'");
     expect(abandoned).toBeDefined();
-    const askedAgain = query<{ request_hash: string }>(
-      "SELECT request_hash FROM llm_interactions WHERE task_id = 'CreateWBSLevel3Task' AND status = 'completed' AND attempt_id != ?",
-      abandoned!.id,
+    const askedAgain = (
+      await query<{ request_hash: string }>(
+        "SELECT request_hash FROM llm_interactions WHERE task_id = 'CreateWBSLevel3Task' AND status = 'completed' AND attempt_id != ?",
+        abandoned!.id,
+      )
     ).filter((r) => completedBefore.includes(r.request_hash));
     expect(askedAgain).toEqual([]);
     const askedAfter = server.requests.length - askedBeforeResume;

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { diamondPipeline, jsonEvents, planBin, runPlan, snapshotDir, startedTasks, tempDir } from '../support/cli.js';
+import { diamondPipeline, jsonEvents, planBin, runPlan, snapshotDir, startedTasks, tempDir, testStoreUrl } from '../support/cli.js';
+import { storeQuery, withStoreRows } from '../support/store-rows.js';
 
 // Recovery of what a killed build left `persisted`, with real kills at the two moments a test cannot hit from
 // outside (PLAN_TEST_HOOK): the next build must do what materialize would have done, and never write over a
@@ -22,25 +22,15 @@ const runDir = (): string => path.join(cwd, 'runs', 'demo');
 const read = (file: string): string => fs.readFileSync(path.join(runDir(), file), 'utf8');
 const sha256 = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
 
-function contentRows(filePath: string): { version: number; source: string; sha256: string }[] {
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT version, source, sha256 FROM plan_content WHERE path = ? ORDER BY version').all(filePath) as never;
-  } finally {
-    db.close();
-  }
+function contentRows(filePath: string): Promise<{ version: number; source: string; sha256: string }[]> {
+  return storeQuery(cwd, 'SELECT version, source, sha256 FROM plan_content WHERE path = ? ORDER BY version', filePath);
 }
 
-function statusOf(taskId: string): string | undefined {
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    const row = db.prepare('SELECT status FROM task_attempts WHERE task_id = ? ORDER BY id DESC LIMIT 1').get(taskId) as
-      | { status: string }
-      | undefined;
-    return row?.status;
-  } finally {
-    db.close();
-  }
+async function statusOf(taskId: string): Promise<string | undefined> {
+  const row = await withStoreRows(cwd, (rows) =>
+    rows.get<{ status: string }>('SELECT status FROM task_attempts WHERE task_id = ? ORDER BY id DESC LIMIT 1', taskId),
+  );
+  return row?.status;
 }
 
 const build = (env: Record<string, string> = {}, extra: string[] = []) =>
@@ -50,21 +40,21 @@ describe('recovery of a persisted attempt', () => {
   it('keeps a person edit made after the files were written but before the complete mark, stores it, and rebuilds what reads it', async () => {
     const killed = await build({ PLAN_TEST_HOOK: 'kill-after-materialize:Shout' });
     expect(killed.signal).toBe('SIGKILL');
-    expect(statusOf('Shout')).toBe('persisted');
+    expect(await statusOf('Shout')).toBe('persisted');
     expect(read('shout.txt')).toBe('SEED ONE!!!\n');
 
     fs.writeFileSync(path.join(runDir(), 'shout.txt'), 'my own words\n');
     const resumed = await build();
     expect(resumed.exit).toBe(0);
     expect(read('shout.txt')).toBe('my own words\n');
-    expect(contentRows('shout.txt').map((r) => [r.version, r.source, r.sha256])).toEqual([
+    expect((await contentRows('shout.txt')).map((r) => [r.version, r.source, r.sha256])).toEqual([
       [1, 'task', sha256('SEED ONE!!!\n')],
       [2, 'edit', sha256('my own words\n')],
     ]);
     expect(jsonEvents(resumed.stdout).find((e) => e.type === 'file-edited')).toMatchObject({ taskId: 'Shout', path: 'shout.txt' });
     expect(startedTasks(resumed.stdout)).not.toContain('Shout');
     expect(read('join.txt')).toContain('my own words');
-    expect(statusOf('Shout')).toBe('complete');
+    expect(await statusOf('Shout')).toBe('complete');
   });
 
   it('rewrites a torn file (empty, or a strict prefix of the stored bytes) from the database instead of keeping it', async () => {
@@ -76,8 +66,8 @@ describe('recovery of a persisted attempt', () => {
     expect(resumed.exit).toBe(0);
     expect(read('shout.txt')).toBe('SEED ONE!!!\n');
     expect(read('shout.json')).toBe(JSON.stringify({ length: 'SEED ONE\n'.length }));
-    expect(contentRows('shout.txt').map((r) => r.source)).toEqual(['task']);
-    expect(contentRows('shout.json').map((r) => r.source)).toEqual(['task']);
+    expect((await contentRows('shout.txt')).map((r) => r.source)).toEqual(['task']);
+    expect((await contentRows('shout.json')).map((r) => r.source)).toEqual(['task']);
     expect(jsonEvents(resumed.stdout).find((e) => e.type === 'task-recovered')).toMatchObject({
       taskId: 'Shout',
       files: ['shout.txt', 'shout.json'],
@@ -112,6 +102,7 @@ describe('recovery of a persisted attempt', () => {
 describe('--durability full', () => {
   /** The paths fsync was called on by the build, as strace shows them (`-y` prints an fd's path). */
   function fsyncedPaths(durability: string): string[] {
+    const storeUrl = testStoreUrl(cwd);
     const log = path.join(cwd, `strace-${durability}.log`);
     const traced = spawnSync(
       'strace',
@@ -131,7 +122,8 @@ describe('--durability full', () => {
         '--durability',
         durability,
       ],
-      { cwd, env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' },
+      // On the test project's store (in the `postgres` one, the dir's schema): the files' fsyncs are the engine's, whatever the store.
+      { cwd, env: { ...process.env, NO_COLOR: '1', ...(storeUrl === undefined ? {} : { PLAN_DB: storeUrl }) }, encoding: 'utf8' },
     );
     expect(traced.status, traced.stderr).toBe(0);
     const lines = fs.readFileSync(log, 'utf8').split('\n');

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, jsonEvents, repoRoot, runPlan, spawnPlan, tempDir, waitForOutput } from '../support/cli.js';
 import { startFakeOpenAiServer, type FakeBehaviour, type FakeOpenAiServer, type FakeRequest } from '../support/fake-openai-server.js';
 import { offlineLikeAnswer } from '../support/fake-model.js';
+import { storeQuery } from '../support/store-rows.js';
 
 // Resuming a run: the next `plan build` of the dir carries on with the settings the run was made with, says
 // what it changes and what the dead build left behind.
@@ -33,13 +33,8 @@ async function switchableServer(): Promise<{ server: FakeOpenAiServer; behave: (
 const failsAfterOneCall = (request: FakeRequest): FakeBehaviour =>
   request.ordinal === 1 ? offlineLikeAnswer(request) : { kind: 'delay', ms: 300, next: { kind: 'status', status: 401, body: '{"error":"no"}' } };
 
-function calls(): { task_id: string; status: string; requested_model: string }[] {
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT task_id, status, requested_model FROM llm_interactions ORDER BY id').all() as never;
-  } finally {
-    db.close();
-  }
+function calls(): Promise<{ task_id: string; status: string; requested_model: string }[]> {
+  return storeQuery(cwd, 'SELECT task_id, status, requested_model FROM llm_interactions ORDER BY id');
 }
 
 const build = (args: string[]) => runPlan(['build', 'runs/demo', ...args], { cwd });
@@ -59,7 +54,7 @@ describe('resuming a run on the models it was made with', () => {
     expect(resumed.stderr).not.toContain('continuing with');
     // The unanswered call and Summary's went to A; the answered one was replayed, not asked again.
     expect(server.requestCount - askedBefore).toBe(2);
-    const byBuild = calls().filter((c) => c.status !== 'failed');
+    const byBuild = (await calls()).filter((c) => c.status !== 'failed');
     expect(byBuild.every((c) => c.requested_model === modelA)).toBe(true);
     expect(byBuild.filter((c) => c.status === 'replayed')).toHaveLength(1);
     expect(resumed.stderr).toContain('1 model call replayed from earlier attempts, not paid again');
@@ -76,7 +71,7 @@ describe('resuming a run on the models it was made with', () => {
     expect(offline.exit, offline.stderr).toBe(0);
     expect(offline.stderr).toContain(`run was built with ${modelA}; continuing with offline`);
     expect(server.requestCount).toBe(askedBefore);
-    expect(calls().filter((c) => c.status === 'replayed')).toHaveLength(1);
+    expect((await calls()).filter((c) => c.status === 'replayed')).toHaveLength(1);
 
     // The run now goes on with the model it was last built with.
     fs.rmSync(path.join(cwd, 'runs', 'demo', 'summary.md'));

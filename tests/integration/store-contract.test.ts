@@ -415,6 +415,25 @@ for (const backend of backends) {
         expect((await store.listAttempts(other.id)).map((a) => a.id)).toEqual([ids[tasks.length]]);
       });
 
+      it('a complete mark still waiting when another attempt persists is committed with that persist', async () => {
+        const run = await newRun();
+        const first = await store.startAttempt(run.id, 'T');
+        const second = await store.startAttempt(run.id, 'U');
+        await store.persistAttempt(first, '{}', [output('t.md', 't')]);
+        // No turn of the event loop between the mark and the next persist: the mark must ride in it.
+        void store.completeAttempt(first, []);
+        await store.persistAttempt(second, '{}', [output('u.md', 'u')]);
+        const another = await openAnother();
+        try {
+          expect((await another.listAttempts(run.id)).map((a) => [a.taskId, a.status])).toEqual([
+            ['T', 'complete'],
+            ['U', 'persisted'],
+          ]);
+        } finally {
+          await another.close();
+        }
+      });
+
       it('persistAttempt stores every output as a content version and the stamp; an identical rebuild adds no version', async () => {
         const run = await newRun();
         const first = await store.startAttempt(run.id, 'T');

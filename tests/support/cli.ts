@@ -93,13 +93,27 @@ export function waitForOutput(child: ChildProcess, predicate: (stdout: string) =
  * the test names a database itself. Schemas are dropped by tests/support/postgres-project-teardown.ts.
  */
 function storeEnv(args: readonly string[], options: { cwd: string; env?: Record<string, string | undefined> }): Record<string, string> {
-  const base = process.env.PLAN_TEST_POSTGRES_URL;
-  if (process.env.PLAN_TEST_STORE !== 'postgres' || base === undefined || base === '') return {};
   if (options.env !== undefined && 'PLAN_DB' in options.env) return {};
   if (args.some((arg) => arg === '--db' || arg.startsWith('--db='))) return {};
-  const url = new URL(base);
-  url.searchParams.set('schema', `${E2E_SCHEMA_PREFIX}${createHash('sha256').update(path.resolve(options.cwd)).digest('hex').slice(0, 16)}`);
-  return { PLAN_DB: url.toString() };
+  const url = testStoreUrl(options.cwd);
+  return url === undefined ? {} : { PLAN_DB: url };
 }
 
 export const E2E_SCHEMA_PREFIX = 'plan_e2e_';
+
+/** The schema the `postgres` project gives a working dir: the prefix and the first 16 hex of sha256(resolved dir). */
+export function e2eSchemaFor(cwd: string): string {
+  return `${E2E_SCHEMA_PREFIX}${createHash('sha256').update(path.resolve(cwd)).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The PLAN_DB a CLI process started in `cwd` gets in the `postgres` project (PLAN_TEST_STORE=postgres and
+ * PLAN_TEST_POSTGRES_URL set); undefined otherwise (the SQLite default, `runs/plan.db` beside the run dirs).
+ */
+export function testStoreUrl(cwd: string): string | undefined {
+  const base = process.env.PLAN_TEST_POSTGRES_URL;
+  if (process.env.PLAN_TEST_STORE !== 'postgres' || base === undefined || base === '') return undefined;
+  const url = new URL(base);
+  url.searchParams.set('schema', e2eSchemaFor(cwd));
+  return url.toString();
+}

@@ -4,9 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { startFakeOpenAiServer, type FakeRequest } from './fake-openai-server.js';
 import { offlineLikeAnswer } from './fake-model.js';
+import { testStoreUrl } from './cli.js';
+import { openStoreRows, storeExists, withStoreRows, type StoreRows } from './store-rows.js';
 
 /**
  * The crash campaign: the whole plan pipeline against the fake model server (small seeded latencies), killed
@@ -21,7 +22,7 @@ import { offlineLikeAnswer } from './fake-model.js';
  *   server received), the run holds exactly as many `completed` rows as the uninterrupted build needed
  *   answers, and no request reached the server once that many answers had been recorded `completed`.
  *   A call cut by the kill before its row was marked `completed` may be asked again, and is counted;
- * - `PRAGMA integrity_check` is ok; no `.plan-tmp-*` file is left;
+ * - on SQLite, `PRAGMA integrity_check` is ok (PostgreSQL has no database file of ours to check); no `.plan-tmp-*` file is left;
  * - no person's edit is lost: after about half the kills, a file on disk is edited, as a person would between
  *   builds; the database holds every edit as a version with source `edit`, and the final file holds the edit
  *   unless an edit upstream of it made its task run again. The kills that land right after a task's files
@@ -30,7 +31,9 @@ import { offlineLikeAnswer } from './fake-model.js';
  *   with the uninterrupted build: its files are checked against their newest rows, its calls are new ones.
  *
  * Runs from vitest (tests/e2e/crash-campaign.test.ts, the short version) and from plain node
- * (bench/crash-campaign.js compiles this file with tsc, for the long version).
+ * (bench/crash-campaign.js compiles this file with tsc, for the long version). The builds use the SQLite store
+ * beside their run dirs, or, in the `postgres` test project, each dir's schema (tests/support/cli.ts); the rows
+ * are read through tests/support/store-rows.ts either way.
  */
 
 export interface CampaignOptions {
@@ -156,7 +159,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
           .map((e) => String(e.taskId)),
       ),
     ];
-    const flow = fileFlow(path.join(referenceDir, 'runs', 'plan.db'));
+    const flow = await fileFlow(referenceDir);
     log(`reference: ${expected.size} files, ${server.requests.length} model requests, ${referenceEvents} events in ${Date.now() - started} ms`);
 
     while (result.kills < options.kills) {
@@ -195,7 +198,7 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
           // A person edits an end product while nothing runs.
           if (random() < 0.5) {
             // The worst moment for an edit: files the killed build wrote whose attempt is not marked complete.
-            const pending = filesOfPersistedAttempts(cwd);
+            const pending = await filesOfPersistedAttempts(cwd);
             const candidates = pending.length > 0 && random() < 0.7 ? pending : [...expected.keys()].sort();
             const edit = editSomeFile(path.join(cwd, 'runs', 'demo'), candidates, random, `round ${round}, kill ${killsThisRound}`);
             if (edit !== null) {
@@ -210,8 +213,8 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
       }
       result.recovered += countEvents(final.stdout, 'task-recovered');
       const roundRequests = server.requests.slice(firstRequest);
-      const violations = checkInvariants({ cwd, final, expected, needed, requests: roundRequests, edits, flow });
-      const stats = roundStats(cwd);
+      const violations = await checkInvariants({ cwd, final, expected, needed, requests: roundRequests, edits, flow });
+      const stats = await roundStats(cwd);
       result.requests += roundRequests.length;
       result.replayed += stats.replayed;
       result.abandoned += stats.abandoned;
@@ -244,7 +247,8 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
 function spawnBuild(planBin: string, args: string[], cwd: string, hook?: string): ChildProcess {
   return spawn(process.execPath, [planBin, ...args], {
     cwd,
-    env: { ...process.env, NO_COLOR: '1', CI: '1', PLAN_DB: undefined, PLAN_TEST_HOOK: hook },
+    // The store of the test project: SQLite's default file (no PLAN_DB), or in the `postgres` project the dir's schema.
+    env: { ...process.env, NO_COLOR: '1', CI: '1', PLAN_DB: testStoreUrl(cwd), PLAN_TEST_HOOK: hook },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -311,16 +315,26 @@ export interface FileFlow {
   taskOfRequest: Map<string, string>;
 }
 
-function fileFlow(dbFile: string): FileFlow {
-  const db = new Database(dbFile, { readonly: true });
+/** Messages of a model call's row: deflated in `messages_z`, or (SQLite rows from before schema version 2) `messages_json`. */
+function messagesOf(row: { messages_json?: string; messages_z?: Buffer | null }): unknown {
+  return JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json!);
+}
+
+/** The rows of the store the builds started in `cwd` used (read only). */
+function storeOf(cwd: string): Promise<StoreRows> {
+  return openStoreRows(cwd);
+}
+
+async function fileFlow(cwd: string): Promise<FileFlow> {
+  const db = await storeOf(cwd);
   try {
     const readers = new Map<string, string[]>();
     const outputs = new Map<string, string[]>();
-    const rows = db.prepare("SELECT task_id, stamp_json, outputs_json FROM task_attempts WHERE status = 'complete'").all() as {
+    const rows = await db.all<{
       task_id: string;
       stamp_json: string;
       outputs_json: string;
-    }[];
+    }>("SELECT task_id, stamp_json, outputs_json FROM task_attempts WHERE status = 'complete'");
     for (const row of rows) {
       for (const input of Object.keys((JSON.parse(row.stamp_json) as { inputs: Record<string, string> }).inputs)) {
         readers.set(input, [...(readers.get(input) ?? []), row.task_id]);
@@ -328,16 +342,13 @@ function fileFlow(dbFile: string): FileFlow {
       outputs.set(row.task_id, Object.keys(JSON.parse(row.outputs_json) as Record<string, string>));
     }
     const taskOfRequest = new Map<string, string>();
-    for (const row of db.prepare('SELECT task_id, messages_json, messages_z FROM llm_interactions').all() as {
-      task_id: string;
-      messages_json: string;
-      messages_z: Buffer | null;
-    }[]) {
-      taskOfRequest.set(messagesKey(JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json)), row.task_id);
+    // `SELECT *`: SQLite's messages_json is not a column on PostgreSQL.
+    for (const row of await db.all<{ task_id: string; messages_json?: string; messages_z?: Buffer | null }>('SELECT * FROM llm_interactions')) {
+      taskOfRequest.set(messagesKey(messagesOf(row)), row.task_id);
     }
     return { readers, outputs, taskOfRequest };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -360,16 +371,12 @@ function downstreamOf(flow: FileFlow, edited: Iterable<string>): { tasks: Set<st
 }
 
 /** Output files of attempts left `persisted` (their files may be on disk already), sorted. */
-function filesOfPersistedAttempts(cwd: string): string[] {
-  const dbFile = path.join(cwd, 'runs', 'plan.db');
-  if (!fs.existsSync(dbFile)) return [];
-  const db = new Database(dbFile, { readonly: true });
-  try {
-    const rows = db.prepare("SELECT outputs_json FROM task_attempts WHERE status = 'persisted'").all() as { outputs_json: string }[];
-    return rows.flatMap((row) => Object.keys(JSON.parse(row.outputs_json) as Record<string, string>)).sort();
-  } finally {
-    db.close();
-  }
+async function filesOfPersistedAttempts(cwd: string): Promise<string[]> {
+  if (!(await storeExists(cwd))) return [];
+  const rows = await withStoreRows(cwd, (db) =>
+    db.all<{ outputs_json: string }>("SELECT outputs_json FROM task_attempts WHERE status = 'persisted'"),
+  );
+  return rows.flatMap((row) => Object.keys(JSON.parse(row.outputs_json) as Record<string, string>)).sort();
 }
 
 /**
@@ -456,7 +463,7 @@ interface InvariantInput {
 }
 
 /** The invariants after a resume-to-completion; returns what is wrong (nothing, when all hold). */
-export function checkInvariants(input: InvariantInput): string[] {
+export async function checkInvariants(input: InvariantInput): Promise<string[]> {
   const violations: string[] = [];
   const runDir = path.join(input.cwd, 'runs', 'demo');
   if (input.final.exit !== 0)
@@ -476,7 +483,8 @@ export function checkInvariants(input: InvariantInput): string[] {
     else if (edit === undefined && !got.equals(bytes)) violations.push(`${file} differs from the uninterrupted build`);
   }
   for (const file of actual.keys()) {
-    if (!input.expected.has(file) && !isExtraOf(file, downstream.tasks, input.cwd)) violations.push(`${file} is not in the uninterrupted build`);
+    if (!input.expected.has(file) && !(await isExtraOf(file, downstream.tasks, input.cwd)))
+      violations.push(`${file} is not in the uninterrupted build`);
   }
 
   // 6. No temp file is left.
@@ -484,20 +492,20 @@ export function checkInvariants(input: InvariantInput): string[] {
     if (entry.name.startsWith('.plan-tmp-')) violations.push(`temp file ${entry.name} was left`);
   }
 
-  const db = new Database(path.join(input.cwd, 'runs', 'plan.db'), { readonly: true });
+  const db = await storeOf(input.cwd);
   try {
-    // 5. The database file is sound.
-    const integrity = db.pragma('integrity_check', { simple: true });
-    if (integrity !== 'ok') violations.push(`integrity_check: ${String(integrity)}`);
+    // 5. The database file is sound (SQLite's; PostgreSQL keeps no file of ours to check).
+    if (db.kind === 'sqlite') {
+      const integrity = (await db.get<{ integrity_check: string }>('PRAGMA integrity_check'))?.integrity_check;
+      if (integrity !== 'ok') violations.push(`integrity_check: ${String(integrity)}`);
+    }
 
     // 2. Every file has a newest content row with its sha256.
     const newest = new Map(
       (
-        db
-          .prepare(
-            'SELECT path, sha256 FROM plan_content c WHERE version = (SELECT MAX(version) FROM plan_content WHERE run_id = c.run_id AND path = c.path)',
-          )
-          .all() as { path: string; sha256: string }[]
+        await db.all<{ path: string; sha256: string }>(
+          'SELECT path, sha256 FROM plan_content c WHERE version = (SELECT MAX(version) FROM plan_content WHERE run_id = c.run_id AND path = c.path)',
+        )
       ).map((row) => [row.path, row.sha256]),
     );
     for (const [file, bytes] of actual) {
@@ -507,26 +515,27 @@ export function checkInvariants(input: InvariantInput): string[] {
     }
 
     // 7. Every edit is stored as a version.
-    const editRow = db.prepare("SELECT 1 FROM plan_content WHERE path = ? AND sha256 = ? AND source = 'edit'");
     for (const [file, bytes] of edits)
-      if (editRow.get(file, sha256(bytes)) === undefined) violations.push(`${file}: the person's edit has no version`);
+      if ((await db.get("SELECT 1 AS found FROM plan_content WHERE path = ? AND sha256 = ? AND source = 'edit'", file, sha256(bytes))) === undefined)
+        violations.push(`${file}: the person's edit has no version`);
 
     // 3. No attempt is left running.
-    const running = db.prepare("SELECT task_id FROM task_attempts WHERE status = 'running'").all() as { task_id: string }[];
+    const running = await db.all<{ task_id: string }>("SELECT task_id FROM task_attempts WHERE status = 'running'");
     for (const row of running) violations.push(`an attempt of ${row.task_id} is left running`);
 
     // 4. No completed model call was asked again.
-    const rows = db.prepare('SELECT * FROM llm_interactions').all() as {
+    const rows = await db.all<{
       status: string;
-      messages_json: string;
+      /** SQLite only, rows from before schema version 2. */
+      messages_json?: string;
       /** Deflated messages (schema version 2 on); messages_json is empty then. */
       messages_z?: Buffer | null;
       finished_at: number | null;
-    }[];
+    }>('SELECT * FROM llm_interactions');
     const completedAt = new Map<string, number[]>();
     const asked = new Map<string, number>();
     for (const row of rows) {
-      const key = messagesKey(JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json));
+      const key = messagesKey(messagesOf(row));
       if (row.status !== 'replayed') asked.set(key, (asked.get(key) ?? 0) + 1);
       if (row.status === 'completed') completedAt.set(key, [...(completedAt.get(key) ?? []), row.finished_at ?? 0]);
     }
@@ -543,7 +552,7 @@ export function checkInvariants(input: InvariantInput): string[] {
       serverCounts.set(key, (serverCounts.get(key) ?? 0) + 1);
       const need = input.needed.get(key);
       if (need === undefined) {
-        if (!rebuiltRequest(db, key, downstream.tasks))
+        if (!(await rebuiltRequest(db, key, downstream.tasks)))
           violations.push(`the server got request ${key.slice(0, 12)}, which the uninterrupted build never made`);
         continue;
       }
@@ -560,48 +569,36 @@ export function checkInvariants(input: InvariantInput): string[] {
       if (count < (completedAt.get(key)?.length ?? 0)) violations.push(`request ${key.slice(0, 12)} has more completed rows than requests`);
     }
   } finally {
-    db.close();
+    await db.close();
   }
   return violations;
 }
 
 /** A request the reference never made is fine when a task that an edit made run again made it. */
-function rebuiltRequest(db: Database.Database, key: string, tasks: ReadonlySet<string>): boolean {
-  for (const row of db.prepare('SELECT task_id, messages_json, messages_z FROM llm_interactions').all() as {
-    task_id: string;
-    messages_json: string;
-    messages_z: Buffer | null;
-  }[]) {
+async function rebuiltRequest(db: StoreRows, key: string, tasks: ReadonlySet<string>): Promise<boolean> {
+  for (const row of await db.all<{ task_id: string; messages_json?: string; messages_z?: Buffer | null }>('SELECT * FROM llm_interactions')) {
     if (!tasks.has(row.task_id)) continue;
-    if (messagesKey(JSON.parse(row.messages_z ? inflateRawSync(row.messages_z).toString('utf8') : row.messages_json)) === key) return true;
+    if (messagesKey(messagesOf(row)) === key) return true;
   }
   return false;
 }
 
 /** A file outside the reference is fine when a task that an edit made run again wrote it (per-item files vary). */
-function isExtraOf(file: string, tasks: ReadonlySet<string>, cwd: string): boolean {
+async function isExtraOf(file: string, tasks: ReadonlySet<string>, cwd: string): Promise<boolean> {
   if (tasks.size === 0) return false;
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    const row = db.prepare('SELECT task_id FROM plan_content WHERE path = ? ORDER BY version DESC LIMIT 1').get(file) as
-      | { task_id: string }
-      | undefined;
-    return row !== undefined && tasks.has(row.task_id);
-  } finally {
-    db.close();
-  }
+  const row = await withStoreRows(cwd, (db) =>
+    db.get<{ task_id: string }>('SELECT task_id FROM plan_content WHERE path = ? ORDER BY version DESC LIMIT 1', file),
+  );
+  return row !== undefined && tasks.has(row.task_id);
 }
 
-function roundStats(cwd: string): { replayed: number; completed: number; abandoned: number } {
-  const db = new Database(path.join(cwd, 'runs', 'plan.db'), { readonly: true });
-  try {
-    const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+function roundStats(cwd: string): Promise<{ replayed: number; completed: number; abandoned: number }> {
+  return withStoreRows(cwd, async (db) => {
+    const count = async (sql: string): Promise<number> => (await db.get<{ n: number }>(sql))!.n;
     return {
-      replayed: count("SELECT COUNT(*) AS n FROM llm_interactions WHERE status = 'replayed'"),
-      completed: count("SELECT COUNT(*) AS n FROM llm_interactions WHERE status = 'completed'"),
-      abandoned: count("SELECT COUNT(*) AS n FROM task_attempts WHERE status = 'abandoned'"),
+      replayed: await count("SELECT COUNT(*) AS n FROM llm_interactions WHERE status = 'replayed'"),
+      completed: await count("SELECT COUNT(*) AS n FROM llm_interactions WHERE status = 'completed'"),
+      abandoned: await count("SELECT COUNT(*) AS n FROM task_attempts WHERE status = 'abandoned'"),
     };
-  } finally {
-    db.close();
-  }
+  });
 }

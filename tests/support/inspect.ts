@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { openStore } from '../../src/store/open.js';
 import type { InteractionStatus } from '../../src/store/store.js';
 import { diamondPipeline, repoRoot, runPlan, type CliResult } from './cli.js';
 
@@ -59,10 +59,11 @@ export interface FakeCall {
 /**
  * Model calls recorded against a finished run, through the real store API, the way the LLM layer's recorder
  * writes them. (The CLI does not hand the LLM services to builds yet; once it does, these tests can make the
- * calls with a fixture pipeline and the offline model instead.) Returns the interaction ids.
+ * calls with a fixture pipeline and the offline model instead.) `db` is a SQLite file or a PostgreSQL URL
+ * (tests/support/store-rows.ts `storeUrl`). Returns the interaction ids.
  */
-export async function recordCalls(dbFile: string, runDir: string, calls: readonly FakeCall[]): Promise<number[]> {
-  const store = await openSqliteStore(dbFile);
+export async function recordCalls(db: string, runDir: string, calls: readonly FakeCall[]): Promise<number[]> {
+  const store = await openStore(db);
   try {
     const run = await store.findRunByDir(runDir);
     if (run === null) throw new Error(`no run for ${runDir}`);

@@ -62,7 +62,7 @@ export const dbCommand = defineGroup({
 });
 
 async function runCopy(args: CopyArgs): Promise<number> {
-  if (!databaseExists(args.from)) throw new UsageError(`no database at ${path.resolve(args.from)}`);
+  if (!(await databaseExists(args.from))) throw new UsageError(`no database at ${path.resolve(args.from)}`);
   const creating = !isPostgresUrl(args.to) && !fs.existsSync(args.to);
   if (creating && !fs.existsSync(path.dirname(path.resolve(args.to)))) {
     throw new UsageError(`the folder of database ${path.resolve(args.to)} does not exist; create it first`);

@@ -52,7 +52,7 @@ async function runRestore(args: RestoreArgs): Promise<number> {
   const target = args.into === undefined ? runDir : checkRunDirPath(args.into);
   const ownDir = target === runDir;
   const location = dbLocationFor(runDir, args.db);
-  if (!databaseExists(location)) throw new UsageError(`no database at ${location} (give --db)`);
+  if (!(await databaseExists(location))) throw new UsageError(`no database at ${location} (give --db)`);
   const store = await openStore(location, { runDir: target });
   try {
     const run = await resolveRun(store, runDir, args);

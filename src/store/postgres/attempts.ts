@@ -21,9 +21,10 @@ const UNIQUE_VIOLATION = '23505';
 
 /**
  * The engine's durable path on PostgreSQL: attempts, the content versions they and edits store, and the
- * snapshot a build decides from. Like the SQLite store, `complete` marks and hash-cache rows are deferred and
- * written together (one statement each per turn of the event loop): losing them costs a re-write of files,
- * never work. Reads that show them (snapshot, attempt list, export) write the waiting ones first.
+ * snapshot a build decides from. Like the SQLite store, `complete` marks and hash-cache rows are deferred: the
+ * marks ride in the next persist's statement (or, when none comes in this turn of the event loop, one of their
+ * own), the hash-cache rows in one statement per turn. Losing them costs a re-write of files, never work.
+ * Reads that show them (snapshot, attempt list, export) write the waiting ones first.
  */
 export class Attempts {
   private pendingCompletes: { attemptId: number; stats: FileStat[]; at: number }[] = [];
@@ -174,12 +175,17 @@ export class Attempts {
     const encoded = outputs.map((output) => ({ output, ...encodeContent(output.bytes) }));
     const runId = this.attemptRuns.get(attemptId) ?? null;
     const token = runId === null ? null : this.fence.tokenFor(runId);
+    // The `complete` marks waiting for a write ride in this one (as on SQLite, where they join the next commit):
+    // a build killed right after this persist leaves the tasks it finished before complete, not persisted.
+    const riding = this.pendingCompletes;
+    this.pendingCompletes = [];
     // ONE statement, so one round trip and one commit: it checks the attempt is running and the lease (FOR
     // SHARE: a takeover waits for this commit, so its build sees this attempt), marks it persisted, and adds a
     // version of each output whose bytes differ from the newest, numbered one past it. A writer racing on the
     // same path trips the unique key and runs the statement again.
-    const result = await this.context.query(
-      `WITH marked AS (
+    const result = await this.context
+      .query(
+        `WITH marked AS (
          UPDATE task_attempts SET status = 'persisted', stamp_json = $1, outputs_json = $2, persisted_at = $3
           WHERE id = $4 AND status = 'running'
             AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM run_leases WHERE run_id = $5 AND token = $6::bigint FOR SHARE))
@@ -194,23 +200,37 @@ export class Attempts {
          SELECT m.run_id, o.path, COALESCE(l.version, 0) + 1, m.task_id, $4, o.sha256, o.size, o.encoding, o.data, 'task', $3
            FROM marked m CROSS JOIN outputs o LEFT JOIN latest l ON l.path = o.path
           WHERE l.sha256 IS DISTINCT FROM o.sha256
-         RETURNING 1)
-       SELECT (SELECT COUNT(*) FROM marked) AS marked, (SELECT COUNT(*) FROM added) AS added`,
-      [
-        stamp,
-        JSON.stringify(outputShas),
-        now,
-        attemptId,
-        token === null ? null : runId,
-        token,
-        encoded.map((e) => e.output.path),
-        encoded.map((e) => e.output.sha256),
-        encoded.map((e) => e.output.bytes.length),
-        encoded.map((e) => e.encoding),
-        encoded.map((e) => e.data),
-      ],
-      { retryOn: [UNIQUE_VIOLATION] },
-    );
+         RETURNING 1),
+       completed AS (
+         UPDATE task_attempts t SET status = 'complete', finished_at = u.at
+           FROM unnest($12::bigint[], $13::bigint[]) AS u(id, at)
+          WHERE t.id = u.id AND t.status = 'persisted' RETURNING t.id, t.run_id)
+       SELECT (SELECT COUNT(*) FROM marked) AS marked, (SELECT COUNT(*) FROM added) AS added,
+              (SELECT COALESCE(json_agg(json_build_array(id, run_id)), '[]') FROM completed) AS completed`,
+        [
+          stamp,
+          JSON.stringify(outputShas),
+          now,
+          attemptId,
+          token === null ? null : runId,
+          token,
+          encoded.map((e) => e.output.path),
+          encoded.map((e) => e.output.sha256),
+          encoded.map((e) => e.output.bytes.length),
+          encoded.map((e) => e.encoding),
+          encoded.map((e) => e.data),
+          riding.map((c) => c.attemptId),
+          riding.map((c) => c.at),
+        ],
+        { retryOn: [UNIQUE_VIOLATION] },
+      )
+      .catch((error: unknown) => {
+        // Not written: the marks wait for the next write again.
+        this.pendingCompletes.push(...riding);
+        if (riding.length > 0) this.schedule();
+        throw error;
+      });
+    this.settleCompletes(riding, new Map((result.rows[0]!.completed as [number, string][]).map(([id, run]) => [Number(id), run])));
     if (result.rows[0]!.marked === 0) throw await this.whyNotPersisted(this.context, attemptId, runId, token);
   }
 
@@ -248,6 +268,15 @@ export class Attempts {
     });
   }
 
+  /** After `complete` marks were written: the hash-cache rows of the attempts marked wait for the next flush. */
+  private settleCompletes(completes: readonly { attemptId: number; stats: FileStat[] }[], marked: ReadonlyMap<number, string>): void {
+    for (const { attemptId, stats } of completes) {
+      const runId = marked.get(attemptId);
+      if (runId !== undefined) this.queueStats(runId, stats);
+      this.attemptRuns.delete(attemptId);
+    }
+  }
+
   private queueStats(runId: string, stats: readonly FileStat[]): void {
     let byPath = this.pendingStats.get(runId);
     if (byPath === undefined) {
@@ -269,12 +298,7 @@ export class Attempts {
             WHERE t.id = u.id AND t.status = 'persisted' RETURNING t.id, t.run_id`,
           [completes.map((c) => c.attemptId), completes.map((c) => c.at)],
         );
-        const runOf = new Map(marked.rows.map((row) => [row.id as number, row.run_id as string]));
-        for (const { attemptId, stats } of completes) {
-          const runId = runOf.get(attemptId);
-          if (runId !== undefined) this.queueStats(runId, stats);
-          this.attemptRuns.delete(attemptId);
-        }
+        this.settleCompletes(completes, new Map(marked.rows.map((row) => [row.id as number, row.run_id as string])));
       }
       await this.writeStats();
     } catch {

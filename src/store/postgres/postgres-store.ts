@@ -64,6 +64,28 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
 }
 
 /**
+ * Whether the URL names a plan store already made (its schema holds plan's tables), without making one: the
+ * inspect commands look, they do not create (as with a SQLite file that is not there). A server that cannot be
+ * reached is the same one-line StoreError as for opening.
+ */
+export async function postgresStoreExists(url: string): Promise<boolean> {
+  const target = parsePostgresUrl(url);
+  const settings = { ...poolSettingsFromEnv(), max: 1 };
+  const pool = createPool(target, settings);
+  try {
+    const found = await pool.query(
+      `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'schema_version') AS made`,
+      [target.schema],
+    );
+    return found.rows[0]!.made === true;
+  } catch (error) {
+    throw describePgError(error, target.location, settings.lockTimeoutMs);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+/**
  * The shared store: a pool of connections to PostgreSQL, so that a run outlives the machine that builds it
  * and several builders share one database. Same contract as the SQLite store (see store.ts); the SQL of each
  * table group lives in its own module, this class wires them.
