@@ -92,7 +92,15 @@ describe.skipIf(!siloPresent)('bringing a run dir of the original pipeline (shar
     expect(fs.readFileSync(path.join(runDir(), '026-3-schedule_gantt.csv'), 'utf8')).toContain(',,1,Silo Construction,2026-03-12,');
 
     const status = await runPlan(['status', 'runs/silo', '--json'], { cwd });
-    expect((JSON.parse(status.stdout) as { tasks: { state: string }[] }).tasks.every((t) => t.state === 'fresh')).toBe(true);
+    const shown = JSON.parse(status.stdout) as { tasks: { state: string }[]; unownedFiles: string[] };
+    expect(shown.tasks.every((t) => t.state === 'fresh')).toBe(true);
+    // The original's files this pipeline does not make (its per-item raw files, its metadata) are reported as
+    // owned by no task, and left in place.
+    expect(shown.unownedFiles).toEqual(expect.arrayContaining(['001-3-planexe_metadata.json', '022-1-1-task_durations_raw.json']));
+    for (const file of shown.unownedFiles) expect(fs.existsSync(path.join(runDir(), file)), file).toBe(true);
+    expect(shown.unownedFiles.some((file) => file.startsWith('.'))).toBe(false);
+    const told = await runPlan(['status', 'runs/silo'], { cwd });
+    expect(told.stdout).toContain(`${shown.unownedFiles.length} files in the run dir no task owns (left as they are; nothing reads them): `);
 
     const graphed = await runPlan(['graph', 'runs/silo', '--format', 'json'], { cwd });
     expect(graphed.exit, graphed.stderr).toBe(0);

@@ -1,5 +1,6 @@
 import { terminalText } from '../terminal-text.js';
 import { staleFiles } from '../stale-files.js';
+import { unownedFiles } from '../unowned-files.js';
 import { liveBuild, withShownStatus } from '../run-facts.js';
 import { pipelineParams } from '../run-settings.js';
 import type { TaskGraph } from '../../engine/graph.js';
@@ -50,6 +51,7 @@ async function runStatus(args: StatusArgs): Promise<number> {
     const expected = filesOfTasks(graph, attemptsOutputs(await store.listAttempts(run.id)));
     const filesPresent = expected.filter((file) => fs.existsSync(path.join(runDir, file))).length;
     const stale = await staleFiles(store, run.id, runDir, graph);
+    const unowned = unownedFiles(runDir, new Set([...expected, ...stale]));
     const totals = await store.runTotals(run.id);
     const holder = liveBuild(record, runDir, lease);
     const building = holder !== null;
@@ -83,6 +85,7 @@ async function runStatus(args: StatusArgs): Promise<number> {
         counts,
         failures,
         staleFiles: stale,
+        unownedFiles: unowned,
         tasks,
       };
       process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
@@ -117,6 +120,14 @@ async function runStatus(args: StatusArgs): Promise<number> {
         style.yellow(
           `${stale.length} stale file${stale.length === 1 ? '' : 's'} of tasks no longer in the pipeline: ${stale.slice(0, 3).join(', ')}` +
             `${stale.length > 3 ? ', …' : ''} (plan clean --stale-files ${args.runDir} removes them)\n`,
+        ),
+      );
+    }
+    if (unowned.length > 0) {
+      process.stdout.write(
+        style.dim(
+          `${unowned.length} file${unowned.length === 1 ? '' : 's'} in the run dir no task owns (left as they are; nothing reads them): ` +
+            `${unowned.slice(0, 3).map(terminalText).join(', ')}${unowned.length > 3 ? ', …' : ''}\n`,
         ),
       );
     }
