@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
   pin: async () => (await import('./commands/pin.js')).pinCommand,
   unpin: async () => (await import('./commands/pin.js')).unpinCommand,
+  ui: async () => (await import('./commands/ui.js')).uiCommand,
 };
 
 /** Runs the CLI; resolves to the exit code (also set on process.exitCode). */

@@ -1,0 +1,94 @@
+import type { RunRecord, RunTotals } from '../../store/store.js';
+import { isoTime, type UiContext } from '../context.js';
+import type { GraphTask, ShownStatus } from '../engine-callbacks.js';
+import { layoutGraph } from '../layout.js';
+import { scrub, scrubText } from '../scrub.js';
+
+/** The runs page: every run, newest first, with the figures `plan list` gives. */
+
+export interface RunListing {
+  id: string;
+  runDir: string;
+  pipeline: string;
+  status: ShownStatus['status'];
+  statusReason: string | null;
+  prompt: string | null;
+  createdAt: string | null;
+  updatedAt: string | null;
+  tasks: { built: number; failed: number; total: number | null };
+  attempts: number;
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  unpricedCalls: number;
+  models: string[];
+  durationMs: number | null;
+}
+
+/** How many of the newest listed runs get their graph laid out ahead of a visit. */
+const WARM_LAYOUTS = 10;
+
+export interface RunsFilter {
+  /** Only runs with one of these statuses (as shown: `interrupted` included); empty: all. */
+  statuses: readonly string[];
+  /** Case-insensitive text in the run's id, prompt or dir. */
+  text: string;
+}
+
+export async function listRuns(ctx: UiContext, filter: RunsFilter): Promise<{ db: string; runs: RunListing[] }> {
+  const records = await ctx.store.queryRuns({});
+  const shown = await ctx.engine.shownStatuses(records);
+  const text = filter.text.trim().toLowerCase();
+  const wanted = new Set(filter.statuses);
+  const runs: RunListing[] = [];
+  const graphs: GraphTask[][] = [];
+  for (const [i, record] of records.entries()) {
+    const status = shown[i]!;
+    if (wanted.size > 0 && !wanted.has(status.status)) continue;
+    const prompt = promptOf(record);
+    if (text !== '' && ![record.id, prompt ?? '', record.runDir].some((field) => field.toLowerCase().includes(text))) continue;
+    const [totals, graph] = await Promise.all([ctx.store.runTotals(record.id), ctx.engine.graph(record).catch(() => null)]);
+    runs.push(listing(record, status, totals, graph?.length ?? null));
+    if (graph !== null && runs.length <= WARM_LAYOUTS) graphs.push([...graph]);
+  }
+  // A run's page is most often opened from here: lay out the newest runs' graphs now (once per shape, cached),
+  // after this answer has gone out, so the run page draws at once.
+  if (graphs.length > 0)
+    setImmediate(() => {
+      for (const graph of graphs) layoutGraph(graph);
+    });
+  return { db: ctx.location, runs };
+}
+
+export function promptOf(run: Pick<RunRecord, 'params'>): string | null {
+  return typeof run.params.prompt === 'string' ? run.params.prompt : null;
+}
+
+/** Wall-clock span of a run's work, first attempt started to last attempt or call ended (as `plan list`). */
+export function runDurationMs(totals: RunTotals): number | null {
+  return totals.firstActivityAt === null || totals.lastActivityAt === null ? null : totals.lastActivityAt - totals.firstActivityAt;
+}
+
+function listing(run: RunRecord, shown: ShownStatus, totals: RunTotals, total: number | null): RunListing {
+  const prompt = promptOf(run);
+  return {
+    id: run.id,
+    runDir: run.runDir,
+    pipeline: run.pipeline,
+    status: shown.status,
+    statusReason: shown.statusReason,
+    prompt: prompt === null ? null : scrubText(prompt),
+    createdAt: isoTime(run.createdAt),
+    updatedAt: isoTime(run.updatedAt),
+    tasks: { built: totals.tasksBuilt, failed: totals.tasksFailed, total },
+    attempts: totals.attempts,
+    calls: totals.calls,
+    inputTokens: totals.inputTokens,
+    outputTokens: totals.outputTokens,
+    costUsd: totals.costUsd,
+    unpricedCalls: totals.unpricedCalls,
+    models: scrub(totals.models),
+    durationMs: runDurationMs(totals),
+  };
+}

@@ -1,0 +1,544 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { RunRecord, Store } from '../../src/store/store.js';
+import type { Decision, GraphTask, UiEngine } from '../../src/ui/engine-callbacks.js';
+import { PAGE_POLICY } from '../../src/ui/security.js';
+import { startUiServer, type UiServer } from '../../src/ui/server.js';
+import { diamondPipeline, repoRoot, runPlan, tempDir } from '../support/cli.js';
+import { freshSchemaUrl, noteWhenPostgresMissing, POSTGRES_URL } from '../support/postgres.js';
+
+/**
+ * The dashboard's server over a real store (SQLite, and PostgreSQL when PLAN_TEST_POSTGRES_URL is set), with a
+ * fake of the engine's callbacks: its routes and figures, its headers, the action's defences, the event
+ * stream, and that no secret reaches a response.
+ */
+
+noteWhenPostgresMissing('tests/integration/ui-server.test.ts');
+
+const SECRET_PASSWORD = 'NOT-A-REAL-PASSWORD-7f3a';
+const SECRET_KEY = 'sk-test-NEVER-SHOW-9c2e71d4';
+
+/** The diamond fixture's graph, dependencies first (tests/fixtures/diamond-pipeline.mjs). */
+const DIAMOND: GraphTask[] = [
+  { id: 'Seed(seed=one)', requires: [], outputs: ['seed.txt'] },
+  { id: 'Upper', requires: ['Seed(seed=one)'], outputs: ['upper/upper.txt'] },
+  { id: 'Shout', requires: ['Upper'], outputs: ['shout.txt', 'shout.json'] },
+  { id: 'Bang', requires: ['Seed(seed=one)'], outputs: ['bang.txt'] },
+  { id: 'Join', requires: ['Shout', 'Bang', 'Seed(seed=one)'], outputs: ['join.txt'] },
+];
+
+interface Backend {
+  name: string;
+  skip: boolean;
+  /** A database for the suite: its location for `--db`, the store opened on it, and how to remove it. */
+  create(dir: string): Promise<{ db: string; open: () => Promise<Store>; drop: () => Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'SQLite',
+    skip: false,
+    async create(dir) {
+      const db = path.join(dir, 'runs', 'plan.db');
+      fs.mkdirSync(path.dirname(db), { recursive: true });
+      return { db, open: () => openSqliteStore(db), drop: async () => undefined };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    skip: POSTGRES_URL === undefined,
+    async create() {
+      const fresh = await freshSchemaUrl();
+      // A password in the URL the dashboard is given: it must appear in no response.
+      const url = new URL(fresh.url);
+      url.password = SECRET_PASSWORD;
+      const { openPostgresStore } = await import('../../src/store/postgres/postgres-store.js');
+      return { db: url.toString(), open: () => openPostgresStore(url.toString()), drop: fresh.drop };
+    },
+  },
+];
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function request(server: UiServer, method: string, urlPath: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: server.port, method, path: urlPath, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Model calls of a finished run, through the store API, as the LLM layer's recorder writes them. */
+async function recordCalls(store: Store, run: RunRecord): Promise<number[]> {
+  const upper = (await store.listAttempts(run.id, 'Upper')).at(-1)!;
+  const join = (await store.listAttempts(run.id, 'Join')).at(-1)!;
+  const ids: number[] = [];
+  const calls = [
+    { attempt: upper, model: 'openai:gpt-4o-mini', input: 120, output: 45, cost: 0.0001, ms: 1200, reasoning: 'think <b>hard</b>' },
+    { attempt: join, model: 'openrouter:llama-3.1-70b', input: 2000, output: 500, cost: 0.5, ms: 3000, reasoning: null },
+  ];
+  for (const [i, call] of calls.entries()) {
+    const id = await store.startInteraction({
+      runId: run.id,
+      taskId: call.attempt.taskId,
+      attemptId: call.attempt.id,
+      itemKey: null,
+      turn: null,
+      requestHash: `hash-${i}`,
+      provider: 'openai-compatible',
+      requestedModel: call.model,
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        { role: 'user', content: `Say <script>alert(${i})</script> about call ${i}.` },
+      ],
+      responseFormat: 'json_schema',
+    });
+    await store.finishInteraction(id, {
+      status: 'completed',
+      answeredModel: call.model,
+      responseText: `{"answer":"call ${i}"}`,
+      inputTokens: call.input,
+      outputTokens: call.output,
+      durationMs: call.ms,
+      costUsd: call.cost,
+      price: { inputPerM: 1, outputPerM: 2 },
+      reasoningText: call.reasoning,
+    });
+    ids.push(id);
+  }
+  return ids;
+}
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip)(`the dashboard server on ${backend.name}`, () => {
+    let dir: string;
+    let db: Awaited<ReturnType<Backend['create']>>;
+    let store: Store;
+    let server: UiServer;
+    let diamond: RunRecord;
+    let remote: RunRecord;
+    let building: RunRecord;
+    let secretRun: RunRecord;
+    let callIds: number[];
+    const replies: Reply[] = [];
+    /** Runs the fake says are being built now. */
+    const live = new Set<string>();
+
+    const fake: UiEngine = {
+      async shownStatuses(runs) {
+        return runs.map((run) => ({
+          status: run.status === 'running' && !live.has(run.id) ? 'interrupted' : run.status,
+          statusReason: run.statusReason,
+        }));
+      },
+      async graph(run) {
+        return run.pipeline === diamondPipeline ? DIAMOND : null;
+      },
+      async decide(run) {
+        if (run.id !== diamond.id) return null;
+        return new Map<string, Decision>(
+          DIAMOND.map((t) => [
+            t.id,
+            t.id === 'Bang' ? { state: 'stale', reason: 'input seed.txt changed (fake)' } : { state: 'fresh', reason: 'up to date' },
+          ]),
+        );
+      },
+      async explain(run, taskId) {
+        return run.id === diamond.id ? `${taskId}  fake explanation <img src=x onerror=alert(1)>\n` : null;
+      },
+    };
+
+    const get = async <T = Record<string, unknown>>(urlPath: string): Promise<T> => {
+      const reply = await request(server, 'GET', urlPath);
+      replies.push(reply);
+      expect(reply.status, `${urlPath}: ${reply.body}`).toBe(200);
+      return JSON.parse(reply.body) as T;
+    };
+
+    beforeAll(async () => {
+      dir = tempDir('plan-ui-server-');
+      db = await backend.create(dir);
+      for (const name of ['demo', 'elsewhere']) {
+        const built = await runPlan(['build', `runs/${name}`, '--pipeline', diamondPipeline, '--param', 'seed=one', '--db', db.db], { cwd: dir });
+        expect(built.exit, built.stderr).toBe(0);
+      }
+      store = await db.open();
+      const runs = await store.listRuns();
+      diamond = runs.find((r) => r.runDir.endsWith(`${path.sep}demo`))!;
+      remote = runs.find((r) => r.runDir.endsWith(`${path.sep}elsewhere`))!;
+      callIds = await recordCalls(store, diamond);
+      // A person's edit (version 2) and an HTML file that would run script if it were shown as it is.
+      await store.recordEdit(diamond.id, 'Seed(seed=one)', 'seed.txt', Buffer.from('seed edited\n'));
+      await store.recordEdit(diamond.id, 'Join', 'report.html', Buffer.from('<h1>Report</h1><script>alert(1)</script><img src=x onerror=alert(1)>'));
+      building = await store.createRun({ runDir: path.join(dir, 'runs', 'building'), pipeline: diamondPipeline, params: { seed: 'two' } });
+      await store.updateRun(building.id, { status: 'running' });
+      live.add(building.id);
+      secretRun = await store.createRun({
+        runDir: path.join(dir, 'runs', 'secret'),
+        pipeline: 'plan',
+        params: {
+          prompt: 'A bakery',
+          apiKey: SECRET_KEY,
+          settings: {
+            models: [`openai-compatible:m@http://user:${SECRET_PASSWORD}@127.0.0.1:9/v1`],
+            llmConcurrency: 4,
+            maxCostUsd: null,
+            prices: {},
+          },
+        },
+      });
+      // The page's files as `npm run build` compiles them (this test runs the server from its sources).
+      const assetsDir = path.join(repoRoot, 'dist', 'ui', 'client');
+      server = await startUiServer({
+        store,
+        engine: fake,
+        location: store.location,
+        port: 0,
+        assetsDir,
+        live: { runIntervalMs: 50, listIntervalMs: 100 },
+      });
+    }, 120_000);
+
+    afterAll(async () => {
+      await server?.close();
+      await store?.close();
+      await db?.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('binds 127.0.0.1 by default and serves the page under its strict policy', async () => {
+      expect(server.host).toBe('127.0.0.1');
+      expect(server.url).toBe(`http://127.0.0.1:${server.port}/`);
+      const page = await request(server, 'GET', '/');
+      replies.push(page);
+      expect(page.status).toBe(200);
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.body).toContain(`<meta name="plan-csrf" content="${server.csrfToken}">`);
+      expect(page.body).toContain('<script type="module" src="/static/app.js"></script>');
+      // The page carries no data and no inline script or style.
+      expect(page.body).not.toMatch(/<script>|<style|style=/);
+      for (const p of ['/runs/x', '/runs/x/tasks/Seed(seed%3Done)', '/runs/x/calls/3', '/runs/x/file?path=a.md']) {
+        expect((await request(server, 'GET', p)).status).toBe(200);
+      }
+      expect((await request(server, 'GET', '/nope/deeper')).status).toBe(404);
+    });
+
+    it('lists every run newest first with the figures plan list gives; filters by status and text', async () => {
+      const { runs, db: shownDb } = await get<{ db: string; runs: Record<string, unknown>[] }>('/api/runs');
+      expect(shownDb).toBe(store.location);
+      expect(runs.map((r) => r.id)).toEqual((await store.queryRuns({})).map((r) => r.id));
+      const listed = runs.find((r) => r.id === diamond.id)!;
+      const totals = await store.runTotals(diamond.id);
+      expect(listed).toMatchObject({
+        status: 'complete',
+        tasks: { built: 5, failed: 0, total: 5 },
+        calls: 2,
+        inputTokens: 2120,
+        outputTokens: 545,
+        costUsd: totals.costUsd,
+        models: totals.models,
+        durationMs: totals.lastActivityAt! - totals.firstActivityAt!,
+      });
+      expect(listed.costUsd).toBeCloseTo(0.5001, 6);
+      // A pipeline the fake cannot load: total unknown, as `plan list` shows `?`.
+      expect(runs.find((r) => r.id === secretRun.id)!.tasks).toEqual({ built: 0, failed: 0, total: null });
+
+      const running = await get<{ runs: { id: string; status: string }[] }>('/api/runs?status=running');
+      expect(running.runs.map((r) => r.id)).toEqual([building.id]);
+      const byText = await get<{ runs: { id: string }[] }>('/api/runs?q=BAKERY');
+      expect(byText.runs.map((r) => r.id)).toEqual([secretRun.id]);
+      const byDir = await get<{ runs: { id: string }[] }>(`/api/runs?q=${encodeURIComponent('elsewhere')}`);
+      expect(byDir.runs.map((r) => r.id)).toEqual([remote.id]);
+    });
+
+    it("a run: its graph with each task's state, reason and figures, every edge, a left-to-right layout, attempts and totals", async () => {
+      const detail = await get<{
+        local: boolean;
+        notes: string[];
+        graph: {
+          nodes: {
+            id: string;
+            state: string;
+            shown: string;
+            reason: string;
+            durationMs: number | null;
+            calls: number;
+            inputTokens: number;
+            outputTokens: number;
+            costUsd: number;
+            x: number;
+            y: number;
+          }[];
+          edges: { from: string; to: string }[];
+          paths: { from: string; to: string; points: { x: number; y: number }[] }[];
+        };
+        attempts: { taskId: string; status: string }[];
+        totals: Record<string, unknown>;
+      }>(`/api/runs/${diamond.id}`);
+      expect(detail.local).toBe(true);
+      expect(detail.notes).toEqual([]);
+      const nodes = new Map(detail.graph.nodes.map((n) => [n.id, n]));
+      expect([...nodes.keys()]).toEqual(DIAMOND.map((t) => t.id));
+      expect(nodes.get('Bang')).toMatchObject({ state: 'stale', shown: 'stale', reason: 'input seed.txt changed (fake)' });
+      expect(nodes.get('Upper')).toMatchObject({ state: 'fresh', calls: 1, inputTokens: 120, outputTokens: 45, costUsd: 0.0001 });
+      expect(nodes.get('Join')).toMatchObject({ calls: 1, inputTokens: 2000, outputTokens: 500, costUsd: 0.5 });
+      // Durations: the newest complete attempt of each task, as `plan graph` takes them.
+      for (const attempt of await store.listAttempts(diamond.id)) {
+        if (attempt.status === 'complete') expect(nodes.get(attempt.taskId)!.durationMs).toBe(attempt.finishedAt! - attempt.startedAt);
+      }
+      expect(detail.graph.edges).toHaveLength(6);
+      // Seed → Join is implied by Seed → Bang → Join: laid out and drawn without it.
+      expect(detail.graph.paths.map((p) => `${p.from}>${p.to}`).sort()).toEqual(
+        ['Seed(seed=one)>Upper', 'Upper>Shout', 'Seed(seed=one)>Bang', 'Shout>Join', 'Bang>Join'].sort(),
+      );
+      for (const p of detail.graph.paths) expect(p.points.length).toBeGreaterThanOrEqual(2);
+      const x = (id: string): number => nodes.get(id)!.x;
+      expect(x('Seed(seed=one)')).toBeLessThan(x('Upper'));
+      expect(x('Upper')).toBeLessThan(x('Shout'));
+      expect(x('Shout')).toBeLessThan(x('Join'));
+      expect(detail.attempts.map((a) => a.taskId).sort()).toEqual(DIAMOND.map((t) => t.id).sort());
+      expect(detail.totals).toMatchObject({ tasks: 5, tasksBuilt: 5, calls: 2, versions: (await store.listContentVersions(diamond.id)).length });
+    });
+
+    it('a run whose dir is not on this machine: states from the store alone, and the page says so', async () => {
+      const detail = await get<{
+        local: boolean;
+        notes: string[];
+        graph: { nodes: { id: string; state: string | null; shown: string; reason: string }[] };
+      }>(`/api/runs/${remote.id}`);
+      expect(detail.local).toBe(false);
+      expect(detail.notes[0]).toMatch(/is not on this machine: states come from the database alone/);
+      for (const node of detail.graph.nodes) expect(node).toMatchObject({ state: null, shown: 'fresh' });
+      // A run being built: its tasks without attempts are missing; with no pipeline here, the note says that too.
+      const secret = await get<{ notes: string[]; graph: { nodes: unknown[] } }>(`/api/runs/${secretRun.id}`);
+      expect(secret.graph.nodes).toEqual([]);
+      expect(secret.notes[1]).toMatch(/cannot be loaded here/);
+    });
+
+    it("a task: its reason, plan explain's text, its files with their versions, attempts and model calls", async () => {
+      const task = await get<{
+        task: { id: string; shown: string; reason: string; requires: string[]; dependents: string[] };
+        explanation: string;
+        files: { path: string; declared: boolean; versions: { version: number; source: string }[] }[];
+        attempts: { status: string }[];
+        calls: { id: number }[];
+      }>(`/api/runs/${diamond.id}/tasks/${encodeURIComponent('Seed(seed=one)')}`);
+      expect(task.task).toMatchObject({
+        id: 'Seed(seed=one)',
+        shown: 'fresh',
+        reason: 'up to date',
+        requires: [],
+        dependents: ['Upper', 'Bang', 'Join'],
+      });
+      expect(task.explanation).toBe('Seed(seed=one)  fake explanation <img src=x onerror=alert(1)>\n');
+      expect(task.files).toEqual([
+        {
+          path: 'seed.txt',
+          declared: true,
+          versions: [expect.objectContaining({ version: 1, source: 'task' }), expect.objectContaining({ version: 2, source: 'edit' })],
+        },
+      ]);
+      expect(task.attempts.map((a) => a.status)).toEqual(['complete']);
+      const upper = await get<{ calls: { id: number }[] }>(`/api/runs/${diamond.id}/tasks/Upper`);
+      expect(upper.calls.map((c) => c.id)).toEqual([callIds[0]]);
+      expect((await request(server, 'GET', `/api/runs/${diamond.id}/tasks/Nope`)).status).toBe(404);
+    });
+
+    it("a file version's bytes: the newest, ?version=N, and raw bytes under a sandbox policy (HTML only as HTML)", async () => {
+      const newest = await get<{ version: number; source: string; content: string; kind: string; versions: unknown[] }>(
+        `/api/runs/${diamond.id}/file?path=seed.txt`,
+      );
+      expect(newest).toMatchObject({ version: 2, source: 'edit', content: 'seed edited\n', kind: 'text' });
+      expect(newest.versions).toHaveLength(2);
+      const first = await get<{ version: number; content: string }>(`/api/runs/${diamond.id}/file?path=seed.txt&version=1`);
+      expect(first).toMatchObject({ version: 1, content: 'seed one\n' });
+      expect((await request(server, 'GET', `/api/runs/${diamond.id}/file?path=seed.txt&version=9`)).status).toBe(404);
+      expect((await request(server, 'GET', `/api/runs/${diamond.id}/file?path=seed.txt&version=x`)).status).toBe(400);
+      expect((await get<{ kind: string }>(`/api/runs/${diamond.id}/file?path=shout.json`)).kind).toBe('json');
+
+      const raw = await request(server, 'GET', `/api/runs/${diamond.id}/raw?path=seed.txt&version=1`);
+      expect(raw.body).toBe('seed one\n');
+      expect(raw.headers['content-type']).toBe('text/plain; charset=utf-8');
+      const html = await request(server, 'GET', `/api/runs/${diamond.id}/raw?path=report.html`);
+      replies.push(raw, html);
+      expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
+      const policy = String(html.headers['content-security-policy']);
+      expect(policy).toMatch(/^sandbox;/);
+      expect(policy).toContain("default-src 'none'");
+      expect(policy).not.toMatch(/allow-scripts|unsafe-/);
+    });
+
+    it('a model call: requested and answering model, status, tokens, cost and price, latency, messages, response, reasoning', async () => {
+      const { call } = await get<{ call: Record<string, unknown> }>(`/api/runs/${diamond.id}/calls/${callIds[0]}`);
+      expect(call).toMatchObject({
+        id: callIds[0],
+        taskId: 'Upper',
+        requestedModel: 'openai:gpt-4o-mini',
+        answeredModel: 'openai:gpt-4o-mini',
+        status: 'completed',
+        replayedFrom: null,
+        inputTokens: 120,
+        outputTokens: 45,
+        costUsd: 0.0001,
+        price: { inputPerM: 1, outputPerM: 2 },
+        durationMs: 1200,
+        responseFormat: 'json_schema',
+        responseText: '{"answer":"call 0"}',
+        reasoningText: 'think <b>hard</b>',
+      });
+      expect(call.messages).toEqual([
+        { role: 'system', content: 'You are terse.' },
+        { role: 'user', content: 'Say <script>alert(0)</script> about call 0.' },
+      ]);
+      // A call of another run is not this run's.
+      expect((await request(server, 'GET', `/api/runs/${remote.id}/calls/${callIds[0]}`)).status).toBe(404);
+      expect((await request(server, 'GET', `/api/runs/nope/calls/${callIds[0]}`)).status).toBe(404);
+    });
+
+    it("every response carries the page policy without 'unsafe-inline', nosniff and no-referrer", async () => {
+      const extra = await Promise.all(
+        ['/', '/static/app.js', '/static/style.css', '/api/runs', '/api/nope', '/static/nope.js', '/favicon.ico'].map((p) =>
+          request(server, 'GET', p),
+        ),
+      );
+      replies.push(...extra);
+      expect(extra[1]!.headers['content-type']).toBe('text/javascript; charset=utf-8');
+      expect(extra[2]!.headers['content-type']).toBe('text/css; charset=utf-8');
+      expect(replies.length).toBeGreaterThan(15);
+      for (const reply of replies) {
+        const policy = String(reply.headers['content-security-policy']);
+        expect(policy).not.toContain('unsafe-inline');
+        expect(policy).not.toContain('unsafe-eval');
+        if (!policy.startsWith('sandbox')) expect(policy).toBe(PAGE_POLICY);
+        expect(reply.headers['x-content-type-options']).toBe('nosniff');
+        expect(reply.headers['referrer-policy']).toBe('no-referrer');
+      }
+      expect(PAGE_POLICY).toBe(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+      );
+    });
+
+    it('refuses a request addressed to another host name (DNS rebinding) before reading anything', async () => {
+      const rebound = await request(server, 'GET', '/api/runs', { host: `evil.example:${server.port}` });
+      expect(rebound.status).toBe(403);
+      expect(rebound.body).not.toContain(diamond.id);
+      expect((await request(server, 'GET', '/api/runs', { host: `localhost:${server.port}` })).status).toBe(200);
+    });
+
+    it('cancel: 403 without the token or from another origin; with both it marks the run as plan cancel does', async () => {
+      const origin = `http://127.0.0.1:${server.port}`;
+      const target = `/api/runs/${building.id}/cancel`;
+      const noToken = await request(server, 'POST', target, { origin });
+      expect(noToken.status).toBe(403);
+      const wrongToken = await request(server, 'POST', target, { origin, 'x-plan-csrf': 'guess' });
+      expect(wrongToken.status).toBe(403);
+      const foreign = await request(server, 'POST', target, { origin: 'http://evil.example', 'x-plan-csrf': server.csrfToken });
+      expect(foreign.status).toBe(403);
+      const noOrigin = await request(server, 'POST', target, { 'x-plan-csrf': server.csrfToken });
+      expect(noOrigin.status).toBe(403);
+      expect((await store.getRun(building.id))!.cancelRequestedAt).toBeNull();
+
+      const idle = await request(server, 'POST', `/api/runs/${diamond.id}/cancel`, { origin, 'x-plan-csrf': server.csrfToken });
+      expect(idle.status).toBe(409);
+      expect(JSON.parse(idle.body)).toMatchObject({ outcome: 'not-running' });
+      const asked = await request(server, 'POST', target, { origin, 'x-plan-csrf': server.csrfToken });
+      replies.push(noToken, foreign, idle, asked);
+      expect(asked.status, asked.body).toBe(202);
+      expect(JSON.parse(asked.body)).toMatchObject({ runId: building.id, outcome: 'requested' });
+      expect((await store.getRun(building.id))!.cancelRequestedAt).toEqual(expect.any(Number));
+    });
+
+    it('server-sent events: every event has an id, ids grow, and a change in the store reaches a watching page', async () => {
+      const events: { id: number; event: string; data: Record<string, unknown> }[] = [];
+      const req = http.get({ host: '127.0.0.1', port: server.port, path: `/api/events?run=${diamond.id}` });
+      const response = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+      expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      expect(String(response.headers['content-security-policy'])).toBe(PAGE_POLICY);
+      let buffer = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = Object.fromEntries(
+            block
+              .split('\n')
+              .filter((l) => !l.startsWith(':') && l.includes(':'))
+              .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+          );
+          if (fields.event !== undefined) events.push({ id: Number(fields.id), event: fields.event, data: JSON.parse(fields.data ?? '{}') });
+          end = buffer.indexOf('\n\n');
+        }
+      });
+      const waitFor = async (what: () => boolean): Promise<void> => {
+        const deadline = Date.now() + 5_000;
+        while (!what()) {
+          if (Date.now() > deadline) throw new Error(`timed out; events: ${JSON.stringify(events)}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      try {
+        await waitFor(() => events.length >= 1);
+        expect(events[0]!.event).toBe('hello');
+        // Give the watcher its first look, then change what the page shows: a new attempt of a task.
+        await new Promise((r) => setTimeout(r, 200));
+        const attempt = await store.startAttempt(diamond.id, 'Bang');
+        await waitFor(() => events.some((e) => e.event === 'change'));
+        await store.endAttempt(attempt, 'cancelled', 'test');
+        await waitFor(() => events.filter((e) => e.event === 'change').length >= 2);
+        expect(events.find((e) => e.event === 'change')!.data).toMatchObject({ topic: 'run', runId: diamond.id });
+        for (const event of events) expect(Number.isInteger(event.id)).toBe(true);
+        const ids = events.map((e) => e.id);
+        expect(ids).toEqual([...ids].sort((a, b) => a - b));
+        expect(new Set(ids).size).toBe(ids.length);
+      } finally {
+        req.destroy();
+      }
+    });
+
+    it('no API key and no database password in any response', async () => {
+      const run = await get<{ run: { params: Record<string, unknown>; settings: { models: string[] } } }>(`/api/runs/${secretRun.id}`);
+      expect(run.run.params.apiKey).toBe('[redacted]');
+      expect(run.run.settings.models).toEqual(['openai-compatible:m@http://127.0.0.1:9/v1']);
+      await get('/api/runs');
+      for (const reply of replies) {
+        expect(reply.body).not.toContain(SECRET_KEY);
+        expect(reply.body).not.toContain(SECRET_PASSWORD);
+        for (const value of Object.values(reply.headers)) expect(String(value)).not.toContain(SECRET_PASSWORD);
+      }
+      expect(replies.length).toBeGreaterThan(20);
+    });
+  });
+}
+
+describe('the dashboard’s layering: cli → ui → store', () => {
+  it('src/ui imports neither the engine, the pipelines nor the CLI: what needs them comes as callbacks', () => {
+    const uiDir = path.join(repoRoot, 'src', 'ui');
+    const files = fs
+      .readdirSync(uiDir, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const file of files) {
+      const text = fs.readFileSync(path.join(uiDir, file), 'utf8');
+      for (const [, target] of text.matchAll(/from '([^']+)'/g)) {
+        const resolved = path.relative(path.join(repoRoot, 'src'), path.resolve(path.dirname(path.join(uiDir, file)), target!));
+        expect(resolved, `${file} imports ${target}`).not.toMatch(/^(engine|tasks|cli|llm)\//);
+      }
+    }
+  });
+});
