@@ -415,6 +415,37 @@ for (const backend of backends) {
         expect((await store.listAttempts(other.id)).map((a) => a.id)).toEqual([ids[tasks.length]]);
       });
 
+      it('persists made in one turn (tasks finishing together) each store their own versions; one of an attempt not running fails alone', async () => {
+        const run = await newRun();
+        const ids = await Promise.all(['A', 'B', 'C', 'D'].map((task) => store.startAttempt(run.id, task)));
+        await store.persistAttempt(ids[3]!, '{"v":1}', [output('d.md', 'first d')]);
+        await store.endAttempt(ids[2]!, 'failed', 'boom');
+        const again = await store.startAttempt(run.id, 'D');
+        const persisted = await Promise.allSettled([
+          store.persistAttempt(ids[0]!, '{"a":1}', [output('a.md', 'a'), output('a.json', '{}')]),
+          store.persistAttempt(ids[1]!, '{"b":1}', [output('b.md', 'b')]),
+          store.persistAttempt(ids[2]!, '{"c":1}', [output('c.md', 'c')]),
+          store.persistAttempt(again, '{"v":2}', [output('d.md', 'second d')]),
+        ]);
+        expect(persisted.map((p) => p.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+        expect(String((persisted[2] as PromiseRejectedResult).reason)).toMatch(/is failed, not running/);
+        const versions = await store.listContentVersions(run.id);
+        expect(versions.map((v) => [v.path, v.version, v.attemptId]).sort()).toEqual(
+          [
+            ['a.json', 1, ids[0]],
+            ['a.md', 1, ids[0]],
+            ['b.md', 1, ids[1]],
+            ['d.md', 1, ids[3]],
+            ['d.md', 2, again],
+          ].sort(),
+        );
+        expect((await store.readContent(run.id, 'd.md'))?.toString()).toBe('second d');
+        const attempts = new Map((await store.listAttempts(run.id)).map((a) => [a.id, a]));
+        expect(attempts.get(ids[0]!)).toMatchObject({ status: 'persisted', stamp: '{"a":1}' });
+        expect(attempts.get(ids[1]!)).toMatchObject({ status: 'persisted', stamp: '{"b":1}' });
+        expect(attempts.get(ids[2]!)).toMatchObject({ status: 'failed', stamp: null });
+      });
+
       it('a complete mark still waiting when another attempt persists is committed with that persist', async () => {
         const run = await newRun();
         const first = await store.startAttempt(run.id, 'T');

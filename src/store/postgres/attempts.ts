@@ -3,11 +3,27 @@ import { hostname } from 'node:os';
 import { decodeContent, encodeContent } from '../compression.js';
 import { StoreError } from '../store-error.js';
 import type { AttemptRecord, ContentVersion, FileStat, OutputContent, RunSnapshot } from '../store.js';
+import type pg from 'pg';
 import type { PgContext, Queryable } from './context.js';
 import type { LeaseFence } from './leases.js';
 import { plainText, toAttempt, toContentVersion } from './rows.js';
 
 const HOST = hostname();
+
+/** The hash-cache rows, upserted from eight parallel arrays ($1 … $8). */
+const STATS_UPSERT = `INSERT INTO file_stats (run_id, path, size, mtime_ns, ctime_ns, ino, sha256, stat_at_ns)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+  ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
+    ino = excluded.ino, sha256 = excluded.sha256, stat_at_ns = excluded.stat_at_ns`;
+
+interface PendingPersist {
+  attemptId: number;
+  stamp: string;
+  outputShas: string;
+  outputs: OutputContent[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
 
 interface PendingStart {
   runId: string;
@@ -31,6 +47,7 @@ export class Attempts {
   private pendingStats = new Map<string, Map<string, FileStat>>();
   private flushing: Promise<void> = Promise.resolve();
   private pendingStarts: PendingStart[] = [];
+  private pendingPersists: PendingPersist[] = [];
   private scheduled = false;
   /** The run of each attempt this store started: persists are fenced by that run's lease without a read. */
   private readonly attemptRuns = new Map<number, string>();
@@ -139,14 +156,24 @@ export class Attempts {
   }
 
   private async insertStarts(starts: PendingStart[]): Promise<void> {
-    // Sorted by id, the rows come back in the order of the unnest (ids are taken in insertion order); each
-    // start takes the id of its own (run, task) in that order, so no reliance on RETURNING's order.
-    const result = await this.context.query(
-      `INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at)
-       SELECT u.run_id, u.task_id, 'running', $3, $4, u.at FROM unnest($1::text[], $2::text[], $5::bigint[]) WITH ORDINALITY AS u(run_id, task_id, at, n)
-        ORDER BY u.n RETURNING id, run_id, task_id`,
-      [starts.map((s) => s.runId), starts.map((s) => s.taskId), process.pid, HOST, starts.map((s) => s.at)],
-    );
+    const riders = this.takeRiders(6);
+    let result: pg.QueryResult;
+    try {
+      // Sorted by id, the rows come back in the order of the unnest (ids are taken in insertion order); each
+      // start takes the id of its own (run, task) in that order, so no reliance on RETURNING's order.
+      result = await this.context.query(
+        `WITH ${riders.ctes}
+         INSERT INTO task_attempts (run_id, task_id, status, pid, host, started_at)
+         SELECT u.run_id, u.task_id, 'running', $3, $4, u.at FROM unnest($1::text[], $2::text[], $5::bigint[]) WITH ORDINALITY AS u(run_id, task_id, at, n)
+          ORDER BY u.n RETURNING id, run_id, task_id, ${riders.select}`,
+        [starts.map((s) => s.runId), starts.map((s) => s.taskId), process.pid, HOST, starts.map((s) => s.at), ...riders.values],
+      );
+    } catch (error) {
+      riders.restore();
+      throw error;
+    }
+    if (result.rows.length > 0) riders.settle(result.rows[0]!);
+    else riders.restore();
     const ids = new Map<string, number[]>();
     for (const row of [...result.rows].sort((a, b) => (a.id as number) - (b.id as number))) {
       const key = `${row.run_id as string}\0${row.task_id as string}`;
@@ -163,75 +190,108 @@ export class Attempts {
     }
   }
 
-  async persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void> {
-    const now = Date.now();
+  /**
+   * Checked now, written with the other persists of this turn of the event loop in ONE statement (one round
+   * trip, one commit), as SQLite's group commit shares one transaction; each still returns only after that
+   * commit, so a task's content is durable before its files are written.
+   */
+  persistAttempt(attemptId: number, stamp: string, outputs: OutputContent[]): Promise<void> {
     const outputShas: Record<string, string> = {};
     for (const output of outputs) {
       if (sha256Of(output.bytes) !== output.sha256) {
-        throw new StoreError(`attempt ${attemptId}: the sha256 given for ${output.path} is not that of its bytes; nothing was stored`);
+        return Promise.reject(
+          new StoreError(`attempt ${attemptId}: the sha256 given for ${output.path} is not that of its bytes; nothing was stored`),
+        );
       }
       outputShas[output.path] = output.sha256;
     }
-    const encoded = outputs.map((output) => ({ output, ...encodeContent(output.bytes) }));
-    const runId = this.attemptRuns.get(attemptId) ?? null;
-    const token = runId === null ? null : this.fence.tokenFor(runId);
-    // The `complete` marks waiting for a write ride in this one (as on SQLite, where they join the next commit):
-    // a build killed right after this persist leaves the tasks it finished before complete, not persisted.
-    const riding = this.pendingCompletes;
-    this.pendingCompletes = [];
-    // ONE statement, so one round trip and one commit: it checks the attempt is running and the lease (FOR
-    // SHARE: a takeover waits for this commit, so its build sees this attempt), marks it persisted, and adds a
-    // version of each output whose bytes differ from the newest, numbered one past it. A writer racing on the
-    // same path trips the unique key and runs the statement again.
-    const result = await this.context
-      .query(
-        `WITH marked AS (
-         UPDATE task_attempts SET status = 'persisted', stamp_json = $1, outputs_json = $2, persisted_at = $3
-          WHERE id = $4 AND status = 'running'
-            AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM run_leases WHERE run_id = $5 AND token = $6::bigint FOR SHARE))
-          RETURNING run_id, task_id),
-       outputs AS (
-         SELECT * FROM unnest($7::text[], $8::text[], $9::bigint[], $10::text[], $11::bytea[]) AS o(path, sha256, size, encoding, data)),
-       latest AS (
-         SELECT DISTINCT ON (c.path) c.path, c.sha256, c.version FROM plan_content c JOIN marked m ON c.run_id = m.run_id
-          WHERE c.path = ANY($7::text[]) ORDER BY c.path, c.version DESC),
-       added AS (
-         INSERT INTO plan_content (run_id, path, version, task_id, attempt_id, sha256, size, encoding, data, source, created_at)
-         SELECT m.run_id, o.path, COALESCE(l.version, 0) + 1, m.task_id, $4, o.sha256, o.size, o.encoding, o.data, 'task', $3
-           FROM marked m CROSS JOIN outputs o LEFT JOIN latest l ON l.path = o.path
-          WHERE l.sha256 IS DISTINCT FROM o.sha256
-         RETURNING 1),
-       completed AS (
-         UPDATE task_attempts t SET status = 'complete', finished_at = u.at
-           FROM unnest($12::bigint[], $13::bigint[]) AS u(id, at)
-          WHERE t.id = u.id AND t.status = 'persisted' RETURNING t.id, t.run_id)
-       SELECT (SELECT COUNT(*) FROM marked) AS marked, (SELECT COUNT(*) FROM added) AS added,
-              (SELECT COALESCE(json_agg(json_build_array(id, run_id)), '[]') FROM completed) AS completed`,
+    return new Promise<void>((resolve, reject) => {
+      this.pendingPersists.push({ attemptId, stamp, outputShas: JSON.stringify(outputShas), outputs, resolve, reject });
+      if (this.pendingPersists.length === 1) setImmediate(() => void this.writePersists());
+    });
+  }
+
+  private async writePersists(): Promise<void> {
+    const persists = this.pendingPersists;
+    this.pendingPersists = [];
+    const paths = persists.flatMap((p) => p.outputs.map((o) => o.path));
+    if (new Set(paths).size === paths.length) {
+      await this.insertPersists(persists);
+      return;
+    }
+    // Two persists of one path in one turn (not the engine's way: a file belongs to one task) would number the
+    // same version twice: one at a time, in order.
+    for (const persist of persists) await this.insertPersists([persist]);
+  }
+
+  private async insertPersists(persists: PendingPersist[]): Promise<void> {
+    const now = Date.now();
+    const runs = persists.map((p) => this.attemptRuns.get(p.attemptId) ?? null);
+    const tokens = runs.map((runId) => (runId === null ? null : this.fence.tokenFor(runId)));
+    const outputs = persists.flatMap((p) => p.outputs.map((output) => ({ attemptId: p.attemptId, output, ...encodeContent(output.bytes) })));
+    // The `complete` marks and hash-cache rows waiting for a write ride in this one (as on SQLite, where they
+    // join the next commit): a build killed right after this persist leaves the tasks it finished before
+    // complete, not persisted.
+    const riders = this.takeRiders(13);
+    let result: pg.QueryResult;
+    try {
+      // ONE statement: it checks each attempt is running and holds its run's lease (FOR SHARE: a takeover waits
+      // for this commit, so its build sees these attempts), marks it persisted, and adds a version of each
+      // output whose bytes differ from the newest, numbered one past it. A writer racing on the same path
+      // trips the unique key and runs the statement again.
+      result = await this.context.query(
+        `WITH asked AS (
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS a(attempt_id, stamp, outputs_json, run_id, token)),
+         marked AS (
+           UPDATE task_attempts t SET status = 'persisted', stamp_json = a.stamp, outputs_json = a.outputs_json, persisted_at = $6
+             FROM asked a
+            WHERE t.id = a.attempt_id AND t.status = 'running'
+              AND (a.run_id IS NULL OR EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = a.run_id AND l.token = a.token FOR SHARE))
+            RETURNING t.id, t.run_id, t.task_id),
+         outputs AS (
+           SELECT * FROM unnest($7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::bytea[])
+             AS o(attempt_id, path, sha256, size, encoding, data)),
+         latest AS (
+           SELECT DISTINCT ON (c.run_id, c.path) c.run_id, c.path, c.sha256, c.version
+             FROM plan_content c JOIN marked m ON c.run_id = m.run_id JOIN outputs o ON o.attempt_id = m.id AND o.path = c.path
+            ORDER BY c.run_id, c.path, c.version DESC),
+         added AS (
+           INSERT INTO plan_content (run_id, path, version, task_id, attempt_id, sha256, size, encoding, data, source, created_at)
+           SELECT m.run_id, o.path, COALESCE(l.version, 0) + 1, m.task_id, m.id, o.sha256, o.size, o.encoding, o.data, 'task', $6
+             FROM marked m JOIN outputs o ON o.attempt_id = m.id LEFT JOIN latest l ON l.run_id = m.run_id AND l.path = o.path
+            WHERE l.sha256 IS DISTINCT FROM o.sha256
+           RETURNING 1),
+         ${riders.ctes}
+         SELECT (SELECT COALESCE(array_agg(id), '{}') FROM marked) AS marked, (SELECT COUNT(*) FROM added) AS added, ${riders.select}`,
         [
-          stamp,
-          JSON.stringify(outputShas),
+          persists.map((p) => p.attemptId),
+          persists.map((p) => p.stamp),
+          persists.map((p) => p.outputShas),
+          persists.map((_, i) => (tokens[i] === null ? null : runs[i])),
+          tokens,
           now,
-          attemptId,
-          token === null ? null : runId,
-          token,
-          encoded.map((e) => e.output.path),
-          encoded.map((e) => e.output.sha256),
-          encoded.map((e) => e.output.bytes.length),
-          encoded.map((e) => e.encoding),
-          encoded.map((e) => e.data),
-          riding.map((c) => c.attemptId),
-          riding.map((c) => c.at),
+          outputs.map((o) => o.attemptId),
+          outputs.map((o) => o.output.path),
+          outputs.map((o) => o.output.sha256),
+          outputs.map((o) => o.output.bytes.length),
+          outputs.map((o) => o.encoding),
+          outputs.map((o) => o.data),
+          ...riders.values,
         ],
         { retryOn: [UNIQUE_VIOLATION] },
-      )
-      .catch((error: unknown) => {
-        // Not written: the marks wait for the next write again.
-        this.pendingCompletes.push(...riding);
-        if (riding.length > 0) this.schedule();
-        throw error;
-      });
-    this.settleCompletes(riding, new Map((result.rows[0]!.completed as [number, string][]).map(([id, run]) => [Number(id), run])));
-    if (result.rows[0]!.marked === 0) throw await this.whyNotPersisted(this.context, attemptId, runId, token);
+      );
+    } catch (error) {
+      // Nothing was written: the riders wait for the next write again, and every persist of the statement fails.
+      riders.restore();
+      for (const persist of persists) persist.reject(error);
+      return;
+    }
+    riders.settle(result.rows[0]!);
+    const marked = new Set((result.rows[0]!.marked as (number | string)[]).map(Number));
+    for (const [i, persist] of persists.entries()) {
+      if (marked.has(persist.attemptId)) persist.resolve();
+      else this.whyNotPersisted(this.context, persist.attemptId, runs[i]!, tokens[i]!).then(persist.reject, persist.reject);
+    }
   }
 
   private async whyNotPersisted(client: Queryable, attemptId: number, runId: string | null, token: string | null): Promise<StoreError> {
@@ -261,11 +321,76 @@ export class Attempts {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    // The tasks finishing in this turn share one write.
+    // The tasks finishing in this turn share one write — the starts or persists of this turn, when there are
+    // any (they carry the marks: see takeRiders), else one of their own.
     setImmediate(() => {
       this.scheduled = false;
+      if (this.pendingStarts.length > 0 || this.pendingPersists.length > 0) return;
       void this.flush();
     });
+  }
+
+  /**
+   * The deferred writes (waiting `complete` marks and hash-cache rows) as data-modifying CTEs that ride in the
+   * statement being sent, with their parameters numbered from `first`. `settle` takes the statement's answer
+   * (the columns `select` adds); `restore` puts them back to wait when the statement failed.
+   */
+  private takeRiders(first: number): { ctes: string; select: string; values: unknown[]; settle(row: pg.QueryResultRow): void; restore(): void } {
+    const completes = this.pendingCompletes;
+    this.pendingCompletes = [];
+    const stats = this.takeStats();
+    const $ = (k: number): string => `$${first + k}`;
+    return {
+      ctes: `ride_completed AS (
+           UPDATE task_attempts t SET status = 'complete', finished_at = u.at
+             FROM unnest(${$(0)}::bigint[], ${$(1)}::bigint[]) AS u(id, at)
+            WHERE t.id = u.id AND t.status = 'persisted' RETURNING t.id, t.run_id),
+         ride_stats AS (${STATS_UPSERT.replace(/\$(\d+)/g, (_, n: string) => $(Number(n) + 1))} RETURNING 1)`,
+      select: `(SELECT COALESCE(json_agg(json_build_array(id, run_id)), '[]') FROM ride_completed) AS ride_completed`,
+      values: [completes.map((c) => c.attemptId), completes.map((c) => c.at), ...stats.values],
+      // The hash-cache rows of the tasks just marked wait for the next statement (or a flush: snapshot, close).
+      settle: (row) => this.settleCompletes(completes, new Map((row.ride_completed as [number, string][]).map(([id, run]) => [Number(id), run]))),
+      restore: () => {
+        this.pendingCompletes.push(...completes);
+        stats.restore();
+        if (completes.length > 0 || stats.count > 0) this.schedule();
+      },
+    };
+  }
+
+  /** The waiting hash-cache rows as the parameters of STATS_UPSERT (sorted by key: two stores lock them in the same order). */
+  private takeStats(): { values: unknown[]; count: number; restore(): void } {
+    const taken = this.pendingStats;
+    this.pendingStats = new Map();
+    const rows: FileStat[] = [];
+    const runs: string[] = [];
+    for (const [runId, byPath] of taken) {
+      for (const filePath of [...byPath.keys()].sort()) {
+        rows.push(byPath.get(filePath)!);
+        runs.push(runId);
+      }
+    }
+    return {
+      values: [
+        runs,
+        rows.map((s) => s.path),
+        rows.map((s) => s.size),
+        rows.map((s) => s.mtimeNs.toString()),
+        rows.map((s) => s.ctimeNs.toString()),
+        rows.map((s) => s.ino.toString()),
+        rows.map((s) => s.sha256),
+        rows.map((s) => s.statAtNs.toString()),
+      ],
+      count: rows.length,
+      restore: () => {
+        // Newer rows queued meanwhile win over the ones put back.
+        for (const [runId, byPath] of taken)
+          this.queueStats(
+            runId,
+            [...byPath.values()].filter((stat) => !this.pendingStats.get(runId)?.has(stat.path)),
+          );
+      },
+    };
   }
 
   /** After `complete` marks were written: the hash-cache rows of the attempts marked wait for the next flush. */
@@ -308,32 +433,7 @@ export class Attempts {
 
   private async writeStats(): Promise<void> {
     if (this.pendingStats.size === 0) return;
-    const rows: FileStat[] = [];
-    const runs: string[] = [];
-    for (const [runId, byPath] of this.pendingStats) {
-      // Sorted by key: two stores upserting the same rows take their locks in the same order.
-      for (const filePath of [...byPath.keys()].sort()) {
-        rows.push(byPath.get(filePath)!);
-        runs.push(runId);
-      }
-    }
-    this.pendingStats = new Map();
-    await this.context.query(
-      `INSERT INTO file_stats (run_id, path, size, mtime_ns, ctime_ns, ino, sha256, stat_at_ns)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-       ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
-         ino = excluded.ino, sha256 = excluded.sha256, stat_at_ns = excluded.stat_at_ns`,
-      [
-        runs,
-        rows.map((s) => s.path),
-        rows.map((s) => s.size),
-        rows.map((s) => s.mtimeNs.toString()),
-        rows.map((s) => s.ctimeNs.toString()),
-        rows.map((s) => s.ino.toString()),
-        rows.map((s) => s.sha256),
-        rows.map((s) => s.statAtNs.toString()),
-      ],
-    );
+    await this.context.query(STATS_UPSERT, this.takeStats().values);
   }
 
   async endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
