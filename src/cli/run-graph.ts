@@ -1,6 +1,5 @@
 import { pipelineParams } from './run-settings.js';
 import type { DecisionCause } from '../engine/decision-cause.js';
-import { build } from '../engine/build.js';
 import { planGraph, type TaskGraph } from '../engine/graph.js';
 import { UsageError } from '../engine/errors.js';
 import { loadPipeline } from './pipelines.js';
@@ -30,6 +29,8 @@ export type Decisions = ReadonlyMap<string, { state: TaskState; reason: string; 
 
 /** Each task's state and reason as the next build would decide them: the engine's dry run, nothing written. */
 export async function decideRun(run: RunRecord, runDir: string, store: Store, roots: readonly Task[]): Promise<Decisions> {
+  // Loaded here, not with this module: `plan list` plans graphs only, and does not pay for the build engine.
+  const { build } = await import('../engine/build.js');
   const result = await build({ roots, runDir, runId: run.id, store, dryRun: true });
   return result.decisions;
 }
