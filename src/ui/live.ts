@@ -81,6 +81,13 @@ export class LiveFeed {
     for (const res of watcher.clients) this.send(res, 'change', data);
   }
 
+  /** Sends an event of its own type (e.g. `rebuild`: a line of a rebuild's output) to every page watching `topic`. */
+  publish(topic: Topic, event: string, data: Record<string, unknown>): void {
+    const watcher = this.watchers.get(topic);
+    if (watcher === undefined) return;
+    for (const res of watcher.clients) this.send(res, event, data);
+  }
+
   close(): void {
     clearInterval(this.heartbeat);
     for (const watcher of this.watchers.values()) {

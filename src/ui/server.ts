@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Store } from '../store/store.js';
 import { cancelRun } from './api/cancel.js';
 import { callDetail } from './api/calls.js';
-import { fileVersion, rawFile } from './api/files.js';
+import { costs, parseGrouping, parseSinceFilter } from './api/costs.js';
+import { fileDiff, fileVersion, rawFile } from './api/files.js';
 import { runDetail } from './api/run.js';
 import { listRuns } from './api/runs.js';
 import { taskDetail } from './api/task.js';
@@ -12,6 +13,7 @@ import type { UiContext } from './context.js';
 import type { UiEngine } from './engine-callbacks.js';
 import { decode, HttpError, send, sendError, sendJson, wholeNumber } from './http.js';
 import { LiveFeed, type LiveOptions } from './live.js';
+import { parseScope, Rebuilds } from './rebuild.js';
 import { scrubText } from './scrub.js';
 import { allowedHosts, CSRF_HEADER, hostAllowed, newCsrfToken, SANDBOX_POLICY, sameOrigin, tokenMatches } from './security.js';
 
@@ -45,7 +47,7 @@ export interface UiServer {
 }
 
 /** Paths that are pages of the dashboard: each gets the same HTML, and the page's script draws what the path names. */
-const PAGE = /^\/(?:runs\/[^/]+(?:\/tasks\/[^/]+|\/calls\/\d+|\/file)?\/?)?$/;
+const PAGE = /^\/(?:costs\/?|runs\/[^/]+(?:\/tasks\/[^/]+|\/calls\/\d+|\/file)?\/?)?$/;
 
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
   const host = options.host ?? '127.0.0.1';
@@ -53,6 +55,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const assets = loadAssets(options.assetsDir);
   const live = new LiveFeed(options.store, options.live);
   const ctx: UiContext = { store: options.store, engine: options.engine, location: options.location };
+  const rebuilds = new Rebuilds(ctx, live);
   let allowed: Set<string> | null = null;
 
   const server = http.createServer((req, res) => {
@@ -73,7 +76,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     const method = req.method ?? 'GET';
     const parts = url.pathname.split('/').filter(Boolean);
 
-    if (method === 'POST') return handlePost(req, res, parts);
+    if (method === 'POST') return handlePost(req, res, parts, url.searchParams);
     if (method !== 'GET' && method !== 'HEAD') {
       sendError(res, 405, `${method} is not supported`);
       return;
@@ -98,6 +101,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       live.subscribe(req, res, run === null || run === '' ? null : run);
       return;
     }
+    if (what === 'costs' && parts.length === 1) {
+      return sendJson(res, 200, await costs(ctx, parseGrouping(query.get('by')), parseSinceFilter(query.get('since'))));
+    }
     if (what !== 'runs') throw new HttpError(404, `no API /api/${parts.join('/')}`);
     if (id === undefined) {
       const statuses = query
@@ -108,11 +114,16 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     }
     if (sub === undefined) return sendJson(res, 200, await runDetail(ctx, id));
     if (sub === 'tasks' && subId !== undefined && parts.length === 4) return sendJson(res, 200, await taskDetail(ctx, id, subId));
+    if (sub === 'rebuild' && parts.length === 3) return sendJson(res, 200, await rebuilds.current(id));
     if (sub === 'calls' && subId !== undefined && parts.length === 4) {
       return sendJson(res, 200, await callDetail(ctx, id, wholeNumber(subId, 'a call id') ?? 0));
     }
     if (sub === 'file' && parts.length === 3) {
       return sendJson(res, 200, await fileVersion(ctx, id, query.get('path') ?? '', wholeNumber(query.get('version'), 'version')));
+    }
+    if (sub === 'diff' && parts.length === 3) {
+      const version = (name: string) => wholeNumber(query.get(name), name);
+      return sendJson(res, 200, await fileDiff(ctx, id, query.get('path') ?? '', version('from'), version('to')));
     }
     if (sub === 'raw' && parts.length === 3) {
       const { bytes, contentType } = await rawFile(ctx, id, query.get('path') ?? '', wholeNumber(query.get('version'), 'version'));
@@ -123,7 +134,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     throw new HttpError(404, `no API /api/${parts.join('/')}`);
   }
 
-  async function handlePost(req: http.IncomingMessage, res: http.ServerResponse, parts: string[]): Promise<void> {
+  async function handlePost(req: http.IncomingMessage, res: http.ServerResponse, parts: string[], query: URLSearchParams): Promise<void> {
     req.resume();
     if (!sameOrigin(req)) throw new HttpError(403, 'refused: the request does not come from this dashboard (Origin)');
     if (!tokenMatches(csrfToken, req.headers[CSRF_HEADER])) throw new HttpError(403, `refused: no valid ${CSRF_HEADER} token`);
@@ -132,6 +143,13 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       const result = await cancelRun(ctx, id);
       live.notify(id, { topic: 'run', runId: id, cancelRequested: result.outcome === 'requested' });
       return sendJson(res, result.outcome === 'requested' ? 202 : 409, result);
+    }
+    // POST /api/runs/<id>/tasks/<task>/rebuild-preview?scope=… (the dry run) and …/rebuild?scope=… (the build).
+    const [, , , , task, step] = parts.map(decode);
+    if (api === 'api' && what === 'runs' && id !== undefined && action === 'tasks' && task !== undefined && parts.length === 6) {
+      const scope = parseScope(query.get('scope'));
+      if (step === 'rebuild-preview') return sendJson(res, 200, await rebuilds.preview(id, task, scope));
+      if (step === 'rebuild') return sendJson(res, 202, { job: await rebuilds.start(id, task, scope) });
     }
     throw new HttpError(404, `no action /${parts.join('/')}`);
   }
@@ -161,11 +179,14 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     port,
     csrfToken,
     live,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      // Rebuilds started from here are asked to stop first (each cancels its running tasks and exits 130).
+      await rebuilds.close();
+      await new Promise<void>((resolve) => {
         live.close();
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

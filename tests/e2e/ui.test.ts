@@ -133,9 +133,30 @@ describe.skipIf(CHROMIUM === undefined)('plan ui in a real browser', () => {
     fs.writeFileSync(path.join(cwd, 'hostile-files.mjs'), HOSTILE_FILES);
     await build(['runs/files', '--pipeline', path.join(cwd, 'hostile-files.mjs')]);
     await build(['runs/slow', '--pipeline', diamondPipeline]);
+    // Priced calls for the costs page (the hostile run's are of unknown price).
+    await build(
+      [
+        'runs/priced',
+        '--pipeline',
+        path.join(repoRoot, 'tests', 'fixtures', 'llm-pipeline.mjs'),
+        `--model=openai-compatible:priced@${model.url}`,
+        '--price',
+        '0.5,1.5',
+      ],
+      { OPENAI_COMPATIBLE_API_KEY: API_KEY },
+    );
+    // A person's edit of a task's output, stored as a version by the next build.
+    await build(['runs/edited', '--pipeline', diamondPipeline]);
+    fs.writeFileSync(path.join(cwd, 'runs', 'edited', 'upper', 'upper.txt'), 'SEED ONE\nA PERSON WAS HERE\n');
+    await build(['runs/edited']);
+    await build(['runs/rebuild', '--pipeline', diamondPipeline]);
 
-    // The key is in the dashboard's environment too: it must reach no page.
-    ui = spawnPlan(['ui', '--port', '0', '--db', 'runs/plan.db'], { cwd, env: { OPENAI_COMPATIBLE_API_KEY: API_KEY, OPENAI_API_KEY: API_KEY } });
+    // The key is in the dashboard's environment too: it must reach no page. The builds it starts (rebuilds)
+    // get its environment: each of their tasks takes 700 ms, so a page can watch them run.
+    ui = spawnPlan(['ui', '--port', '0', '--db', 'runs/plan.db'], {
+      cwd,
+      env: { OPENAI_COMPATIBLE_API_KEY: API_KEY, OPENAI_API_KEY: API_KEY, FIXTURE_SLOW_MS: '700' },
+    });
     let out = '';
     ui.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     uiExit = collect(ui);
@@ -155,7 +176,9 @@ describe.skipIf(CHROMIUM === undefined)('plan ui in a real browser', () => {
     if (cwd !== undefined) fs.rmSync(cwd, { recursive: true, force: true });
     console.log(
       `ui timings: navigation → run page graph drawn ${timings.graphDrawnMs?.toFixed(0)} ms (63 tasks; first load ${timings.firstGraphDrawnMs?.toFixed(0)} ms); ` +
-        `attempt committed → node running ${timings.runningMs?.toFixed(0)} ms, persisted → node fresh ${timings.freshMs?.toFixed(0)} ms`,
+        `timeline drawn ${timings.timelineDrawnMs?.toFixed(0)} ms (${timings.timelineOnlyMs?.toFixed(0)} ms after the graph); costs page drawn ${timings.costsDrawnMs?.toFixed(0)} ms; ` +
+        `attempt committed → node running ${timings.runningMs?.toFixed(0)} ms, persisted → node fresh ${timings.freshMs?.toFixed(0)} ms; ` +
+        `rebuild preview (dry run) ${timings.previewMs?.toFixed(0)} ms`,
     );
   });
 
@@ -226,6 +249,203 @@ describe.skipIf(CHROMIUM === undefined)('plan ui in a real browser', () => {
     await page.click('svg .node[data-task="ReviewPlanTask"]');
     await page.waitForURL(/\/tasks\/ReviewPlanTask$/);
     await page.waitForSelector('pre.explain');
+    await page.close();
+  });
+
+  it('the run page’s timeline: a bar per task of the built plan, the critical path along its edges highlighted', async () => {
+    const page = await newPage();
+    const runId = runIdOf('demo');
+    const graph = JSON.parse((await runPlan(['graph', 'runs/demo', '--json'], { cwd })).stdout) as {
+      nodes: { id: string }[];
+      edges: { from: string; to: string }[];
+    };
+    await page.goto(`${url}runs/${runId}`);
+    await page.waitForSelector('svg.timeline .row');
+    const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, m.startTime])));
+    timings.timelineDrawnMs = marks['timeline-drawn'];
+    timings.timelineOnlyMs = marks['timeline-drawn']! - marks['graph-drawn']!;
+    // Built once: one row and one bar per task of the plan.
+    expect(await page.locator('svg.timeline .row').count()).toBe(63);
+    expect(await page.locator('svg.timeline .bar').count()).toBe(63);
+    expect((await page.$$eval('svg.timeline .row', (rows) => rows.map((r) => (r as SVGGElement).dataset.task!))).sort()).toEqual(
+      graph.nodes.map((n) => n.id).sort(),
+    );
+    expect(await page.locator('svg.timeline .bar.status-complete').count()).toBe(63);
+    expect(await page.locator('svg.timeline .call').count()).toBeGreaterThan(0);
+    // The critical path: highlighted in the timeline and in the graph, a chain of the graph's edges ending at the last task to finish.
+    const { timeline } = (await (await page.request.get(`${url}api/runs/${runId}`)).json()) as {
+      timeline: { criticalPath: string[]; rows: { taskId: string; attempts: { end: number }[] }[] };
+    };
+    const critical = await page.$$eval('svg.timeline .row.critical', (rows) => rows.map((r) => (r as SVGGElement).dataset.task!));
+    expect(critical.length).toBeGreaterThan(5);
+    expect(new Set(critical)).toEqual(new Set(timeline.criticalPath));
+    const graphCritical = await page.$$eval('svg.graph .node.critical', (nodes) => nodes.map((n) => (n as SVGGElement).dataset.task!));
+    expect(new Set(graphCritical)).toEqual(new Set(timeline.criticalPath));
+    const edges = new Set(graph.edges.map((e) => `${e.from}>${e.to}`));
+    for (let i = 1; i < timeline.criticalPath.length; i++)
+      expect(edges.has(`${timeline.criticalPath[i - 1]}>${timeline.criticalPath[i]}`)).toBe(true);
+    const lastEnd = Math.max(...timeline.rows.flatMap((r) => r.attempts.map((a) => a.end)));
+    const lastRow = timeline.rows.find((r) => r.taskId === timeline.criticalPath.at(-1))!;
+    expect(Math.max(...lastRow.attempts.map((a) => a.end))).toBe(lastEnd);
+    expect(await page.locator('svg.timeline path.critical-link').count()).toBe(timeline.criticalPath.length - 1);
+    expect(await page.textContent('.timeline-summary')).toMatch(/^last build: 63 tasks in .* · critical path \d+ tasks/);
+    if (SHOTS !== null) {
+      await page.locator('#timeline').scrollIntoViewIfNeeded();
+      await page.locator('#timeline').screenshot({ path: path.join(SHOTS, 'timeline.png') });
+    }
+    // A click on a row opens its task.
+    await page.click(`svg.timeline .row[data-task="${timeline.criticalPath[0]}"] .row-label`);
+    await page.waitForURL(new RegExp(`/tasks/${timeline.criticalPath[0]}$`));
+    await page.close();
+  });
+
+  it('the costs page: per run, task, model and day, its totals those of plan costs --json; unpriced calls unknown', async () => {
+    const page = await newPage();
+    await page.goto(url);
+    await page.click('header a:text-is("costs")');
+    await page.waitForURL(/\/costs$/);
+    await page.waitForSelector('section.costs-day table.cost-table');
+    timings.costsDrawnMs = await page.evaluate(() => performance.getEntriesByName('costs-drawn')[0]!.startTime);
+    type Cli = {
+      rows: { key: string; calls: number; costUsd: number | null }[];
+      total: { calls: number; inputTokens: number; costUsd: number | null };
+    };
+    for (const by of ['run', 'task', 'model', 'day']) {
+      const cli = JSON.parse((await runPlan(['costs', '--by', by, '--json'], { cwd })).stdout) as Cli;
+      const api = (await (await page.request.get(`${url}api/costs?by=${by}`)).json()) as Cli & { rows: Record<string, unknown>[] };
+      expect(api.rows.map(({ knownCostUsd: _k, unpricedCalls: _u, ...rest }) => rest)).toEqual(cli.rows);
+      const section = page.locator(`section.costs-${by}`);
+      expect(await section.locator('table tbody tr').count()).toBe(cli.rows.length);
+      expect(await section.locator('svg.cost-chart rect.cost-bar').count()).toBe(Math.min(25, cli.rows.length));
+      const total = await section.locator('table tfoot td').allTextContents();
+      expect(total[0]).toBe('total');
+      expect(total[1]).toBe(String(cli.total.calls));
+      expect(total[3]).toBe(cli.total.inputTokens.toLocaleString('en-US'));
+      // Some calls have no price: the total is a lower bound, as plan costs prints it.
+      expect(cli.total.costUsd).toBeNull();
+      expect(total[6]).toMatch(/^≥ \$[\d.]+ \+ \d+ calls of unknown price$/);
+    }
+    const byModel = JSON.parse((await runPlan(['costs', '--by', 'model', '--json'], { cwd })).stdout) as Cli;
+    const unpriced = byModel.rows.find((r) => r.costUsd === null)!;
+    const cells = await page.locator(`section.costs-model tbody tr:has(td:text-is("${unpriced.key}")) td`).allTextContents();
+    expect(cells.at(-1)).toBe('unknown');
+    const priced = byModel.rows.find((r) => r.costUsd !== null && r.costUsd > 0)!;
+    const pricedCells = await page.locator(`section.costs-model tbody tr:has(td:text-is("${priced.key}")) td`).allTextContents();
+    expect(pricedCells.at(-1)).toMatch(/^\$/);
+    // Since 7 days: the same (every call is from today); a run's row opens the run.
+    await page.selectOption('select[name=since]', '7d');
+    await page.waitForURL(/since=7d/);
+    await page.waitForFunction(() => document.querySelector('main > p.muted')?.textContent?.includes(' since '));
+    expect(await page.locator('section.costs-run tbody tr').count()).toBe(
+      (JSON.parse((await runPlan(['costs', '--by', 'run', '--since', '7d', '--json'], { cwd })).stdout) as Cli).rows.length,
+    );
+    if (SHOTS !== null) {
+      await page.selectOption('select[name=since]', 'all');
+      await page.waitForFunction(() => document.querySelector('main > p.muted')?.textContent?.includes('all time'));
+      await page.screenshot({ path: path.join(SHOTS, 'costs.png') });
+    }
+    await page.locator('section.costs-run tbody a').first().click();
+    await page.waitForURL(/\/runs\/[^/]+$/);
+    await page.close();
+  });
+
+  it('a diff of a person’s edit against the task’s version shows the edited line', async () => {
+    const page = await newPage();
+    const runId = runIdOf('edited');
+    await page.goto(`${url}runs/${runId}/tasks/Upper`);
+    const details = page.locator('details[data-path="upper/upper.txt"]');
+    await details.locator('summary').click();
+    await details.locator('.diff-panel[data-ready] table.diff').waitFor();
+    expect(await details.locator('select[name=from] option:checked').textContent()).toMatch(/^v1 · task/);
+    expect(await details.locator('select[name=to] option:checked').textContent()).toMatch(/^v2 · edit/);
+    expect(await details.locator('table.diff tr.add td.text').allTextContents()).toEqual(['A PERSON WAS HERE']);
+    expect(await details.locator('table.diff tr.del').count()).toBe(0);
+    expect(await details.locator('.diff-head').textContent()).toBe('v1 (task) → v2 (edit) · +1 −0 lines');
+    // The other way round, chosen on the page.
+    await details.locator('select[name=from]').selectOption('2');
+    await details.locator('select[name=to]').selectOption('1');
+    await page.waitForFunction(() => document.querySelector('.diff-head')?.textContent?.startsWith('v2 (edit) → v1 (task)'));
+    expect(await details.locator('table.diff tr.del td.text').allTextContents()).toEqual(['A PERSON WAS HERE']);
+    // And on the file page.
+    await page.goto(`${url}runs/${runId}/file?path=upper/upper.txt&version=1`);
+    await page.waitForSelector('.diff-panel[data-ready] table.diff tr.add');
+    expect(await page.locator('table.diff tr.add td.text').allTextContents()).toEqual(['A PERSON WAS HERE']);
+    await page.close();
+  });
+
+  it('rebuilds from a task’s page: the dry run names the tasks, confirm runs plan build; the nodes go running → fresh; it exits 0', async () => {
+    const runId = runIdOf('rebuild');
+    const runPage = await newPage();
+    await runPage.goto(`${url}runs/${runId}`);
+    await runPage.waitForSelector('svg .node[data-task="Join"][data-state="fresh"]');
+    await runPage.waitForSelector('.live[data-state="live"]');
+    await runPage.evaluate(() => {
+      const seen: Record<string, string[]> = {};
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      for (const task of ['Upper', 'Shout', 'Join', 'Bang']) {
+        const node = document.querySelector<SVGGElement>(`svg .node[data-task="${task}"]`)!;
+        // From the state shown now; a refresh that sets the same state again is no change.
+        seen[task] = [node.dataset.state!];
+        new MutationObserver(() => {
+          if (seen[task]!.at(-1) !== node.dataset.state) seen[task]!.push(node.dataset.state!);
+        }).observe(node, { attributes: true, attributeFilter: ['data-state'] });
+      }
+    });
+
+    const page = await newPage();
+    await page.goto(`${url}runs/${runId}/tasks/Upper`);
+    // This task alone: the dry run of --force Upper --until Upper, its text as the command prints it.
+    const started = Date.now();
+    await page.click('button[data-scope="task"]');
+    await page.waitForSelector('.would-run li');
+    timings.previewMs = Date.now() - started;
+    expect(await page.$$eval('.would-run li', (items) => items.map((li) => (li as HTMLElement).dataset.task))).toEqual(['Upper']);
+    const alone = await runPlan(['build', 'runs/rebuild', '--force', 'Upper', '--until', 'Upper', '--dry-run'], { cwd });
+    expect(await page.textContent('pre.dry-run')).toBe(alone.stdout + alone.stderr);
+    expect(await page.textContent('.rebuild-preview code')).toBe('plan build runs/rebuild --force Upper --until Upper --dry-run');
+    await page.click('button:text-is("Dismiss")');
+
+    // It and everything downstream: --from Upper.
+    await page.click('button[data-scope="downstream"]');
+    await page.waitForSelector('.would-run li');
+    expect(await page.$$eval('.would-run li', (items) => items.map((li) => (li as HTMLElement).dataset.task))).toEqual(['Upper', 'Shout', 'Join']);
+    const downstream = await runPlan(['build', 'runs/rebuild', '--from', 'Upper', '--dry-run'], { cwd });
+    expect(await page.textContent('pre.dry-run')).toBe(downstream.stdout + downstream.stderr);
+    expect(await page.textContent('.rebuild-estimate')).toBe(downstream.stdout.trim().split('\n').at(-1));
+    expect(await page.textContent('.rebuild-summary')).toBe(downstream.stderr.trim());
+    const attemptsBefore = JSON.parse((await runPlan(['show', 'runs/rebuild', '--json'], { cwd })).stdout) as { totals: { attempts: number } };
+
+    await page.click('button:text-is("Run it")');
+    await page.waitForSelector('.rebuild-job[data-state="running"]');
+    await page.waitForSelector('.rebuild-job[data-exit="0"]', { timeout: 30_000 });
+    expect(await page.textContent('.rebuild-job code')).toBe('plan build runs/rebuild --from Upper --json');
+    const log = await page.textContent('.rebuild-log');
+    for (const task of ['Upper', 'Shout', 'Join']) expect(log).toContain(`done  ${task} `);
+    expect(log).toMatch(/build success: ran 3 tasks, 2 fresh of 5/);
+    expect(await page.textContent('.rebuild-status')).toMatch(/3 done of 3 started · exited 0/);
+
+    // The run's page saw it: its nodes went running → fresh, Bang stayed as it was; its panel says exit 0.
+    await runPage.waitForSelector('.rebuild-job[data-exit="0"]', { timeout: 10_000 });
+    await runPage.waitForSelector('svg .node[data-task="Join"][data-state="fresh"]');
+    await runPage.waitForFunction(() => {
+      const join = (window as unknown as { seen: Record<string, string[]> }).seen.Join!;
+      return join.includes('running') && join.at(-1) === 'fresh';
+    });
+    const seen = await runPage.evaluate(() => (window as unknown as { seen: Record<string, string[]> }).seen);
+    // (A task downstream may show stale for a moment: its input changed, it has not started yet.)
+    for (const task of ['Upper', 'Shout', 'Join'])
+      expect(
+        seen[task]!.filter((state) => state !== 'stale'),
+        task,
+      ).toEqual(['fresh', 'running', 'fresh']);
+    expect(seen.Bang).toEqual(['fresh']);
+    expect(await runPage.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1);
+    // What the build did, as the CLI sees it: every task fresh, three more attempts.
+    const graph = JSON.parse((await runPlan(['graph', 'runs/rebuild', '--json'], { cwd })).stdout) as { nodes: { state: string }[] };
+    expect(graph.nodes.map((n) => n.state)).toEqual(['fresh', 'fresh', 'fresh', 'fresh', 'fresh']);
+    const attemptsAfter = JSON.parse((await runPlan(['show', 'runs/rebuild', '--json'], { cwd })).stdout) as { totals: { attempts: number } };
+    expect(attemptsAfter.totals.attempts).toBe(attemptsBefore.totals.attempts + 3);
+    await runPage.close();
     await page.close();
   });
 
@@ -398,6 +618,8 @@ describe.skipIf(CHROMIUM === undefined)('plan ui in a real browser', () => {
       `api/runs/${hostile}`,
       `api/runs/${hostile}/tasks/Ideas`,
       `api/runs/${hostile}/calls/${calls.interactions[0]!.id}`,
+      'api/costs?by=model',
+      `api/runs/${hostile}/rebuild`,
     ]) {
       expect(await (await page.request.get(`${url}${apiPath}`)).text()).not.toContain(API_KEY);
     }

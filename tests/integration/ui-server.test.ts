@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../../src/store/store.js';
-import type { Decision, GraphTask, UiEngine } from '../../src/ui/engine-callbacks.js';
+import type { Decision, GraphTask, RebuildPreview, RebuildRequest, RebuildSink, UiEngine } from '../../src/ui/engine-callbacks.js';
 import { PAGE_POLICY } from '../../src/ui/security.js';
 import { startUiServer, type UiServer } from '../../src/ui/server.js';
 import { diamondPipeline, repoRoot, runPlan, tempDir } from '../support/cli.js';
@@ -61,6 +62,23 @@ const backends: Backend[] = [
   },
 ];
 
+interface TimelineJson {
+  t0: number | null;
+  builds: number;
+  earlierAttempts: number;
+  calls: number;
+  replayedCalls: number;
+  retriedTasks: number;
+  rows: {
+    taskId: string;
+    spanMs: number;
+    critical: boolean;
+    attempts: { id: number; status: string; start: number; end: number; calls: { id: number; status: string; replayedFrom: number | null }[] }[];
+  }[];
+  criticalPath: string[];
+  criticalMs: number;
+}
+
 interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -78,6 +96,70 @@ function request(server: UiServer, method: string, urlPath: string, headers: Rec
     req.on('error', reject);
     req.end();
   });
+}
+
+interface StreamEvent {
+  id: number;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** An open event stream of the dashboard about one run, its events parsed as they come. */
+async function openEvents(server: UiServer, runId: string): Promise<{ events: StreamEvent[]; close(): void }> {
+  const events: StreamEvent[] = [];
+  const req = http.get({ host: '127.0.0.1', port: server.port, path: `/api/events?run=${encodeURIComponent(runId)}` });
+  const response = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+  let buffer = '';
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => {
+    buffer += chunk;
+    let end = buffer.indexOf('\n\n');
+    while (end >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const fields = Object.fromEntries(
+        block
+          .split('\n')
+          .filter((l) => !l.startsWith(':') && l.includes(':'))
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+      );
+      if (fields.event !== undefined) events.push({ id: Number(fields.id), event: fields.event, data: JSON.parse(fields.data ?? '{}') });
+      end = buffer.indexOf('\n\n');
+    }
+  });
+  return { events, close: () => req.destroy() };
+}
+
+async function until(what: () => boolean | Promise<boolean>, describe: () => string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A task's attempt as the engine writes it: started, then persisted and complete (or failed). */
+async function attempt(
+  store: Store,
+  runId: string,
+  taskId: string,
+  end: 'complete' | 'failed',
+  work?: (id: number) => Promise<void>,
+): Promise<number> {
+  const id = await store.startAttempt(runId, taskId);
+  await pause(15);
+  await work?.(id);
+  if (end === 'failed') await store.endAttempt(id, 'failed', 'rate limited (429)');
+  else {
+    const bytes = Buffer.from(`${taskId} ${id}\n`);
+    await store.persistAttempt(id, `stamp-${id}`, [{ path: `${taskId.replace(/\W/g, '')}-${id}.txt`, sha256: sha(bytes), bytes }]);
+    await store.completeAttempt(id, []);
+  }
+  await pause(5);
+  return id;
 }
 
 /** Model calls of a finished run, through the store API, as the LLM layer's recorder writes them. */
@@ -132,9 +214,13 @@ for (const backend of backends) {
     let building: RunRecord;
     let secretRun: RunRecord;
     let callIds: number[];
+    let retried: RunRecord;
     const replies: Reply[] = [];
     /** Runs the fake says are being built now. */
     const live = new Set<string>();
+    /** Rebuilds the fake was asked to start, and how to let the running one finish. */
+    const rebuilds: RebuildRequest[] = [];
+    let finishRebuild: (() => void) | null = null;
 
     const fake: UiEngine = {
       async shownStatuses(runs) {
@@ -158,6 +244,39 @@ for (const backend of backends) {
       async explain(run, taskId) {
         return run.id === diamond.id ? `${taskId}  fake explanation <img src=x onerror=alert(1)>\n` : null;
       },
+      async previewRebuild(run, request): Promise<RebuildPreview | null> {
+        if (run.id !== diamond.id && run.id !== building.id) return null;
+        const selection = request.scope === 'task' ? `--force ${request.taskId} --until ${request.taskId}` : `--from ${request.taskId}`;
+        return {
+          command: `plan build runs/demo ${selection} --dry-run`,
+          exitCode: 0,
+          output: `fresh    Seed(seed=one)  up to date\nstale    ${request.taskId}  forced\nmodel calls: ~0 (~0 input / ~0 output tokens), ~$0.0000 on offline\n`,
+          messages: 'dry run: 1 task would run, 1 fresh, of 2\n',
+          wouldRun: [{ taskId: request.taskId, state: 'stale', reason: 'forced' }],
+          decided: 2,
+          estimate: 'model calls: ~0 (~0 input / ~0 output tokens), ~$0.0000 on offline',
+          summary: 'dry run: 1 task would run, 1 fresh, of 2',
+        };
+      },
+      async startRebuild(run, request, sink: RebuildSink) {
+        if (run.id !== diamond.id && run.id !== building.id) return null;
+        rebuilds.push(request);
+        const finished = new Promise<void>((resolve) => {
+          finishRebuild = resolve;
+        });
+        void (async () => {
+          await pause(30);
+          sink.event({ type: 'build-started', runId: run.id, runDir: run.runDir, tasks: 5, at: Date.now() });
+          sink.event({ type: 'task-decided', taskId: request.taskId, state: 'stale', reason: 'forced' });
+          sink.event({ type: 'task-started', taskId: request.taskId, attemptId: 99, try: 1, reason: 'forced' });
+          sink.line('stderr', `calling openai-compatible:m@http://user:${SECRET_PASSWORD}@127.0.0.1:9/v1`);
+          await finished;
+          sink.event({ type: 'task-complete', taskId: request.taskId, attemptId: 99, durationMs: 12, changed: [] });
+          sink.event({ type: 'build-finished', status: 'success', summary: { tasks: 5, fresh: 4, ran: 1 }, at: Date.now() });
+          sink.exit(0, null);
+        })();
+        return { pid: 4242, command: `plan build runs/demo --from ${request.taskId} --json`, stop: () => finishRebuild?.() };
+      },
     };
 
     const get = async <T = Record<string, unknown>>(urlPath: string): Promise<T> => {
@@ -179,6 +298,63 @@ for (const backend of backends) {
       diamond = runs.find((r) => r.runDir.endsWith(`${path.sep}demo`))!;
       remote = runs.find((r) => r.runDir.endsWith(`${path.sep}elsewhere`))!;
       callIds = await recordCalls(store, diamond);
+      // A call of a model without a known price (tokens, no cost): `unknown` on the costs page, as in plan costs.
+      const bang = (await store.listAttempts(remote.id, 'Bang')).at(-1)!;
+      const unpriced = await store.startInteraction({
+        runId: remote.id,
+        taskId: 'Bang',
+        attemptId: bang.id,
+        itemKey: null,
+        turn: null,
+        requestHash: 'hash-unpriced',
+        provider: 'openai-compatible',
+        requestedModel: 'openai-compatible:local@http://127.0.0.1:9/v1',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      await store.finishInteraction(unpriced, {
+        status: 'completed',
+        answeredModel: 'local-model',
+        inputTokens: 50,
+        outputTokens: 7,
+        durationMs: 30,
+        costUsd: null,
+      });
+      // A run of two builds: Seed; then Seed again, Upper failing once (a call made) and retried (that call replayed).
+      retried = await store.createRun({ runDir: path.join(dir, 'runs', 'retried'), pipeline: diamondPipeline, params: { seed: 'three' } });
+      await store.updateRun(retried.id, { status: 'complete' });
+      await attempt(store, retried.id, 'Seed(seed=one)', 'complete');
+      await attempt(store, retried.id, 'Seed(seed=one)', 'complete');
+      let paid = 0;
+      const call = async (attemptId: number, replayedFrom: number | null): Promise<number> => {
+        const id = await store.startInteraction({
+          runId: retried.id,
+          taskId: 'Upper',
+          attemptId,
+          itemKey: null,
+          turn: null,
+          requestHash: 'hash-upper',
+          provider: 'openai',
+          requestedModel: 'openai:gpt-4o-mini',
+          messages: [{ role: 'user', content: 'upper?' }],
+          replayedFrom,
+        });
+        await pause(5);
+        await store.finishInteraction(id, {
+          status: replayedFrom === null ? 'completed' : 'replayed',
+          answeredModel: 'openai:gpt-4o-mini',
+          inputTokens: 10,
+          outputTokens: 5,
+          costUsd: replayedFrom === null ? 0.001 : 0,
+          durationMs: 5,
+        });
+        return id;
+      };
+      await attempt(store, retried.id, 'Upper', 'failed', async (id) => {
+        paid = await call(id, null);
+      });
+      await attempt(store, retried.id, 'Upper', 'complete', async (id) => {
+        await call(id, paid);
+      });
       // A person's edit (version 2) and an HTML file that would run script if it were shown as it is.
       await store.recordEdit(diamond.id, 'Seed(seed=one)', 'seed.txt', Buffer.from('seed edited\n'));
       await store.recordEdit(diamond.id, 'Join', 'report.html', Buffer.from('<h1>Report</h1><script>alert(1)</script><img src=x onerror=alert(1)>'));
@@ -325,6 +501,228 @@ for (const backend of backends) {
       const secret = await get<{ notes: string[]; graph: { nodes: unknown[] } }>(`/api/runs/${secretRun.id}`);
       expect(secret.graph.nodes).toEqual([]);
       expect(secret.notes[1]).toMatch(/cannot be loaded here/);
+    });
+
+    it('the timeline of the last build: a bar per attempt, its calls, and the critical path along the edges to the last task to finish', async () => {
+      const { timeline } = await get<{ timeline: TimelineJson }>(`/api/runs/${diamond.id}`);
+      const attempts = await store.listAttempts(diamond.id);
+      const t0 = Math.min(...attempts.map((a) => a.startedAt));
+      expect(timeline).toMatchObject({ t0, builds: 1, earlierAttempts: 0, calls: 2, replayedCalls: 0, retriedTasks: 0 });
+      expect(timeline.rows.map((r) => r.taskId).sort()).toEqual(DIAMOND.map((t) => t.id).sort());
+      for (const row of timeline.rows) {
+        const a = attempts.find((x) => x.taskId === row.taskId)!;
+        expect(row.attempts).toEqual([
+          expect.objectContaining({ id: a.id, status: 'complete', start: a.startedAt - t0, end: a.finishedAt! - t0, open: false, endUnknown: false }),
+        ]);
+        expect(row.spanMs).toBe(a.finishedAt! - a.startedAt);
+      }
+      expect(timeline.rows.find((r) => r.taskId === 'Upper')!.attempts[0]!.calls.map((c) => c.id)).toEqual([callIds[0]]);
+      // The critical path: the chain of DIAMOND's edges ending at the last task to finish with the most time in it.
+      const span = new Map(timeline.rows.map((r) => [r.taskId, r.spanMs]));
+      const last = [...attempts].sort((a, b) => b.finishedAt! - a.finishedAt!)[0]!.taskId;
+      const chains = (id: string): string[][] => {
+        const deps = DIAMOND.find((t) => t.id === id)!.requires;
+        return deps.length === 0 ? [[id]] : deps.flatMap((d) => chains(d).map((c) => [...c, id]));
+      };
+      const total = (chain: string[]): number => chain.reduce((sum, id) => sum + span.get(id)!, 0);
+      const longest = Math.max(...chains(last).map(total));
+      expect(timeline.criticalPath.at(-1)).toBe(last);
+      expect(timeline.criticalMs).toBe(longest);
+      expect(total(timeline.criticalPath)).toBe(longest);
+      for (let i = 1; i < timeline.criticalPath.length; i++) {
+        expect(DIAMOND.find((t) => t.id === timeline.criticalPath[i])!.requires).toContain(timeline.criticalPath[i - 1]);
+      }
+      for (const row of timeline.rows) expect(row.critical).toBe(timeline.criticalPath.includes(row.taskId));
+    });
+
+    it('the timeline shows the newest of two builds: a retried task as two bars, its replayed call marked', async () => {
+      const { timeline } = await get<{ timeline: TimelineJson }>(`/api/runs/${retried.id}`);
+      const attempts = await store.listAttempts(retried.id);
+      expect(attempts.map((a) => `${a.taskId}:${a.status}`)).toEqual([
+        'Seed(seed=one):complete',
+        'Seed(seed=one):complete',
+        'Upper:failed',
+        'Upper:complete',
+      ]);
+      expect(timeline).toMatchObject({ t0: attempts[1]!.startedAt, builds: 2, earlierAttempts: 1, calls: 2, replayedCalls: 1, retriedTasks: 1 });
+      expect(timeline.rows.map((r) => [r.taskId, r.attempts.map((a) => a.status)])).toEqual([
+        ['Seed(seed=one)', ['complete']],
+        ['Upper', ['failed', 'complete']],
+      ]);
+      const [failed, retry] = timeline.rows[1]!.attempts;
+      expect(failed!.calls).toEqual([expect.objectContaining({ status: 'completed', replayedFrom: null })]);
+      expect(retry!.calls).toEqual([expect.objectContaining({ status: 'replayed', replayedFrom: failed!.calls[0]!.id })]);
+      expect(timeline.criticalPath).toEqual(['Seed(seed=one)', 'Upper']);
+      expect(timeline.criticalMs).toBe(timeline.rows[0]!.spanMs + timeline.rows[1]!.spanMs);
+      expect(timeline.rows[1]!.spanMs).toBe(attempts[3]!.finishedAt! - attempts[2]!.startedAt);
+    });
+
+    it('costs per run, task, model and day: exactly the figures of plan costs --json (all time and --since 7d); unpriced calls unknown', async () => {
+      type CliCosts = { by: string; rows: Record<string, unknown>[]; total: Record<string, unknown> };
+      const pick = ({ knownCostUsd: _k, unpricedCalls: _u, ...rest }: Record<string, unknown>) => rest;
+      for (const by of ['run', 'task', 'model', 'day']) {
+        for (const since of [null, '7d']) {
+          const args = ['costs', '--by', by, '--json', '--db', db.db, ...(since === null ? [] : ['--since', since])];
+          const cli = await runPlan(args, { cwd: dir });
+          expect(cli.exit, cli.stderr).toBe(0);
+          const expected = JSON.parse(cli.stdout) as CliCosts;
+          const api = await get<CliCosts & { db: string }>(`/api/costs?by=${by}${since === null ? '' : `&since=${since}`}`);
+          expect(api.by).toBe(by);
+          expect(api.rows.map(pick), `${by} ${since}`).toEqual(expected.rows);
+          expect(pick(api.total)).toEqual(expected.total);
+          expect(api.rows.length).toBeGreaterThan(0);
+        }
+      }
+      const byModel = await get<{
+        rows: { key: string; costUsd: number | null; knownCostUsd: number; unpricedCalls: number }[];
+        total: { costUsd: number | null };
+      }>('/api/costs?by=model');
+      expect(byModel.rows.find((r) => r.key === 'local-model')).toMatchObject({ costUsd: null, knownCostUsd: 0, unpricedCalls: 1 });
+      expect(byModel.total.costUsd).toBeNull();
+      const future = await get<{ rows: unknown[] }>('/api/costs?by=run&since=2999-01-01');
+      expect(future.rows).toEqual([]);
+      expect((await request(server, 'GET', '/api/costs?by=week')).status).toBe(400);
+      expect((await request(server, 'GET', '/api/costs?since=soon')).status).toBe(400);
+      expect((await request(server, 'GET', '/costs')).status).toBe(200);
+    });
+
+    it("a diff of two versions: by default the task's version against the person's edit; any two; bounded", async () => {
+      type DiffJson = {
+        from: { version: number; source: string } | null;
+        to: { version: number; source: string } | null;
+        diff: {
+          identical: boolean;
+          added: number;
+          removed: number;
+          hunks: { lines: { kind: string; old: number | null; new: number | null; text: string }[] }[];
+        } | null;
+        note: string | null;
+      };
+      const base = `/api/runs/${diamond.id}/diff?path=seed.txt`;
+      const standard = await get<DiffJson>(base);
+      expect(standard.from).toMatchObject({ version: 1, source: 'task' });
+      expect(standard.to).toMatchObject({ version: 2, source: 'edit' });
+      expect(standard.diff).toMatchObject({ identical: false, added: 1, removed: 1 });
+      expect(standard.diff!.hunks.flatMap((h) => h.lines)).toEqual([
+        { kind: 'del', old: 1, new: null, text: 'seed one' },
+        { kind: 'add', old: null, new: 1, text: 'seed edited' },
+      ]);
+      const back = await get<DiffJson>(`${base}&from=2&to=1`);
+      expect(back.diff!.hunks[0]!.lines.map((l) => l.kind)).toEqual(['del', 'add']);
+      expect((await get<DiffJson>(`${base}&from=2&to=2`)).diff).toMatchObject({ identical: true, hunks: [] });
+      expect((await request(server, 'GET', `${base}&from=1`)).status).toBe(400);
+      expect((await request(server, 'GET', `${base}&from=1&to=7`)).status).toBe(404);
+      expect((await request(server, 'GET', `/api/runs/${diamond.id}/diff?path=nope.txt`)).status).toBe(404);
+      // One version only: nothing to compare, and the page is told so.
+      const single = await get<DiffJson>(`/api/runs/${diamond.id}/diff?path=bang.txt`);
+      expect(single).toMatchObject({ from: null, to: null, diff: null });
+      expect(single.note).toMatch(/one version only/);
+      // Longer files: context lines around a change, hunks with line numbers; a huge one is not diffed.
+      const long = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`);
+      await store.recordEdit(diamond.id, 'Join', 'long.txt', Buffer.from(`${long.join('\n')}\n`));
+      const changed = long.map((l, i) => (i === 19 ? 'line 20 <script>alert(1)</script>' : l));
+      await store.recordEdit(diamond.id, 'Join', 'long.txt', Buffer.from(`${changed.join('\n')}\n`));
+      const two = await get<DiffJson>(`/api/runs/${diamond.id}/diff?path=long.txt`);
+      expect(two.diff!.hunks).toHaveLength(1);
+      expect(two.diff!.hunks[0]!.lines.map((l) => `${l.kind}:${l.old ?? '-'}:${l.new ?? '-'}`)).toEqual([
+        'context:17:17',
+        'context:18:18',
+        'context:19:19',
+        'del:20:-',
+        'add:-:20',
+        'context:21:21',
+        'context:22:22',
+        'context:23:23',
+      ]);
+      expect(two.diff!.hunks[0]!.lines[4]!.text).toBe('line 20 <script>alert(1)</script>');
+      const huge = Buffer.alloc(1024 * 1024 + 10, 'a\n');
+      await store.recordEdit(diamond.id, 'Join', 'huge.txt', huge);
+      await store.recordEdit(diamond.id, 'Join', 'huge.txt', Buffer.concat([huge, Buffer.from('b\n')]));
+      const tooBig = await get<DiffJson>(`/api/runs/${diamond.id}/diff?path=huge.txt`);
+      expect(tooBig.diff).toBeNull();
+      expect(tooBig.note).toMatch(/over 1048576 bytes \(1 MiB\) are not diffed/);
+    });
+
+    it('rebuild: 403 without the token or from another origin; refused for a run being built; the dry run; a build whose events reach the page', async () => {
+      const origin = `http://127.0.0.1:${server.port}`;
+      const ok = { origin, 'x-plan-csrf': server.csrfToken };
+      const task = (run: RunRecord, id: string, step: string, scope = 'downstream'): string =>
+        `/api/runs/${run.id}/tasks/${encodeURIComponent(id)}/${step}?scope=${scope}`;
+      for (const step of ['rebuild-preview', 'rebuild']) {
+        expect((await request(server, 'POST', task(diamond, 'Upper', step), { origin })).status).toBe(403);
+        expect((await request(server, 'POST', task(diamond, 'Upper', step), { origin, 'x-plan-csrf': 'guess' })).status).toBe(403);
+        expect(
+          (await request(server, 'POST', task(diamond, 'Upper', step), { origin: 'http://evil.example', 'x-plan-csrf': server.csrfToken })).status,
+        ).toBe(403);
+        expect((await request(server, 'POST', task(diamond, 'Upper', step), { 'x-plan-csrf': server.csrfToken })).status).toBe(403);
+      }
+      expect(rebuilds).toEqual([]);
+      // A GET never starts anything.
+      expect((await request(server, 'GET', task(diamond, 'Upper', 'rebuild'))).status).toBe(404);
+
+      // A run being built (here a live build the fake reports) is refused, with a message saying why.
+      const busy = await request(server, 'POST', task(building, 'Upper', 'rebuild'), ok);
+      expect(busy.status).toBe(409);
+      expect(JSON.parse(busy.body).error).toMatch(/a build of run .* is running now/);
+      const busyPreview = JSON.parse((await request(server, 'POST', task(building, 'Upper', 'rebuild-preview'), ok)).body) as { busy: string };
+      expect(busyPreview.busy).toMatch(/is running now/);
+      // Not on this machine, no such task, a bad scope.
+      const elsewhere = await request(server, 'POST', task(remote, 'Upper', 'rebuild'), ok);
+      expect(elsewhere.status).toBe(409);
+      expect(JSON.parse(elsewhere.body).error).toMatch(/is not on this machine/);
+      expect((await request(server, 'POST', task(diamond, 'Nope', 'rebuild'), ok)).status).toBe(404);
+      expect((await request(server, 'POST', task(diamond, 'Upper', 'rebuild', 'everything'), ok)).status).toBe(400);
+      expect(rebuilds).toEqual([]);
+
+      const preview = await request(server, 'POST', task(diamond, 'Upper', 'rebuild-preview', 'task'), ok);
+      replies.push(preview);
+      expect(preview.status).toBe(200);
+      expect(JSON.parse(preview.body)).toMatchObject({
+        busy: null,
+        preview: { command: 'plan build runs/demo --force Upper --until Upper --dry-run', wouldRun: [{ taskId: 'Upper', state: 'stale' }] },
+      });
+
+      const stream = await openEvents(server, diamond.id);
+      try {
+        await until(
+          () => stream.events.length > 0,
+          () => 'no hello',
+        );
+        const started = await request(server, 'POST', task(diamond, 'Upper', 'rebuild'), ok);
+        expect(started.status, started.body).toBe(202);
+        expect(JSON.parse(started.body).job).toMatchObject({ runId: diamond.id, taskId: 'Upper', scope: 'downstream', pid: 4242, running: true });
+        expect(rebuilds).toEqual([{ taskId: 'Upper', scope: 'downstream' }]);
+        // One at a time: a second rebuild of the run is refused while this one runs.
+        const again = await request(server, 'POST', task(diamond, 'Shout', 'rebuild', 'task'), ok);
+        expect(again.status).toBe(409);
+        expect(JSON.parse(again.body).error).toMatch(/started from this dashboard is running/);
+        await until(
+          () => stream.events.some((e) => e.event === 'rebuild' && (e.data.entry as { kind?: string } | undefined)?.kind === 'stderr'),
+          () => JSON.stringify(stream.events),
+        );
+        finishRebuild!();
+        await until(
+          () => stream.events.some((e) => e.event === 'rebuild' && e.data.exit !== undefined),
+          () => JSON.stringify(stream.events),
+        );
+        const lines = stream.events
+          .filter((e) => e.event === 'rebuild' && e.data.entry !== undefined)
+          .map((e) => e.data.entry as { seq: number; kind: string; event?: { type: string }; text?: string });
+        // Every event but the decisions, in order, numbered; the secret in a line is gone.
+        expect(lines.map((l) => l.event?.type ?? l.kind)).toEqual(['build-started', 'task-started', 'stderr', 'task-complete', 'build-finished']);
+        expect(lines.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5]);
+        expect(lines[2]!.text).toBe('calling openai-compatible:m@http://127.0.0.1:9/v1');
+        const exit = stream.events.find((e) => e.event === 'rebuild' && e.data.exit !== undefined)!;
+        expect(exit.data.exit).toMatchObject({ code: 0, signal: null });
+        const ids = stream.events.map((e) => e.id);
+        expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      } finally {
+        stream.close();
+      }
+      const { job } = await get<{ job: { running: boolean; exitCode: number; entries: unknown[] } }>(`/api/runs/${diamond.id}/rebuild`);
+      expect(job).toMatchObject({ running: false, exitCode: 0 });
+      expect(job.entries).toHaveLength(5);
+      expect((await get<{ job: null }>(`/api/runs/${remote.id}/rebuild`)).job).toBeNull();
     });
 
     it("a task: its reason, plan explain's text, its files with their versions, attempts and model calls", async () => {

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../../engine/errors.js';
 import { readRunMarker } from '../../engine/run-dir.js';
@@ -12,7 +15,8 @@ import { shownRunsOf } from '../run-facts.js';
 import { pipelineParams } from '../run-settings.js';
 import { RunExplainer } from '../explanation.js';
 import type { RunRecord, Store } from '../../store/store.js';
-import type { Decision, GraphTask, UiEngine } from '../../ui/engine-callbacks.js';
+import type { Decision, GraphTask, RebuildPreview, RebuildRequest, UiEngine } from '../../ui/engine-callbacks.js';
+import { isPostgresUrl } from '../../store/open.js';
 
 interface UiArgs {
   db?: string;
@@ -48,7 +52,7 @@ async function runUi(args: UiArgs): Promise<number> {
   }
   let server: Awaited<ReturnType<typeof startUiServer>>;
   try {
-    server = await startUiServer({ store, engine: engineFor(store), location, host: args.host, port: args.port });
+    server = await startUiServer({ store, engine: engineFor(store, dbLocationFor(undefined, args.db)), location, host: args.host, port: args.port });
   } catch (error) {
     await store.close();
     const code = (error as NodeJS.ErrnoException).code;
@@ -90,7 +94,7 @@ function openBrowser(url: string): void {
  * `plan status` and `plan explain` make them (run-graph.ts). Graphs are kept per pipeline and parameters:
  * a pipeline module is loaded once per process anyway.
  */
-function engineFor(store: Store): UiEngine {
+function engineFor(store: Store, db: string): UiEngine {
   const graphs = new Map<string, Promise<RunGraph>>();
   const graphOf = (run: RunRecord): Promise<RunGraph> => {
     const key = `${run.pipeline}\0${JSON.stringify(pipelineParams(run.params))}`;
@@ -133,5 +137,147 @@ function engineFor(store: Store): UiEngine {
       const explainer = new RunExplainer(run.runDir, graph, decisions, await store.listAttempts(run.id), await store.listContentVersions(run.id));
       return describeTask(explainer.explainTask(taskId));
     },
+    async previewRebuild(run, request) {
+      if (!isHere(run)) return null;
+      const args = rebuildArgs(run, request, '--dry-run');
+      const result = await runChild(childCommand(args), childEnv(db), DRY_RUN_TIMEOUT_MS);
+      const ids = (await graphOf(run)).graph.order;
+      return readDryRun(commandText(args), result, ids);
+    },
+    async startRebuild(run, request, sink) {
+      if (!isHere(run)) return null;
+      const args = rebuildArgs(run, request, '--json');
+      const [file, ...argv] = childCommand(args);
+      const child = spawn(file!, argv, { cwd: process.cwd(), env: childEnv(db), stdio: ['ignore', 'pipe', 'pipe'] });
+      const lines = (stream: NodeJS.ReadableStream, each: (line: string) => void): Promise<void> =>
+        new Promise((resolve) => {
+          const reader = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+          reader.on('line', each);
+          reader.on('close', resolve);
+        });
+      const out = lines(child.stdout, (line) => {
+        const event = parseEvent(line);
+        if (event === null) sink.line('stdout', line);
+        else sink.event(event);
+      });
+      const err = lines(child.stderr, (line) => sink.line('stderr', line));
+      let spawnError: Error | null = null;
+      child.on('error', (error) => {
+        spawnError = error;
+      });
+      child.on('close', (code, signal) => {
+        void Promise.all([out, err]).then(() => {
+          if (spawnError !== null) sink.line('stderr', `plan ui: could not start the build: ${spawnError.message}`);
+          sink.exit(code, signal);
+        });
+      });
+      return {
+        pid: child.pid ?? -1,
+        command: commandText(args),
+        stop: () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        },
+      };
+    },
   };
+}
+
+/** The CLI the dashboard itself runs from: a rebuild is the same `plan build` a person would type. */
+const PLAN_BIN = fileURLToPath(new URL('../../../bin/plan.js', import.meta.url));
+
+const DRY_RUN_TIMEOUT_MS = 120_000;
+
+/** `plan build <run-dir> --force T --until T` (the task alone) or `--from T` (and everything downstream). */
+function rebuildArgs(run: RunRecord, request: RebuildRequest, mode: '--dry-run' | '--json'): string[] {
+  const selection = request.scope === 'task' ? [`--force=${request.taskId}`, `--until=${request.taskId}`] : [`--from=${request.taskId}`];
+  return ['build', run.runDir, ...selection, mode];
+}
+
+function childCommand(args: readonly string[]): string[] {
+  return [process.execPath, PLAN_BIN, ...args];
+}
+
+/** The same database as the dashboard's, given in the environment (a PostgreSQL URL's password stays off the command line). */
+function childEnv(db: string): NodeJS.ProcessEnv {
+  return { ...process.env, PLAN_DB: isPostgresUrl(db) ? db : path.resolve(db) };
+}
+
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command as typed: `plan build runs/demo --force 'Seed(seed=one)' --until 'Seed(seed=one)' --dry-run`. */
+function commandText(args: readonly string[]): string {
+  const shown = args.flatMap((arg) => {
+    const option = /^(--[a-z-]+)=(.*)$/s.exec(arg);
+    return option === null ? [arg] : [option[1]!, option[2]!];
+  });
+  const [command, runDir, ...rest] = shown;
+  const dir = path.relative(process.cwd(), runDir!) || '.';
+  return ['plan', command!, dir.startsWith('..') ? runDir! : dir, ...rest].map(shellWord).join(' ');
+}
+
+function parseEvent(line: string): Record<string, unknown> | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const value: unknown = JSON.parse(line);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+interface ChildResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runChild(command: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ChildResult> {
+  return new Promise((resolve) => {
+    const [file, ...argv] = command;
+    const child = spawn(file!, argv, { cwd: process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      stderr += `plan ui: the dry run took longer than ${timeoutMs / 1000}s and was stopped\n`;
+      child.kill('SIGTERM');
+    }, timeoutMs);
+    child.on('error', (error) => {
+      stderr += `plan ui: could not run the dry run: ${error.message}\n`;
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * The dry run's text as it printed it, and what it says: each line `<state padded to 8> <task id>  <reason>`
+ * (read against the graph's task ids, the longest that fits, so an id with spaces reads right), then the
+ * estimate line; on standard error the `dry run: …` line.
+ */
+function readDryRun(command: string, result: ChildResult, ids: readonly string[]): RebuildPreview {
+  const known = [...ids].sort((a, b) => b.length - a.length);
+  const wouldRun: RebuildPreview['wouldRun'] = [];
+  let decided = 0;
+  let estimate: string | null = null;
+  for (const line of result.stdout.split('\n')) {
+    if (line.startsWith('model calls: ')) {
+      estimate = line;
+      continue;
+    }
+    const state = /^(\S+) +/.exec(line);
+    if (state === null) continue;
+    const rest = line.slice(9);
+    const id = known.find((candidate) => rest === candidate || rest.startsWith(`${candidate}  `));
+    if (id === undefined) continue;
+    decided++;
+    if (state[1] !== 'fresh' && state[1] !== 'pinned') wouldRun.push({ taskId: id, state: state[1]!, reason: rest.slice(id.length + 2) });
+  }
+  const summary = result.stderr.split('\n').find((line) => line.startsWith('dry run: ')) ?? null;
+  return { command, exitCode: result.code, output: result.stdout, messages: result.stderr, wouldRun, decided, estimate, summary };
 }

@@ -5,6 +5,7 @@ import { notFound } from '../http.js';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout.js';
 import { scrub } from '../scrub.js';
 import { activityByTask, shownState, type ShownState } from '../states.js';
+import { buildTimeline } from '../timeline.js';
 import { runDurationMs } from './runs.js';
 
 /** A run's page: what it is, its graph with every task's state and figures, its attempts and totals. */
@@ -58,20 +59,23 @@ export function attemptView(a: AttemptRecord): AttemptView {
 
 export async function runDetail(ctx: UiContext, runId: string) {
   const run = await loadRun(ctx, runId);
-  const [[shown], tasksOrNull, decisions, attempts, spend, totals] = await Promise.all([
+  const [[shown], tasksOrNull, decisions, attempts, spend, totals, calls] = await Promise.all([
     ctx.engine.shownStatuses([run]),
     ctx.engine.graph(run).catch(() => null),
     ctx.engine.decide(run).catch(() => null),
     ctx.store.listAttempts(run.id),
     ctx.store.summarizeSpend('task', { runId: run.id }),
     ctx.store.runTotals(run.id),
+    ctx.store.listInteractionSummaries(run.id),
   ]);
   const live = shown!.status === 'running';
   const activity = activityByTask(attempts);
   const cost = new Map(spend.map((row) => [row.key, row]));
   // Without the pipeline (not installed here) the graph is the tasks the store knows, without edges.
   const tasks: readonly GraphTask[] = tasksOrNull ?? [...activity.keys()].map((id) => ({ id, requires: [], outputs: [] }));
+  const started = performance.now();
   const layout = layoutGraph(tasks);
+  const layoutMs = performance.now() - started;
   const nodes: GraphNode[] = tasks.map((task) => {
     const decision = decisions?.get(task.id) ?? null;
     const act = activity.get(task.id);
@@ -131,7 +135,10 @@ export async function runDetail(ctx: UiContext, runId: string) {
       edges: tasks.flatMap((task) => task.requires.map((dep) => ({ from: dep, to: task.id }))),
       /** The edges drawn: those no longer path implies, routed. */
       paths: layout.paths,
+      /** How the graph was laid out (`dagre`, or `layered` for a big one) and how long that took here (0 when cached). */
+      layout: { method: layout.method, ms: Math.round(layoutMs * 10) / 10 },
     },
+    timeline: buildTimeline(attempts, calls, tasks, { now: Date.now(), live }),
     attempts: attempts.map(attemptView),
     totals: {
       tasks: tasks.length,

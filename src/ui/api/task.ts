@@ -50,6 +50,7 @@ export async function taskDetail(ctx: UiContext, runId: string, taskId: string) 
     runId: run.id,
     runStatus: shown!.status,
     local: decisions !== null,
+    inGraph: task !== null,
     task: {
       id: taskId,
       state: decision?.state ?? null,

@@ -33,7 +33,13 @@ export type LiveState = 'connecting' | 'live' | 'reconnecting';
  * Calls `refresh` whenever the server says what the page shows changed, and after every reconnect (events may
  * have been missed while away). Refreshes never overlap: a change during one runs one more after it.
  */
-export function watchLive(topic: string | null, refresh: () => Promise<void>, onState: (state: LiveState) => void): () => void {
+export function watchLive(
+  topic: string | null,
+  refresh: () => Promise<void>,
+  onState: (state: LiveState) => void,
+  /** Handlers of other event types (e.g. `rebuild`), given each event's data. */
+  extra: Record<string, (data: Record<string, unknown>) => void> = {},
+): () => void {
   const source = new EventSource(topic === null ? '/api/events' : `/api/events?run=${encodeURIComponent(topic)}`);
   let running = false;
   let again = false;
@@ -60,6 +66,15 @@ export function watchLive(topic: string | null, refresh: () => Promise<void>, on
     connectedBefore = true;
   });
   source.addEventListener('change', () => void schedule());
+  for (const [type, handle] of Object.entries(extra)) {
+    source.addEventListener(type, (event) => {
+      try {
+        handle(JSON.parse((event as MessageEvent<string>).data) as Record<string, unknown>);
+      } catch {
+        // A malformed event is dropped; the next refresh shows the state anyway.
+      }
+    });
+  }
   source.addEventListener('error', () => onState('reconnecting'));
   return () => source.close();
 }

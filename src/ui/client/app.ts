@@ -1,6 +1,7 @@
 import { ApiError, type LiveState } from './api.js';
 import { clear, h } from './dom.js';
 import { callPage } from './pages/call.js';
+import { costsPage } from './pages/costs.js';
 import { filePage } from './pages/file.js';
 import { runPage } from './pages/run.js';
 import { runsPage } from './pages/runs.js';
@@ -23,7 +24,8 @@ function shell(): Page {
   const liveBadge = h('span', { class: 'live', title: 'live updates' });
   const main = h('main', {});
   clear(document.body);
-  document.body.append(h('header', {}, h('a', { href: '/', class: 'brand' }, 'plan'), crumbs, liveBadge), main);
+  const nav = h('nav', { class: 'links' }, h('a', { href: '/' }, 'runs'), h('a', { href: '/costs' }, 'costs'));
+  document.body.append(h('header', {}, h('a', { href: '/', class: 'brand' }, 'plan'), crumbs, nav, liveBadge), main);
   return {
     main,
     crumbs(...items) {
@@ -44,6 +46,7 @@ async function route(): Promise<void> {
   const query = new URLSearchParams(window.location.search);
   try {
     if (parts.length === 0) return await runsPage(page);
+    if (parts[0] === 'costs' && parts.length === 1) return await costsPage(page);
     const [, runId, sub, id] = parts;
     if (parts[0] !== 'runs' || runId === undefined) throw new ApiError(404, 'no such page');
     if (sub === undefined) return await runPage(page, runId);

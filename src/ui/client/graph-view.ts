@@ -50,6 +50,7 @@ export class GraphPanel {
   private readonly boxes = new Map<string, SVGGElement>();
   private dragging: { x: number; y: number; tx: number; ty: number; moved: boolean } | null = null;
   private readonly note: HTMLSpanElement;
+  private critical: ReadonlySet<string> = new Set();
 
   constructor(private readonly runId: string) {
     this.world = svg('g', { class: 'world' });
@@ -79,7 +80,8 @@ export class GraphPanel {
   }
 
   /** Draws the graph, or updates it in place when its tasks and edges are the same as last time. */
-  draw(graph: GraphView): void {
+  draw(graph: GraphView, critical: ReadonlySet<string> = new Set()): void {
+    this.critical = critical;
     const shape = `${graph.nodes.map((n) => n.id).join('\n')}|${graph.edges.length}`;
     if (shape !== this.shape) {
       this.shape = shape;
@@ -137,7 +139,7 @@ export class GraphPanel {
 
   /** The box's colour, its texts and its tooltip from the node's figures. */
   private fill(box: SVGGElement, node: GraphNodeView): void {
-    box.setAttribute('class', `node state-${node.shown}`);
+    box.setAttribute('class', `node state-${node.shown}${this.critical.has(node.id) ? ' critical' : ''}`);
     box.dataset.state = node.shown;
     const [title, , label, line1, line2] = Array.from(box.children) as SVGElement[];
     title!.textContent = `${node.id}\n${node.shown} — ${node.reason}`;

@@ -2,6 +2,7 @@ import { getJson } from '../api.js';
 import type { Page } from '../app.js';
 import { h, paths } from '../dom.js';
 import { formatTime } from '../format.js';
+import { diffPanel } from '../diff-view.js';
 import { renderFile, type FileVersionView } from '../render-file.js';
 
 /** One stored version of a file, rendered by its kind, with every version of it a click away. */
@@ -36,4 +37,5 @@ export async function filePage(page: Page, runId: string, filePath: string, vers
     ),
     h('div', { class: `file-content kind-${file.kind}` }, renderFile(file)),
   );
+  if (file.versions.length >= 2) page.main.append(h('section', {}, h('h2', {}, 'Changes between versions'), diffPanel(runId, file.path)));
 }

@@ -3,6 +3,8 @@ import type { Page } from '../app.js';
 import { append, badge, clear, h, paths, table } from '../dom.js';
 import { formatCost, formatCount, formatDuration, formatTime, plural } from '../format.js';
 import { GraphPanel, type GraphView } from '../graph-view.js';
+import { RebuildJobPanel } from '../rebuild-view.js';
+import { TimelinePanel, type TimelineViewData } from '../timeline-view.js';
 
 /** One run: what it is, its totals, its graph coloured by state (live while a build runs), its attempts; cancel. */
 
@@ -34,6 +36,7 @@ interface RunDetail {
   live: boolean;
   notes: string[];
   graph: GraphView;
+  timeline: TimelineViewData;
   attempts: AttemptView[];
   totals: {
     tasks: number;
@@ -59,24 +62,36 @@ export async function runPage(page: Page, runId: string): Promise<void> {
   const header = h('section', { class: 'run-header' });
   const notes = h('div', {});
   const graph = new GraphPanel(runId);
+  const timeline = new TimelinePanel(runId);
+  const job = new RebuildJobPanel(runId, 'Rebuild started from the dashboard');
   const attempts = h('section', {});
-  page.main.append(header, notes, h('section', {}, h('h2', {}, 'Tasks'), graph.element), attempts);
+  page.main.append(
+    header,
+    notes,
+    job.element,
+    h('section', {}, h('h2', {}, 'Tasks'), graph.element),
+    h('section', { id: 'timeline' }, h('h2', {}, 'Timeline'), timeline.element),
+    attempts,
+  );
   let first = true;
 
   const refresh = async (): Promise<void> => {
-    const detail = await getJson<RunDetail>(`/api/runs/${encodeURIComponent(runId)}`);
+    const [detail] = await Promise.all([getJson<RunDetail>(`/api/runs/${encodeURIComponent(runId)}`), job.refresh().catch(() => undefined)]);
+    if (first) performance.mark('run-data');
     drawHeader(header, detail, refresh);
     clear(notes);
     for (const note of detail.notes) notes.append(h('p', { class: 'notice' }, note));
-    graph.draw(detail.graph);
+    graph.draw(detail.graph, new Set(detail.timeline.criticalPath));
+    if (first) performance.mark('graph-drawn');
+    timeline.draw(detail.timeline);
     if (first) {
-      performance.mark('graph-drawn');
+      performance.mark('timeline-drawn');
       first = false;
     }
     drawAttempts(attempts, detail);
   };
   await refresh();
-  watchLive(runId, refresh, (state) => page.live(state));
+  watchLive(runId, refresh, (state) => page.live(state), { rebuild: (data) => job.onEvent(data) });
 }
 
 function drawHeader(header: HTMLElement, detail: RunDetail, refresh: () => Promise<void>): void {

@@ -2,6 +2,8 @@ import { getJson, watchLive } from '../api.js';
 import type { Page } from '../app.js';
 import { badge, clear, h, paths, table } from '../dom.js';
 import { formatCost, formatDuration, formatTime } from '../format.js';
+import { diffPanel } from '../diff-view.js';
+import { RebuildJobPanel, rebuildActions } from '../rebuild-view.js';
 import { renderFile, type FileVersionView } from '../render-file.js';
 import { callRow, CALL_HEADERS, type CallSummary } from './call.js';
 
@@ -10,6 +12,8 @@ import { callRow, CALL_HEADERS, type CallSummary } from './call.js';
 interface TaskDetail {
   runId: string;
   local: boolean;
+  /** The task is in the run's graph (its pipeline loads here). */
+  inGraph: boolean;
   task: { id: string; state: string | null; shown: string; reason: string; requires: string[]; dependents: string[] };
   explanation: string | null;
   files: {
@@ -24,26 +28,38 @@ interface TaskDetail {
 export async function taskPage(page: Page, runId: string, taskId: string): Promise<void> {
   page.crumbs(h('a', { href: paths.run(runId) }, runId), h('span', {}, taskId));
   document.title = `plan · ${taskId}`;
+  // The heading and the rest are drawn anew on every change; the rebuild actions and progress stay.
+  const head = h('div', {});
+  const actions = h('div', {});
+  const job = new RebuildJobPanel(runId, 'Rebuild started from the dashboard');
   const body = h('div', {});
-  page.main.append(body);
+  page.main.append(head, actions, job.element, body);
   const open = new Set<string>();
+  let actionsDrawn = false;
   const refresh = async (): Promise<void> => {
-    const detail = await getJson<TaskDetail>(`/api/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`);
+    const [detail] = await Promise.all([
+      getJson<TaskDetail>(`/api/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`),
+      job.refresh().catch(() => undefined),
+    ]);
     for (const d of Array.from(body.querySelectorAll<HTMLDetailsElement>('details[data-path]'))) if (d.open) open.add(d.dataset.path!);
+    clear(head);
     clear(body);
-    draw(body, detail, open);
+    draw(head, body, detail, open);
+    if (!actionsDrawn && detail.local && detail.inGraph) {
+      actions.append(rebuildActions(runId, taskId, job));
+      actionsDrawn = true;
+    }
   };
   await refresh();
-  watchLive(runId, refresh, (state) => page.live(state));
+  watchLive(runId, refresh, (state) => page.live(state), { rebuild: (data) => job.onEvent(data) });
 }
 
-function draw(body: HTMLElement, d: TaskDetail, open: Set<string>): void {
+function draw(head: HTMLElement, body: HTMLElement, d: TaskDetail, open: Set<string>): void {
   const link = (id: string): HTMLElement => h('a', { href: paths.task(d.runId, id) }, id);
   const joined = (ids: string[]): (HTMLElement | string)[] =>
     ids.length === 0 ? ['none'] : ids.flatMap((id, i) => (i === 0 ? [link(id)] : [', ', link(id)]));
+  head.append(h('h1', {}, `${d.task.id} `, badge(d.task.shown)), h('p', { class: 'reason' }, d.task.reason));
   body.append(
-    h('h1', {}, `${d.task.id} `, badge(d.task.shown)),
-    h('p', { class: 'reason' }, d.task.reason),
     d.explanation === null
       ? h(
           'p',
@@ -98,6 +114,7 @@ function draw(body: HTMLElement, d: TaskDetail, open: Set<string>): void {
         h('p', { class: 'muted' }, `v${version.version} · ${version.source} · ${version.size} bytes · ${formatTime(version.createdAt, true)}`),
         renderFile(version),
       );
+      if (file.versions.length >= 2) content.append(h('h3', {}, 'Changes between versions'), diffPanel(d.runId, file.path));
     };
     details.addEventListener('toggle', () => {
       if (details.open) void load();
