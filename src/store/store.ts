@@ -327,6 +327,16 @@ export interface Store {
   /** Who holds the run's lease now, if anyone (an expired lease is still shown, with its expiry). */
   getRunLease(runId: string): Promise<RunLease | null>;
 
+  // change notification (the dashboard's live view)
+
+  /**
+   * Calls `listener` soon after any write that changes a run (its row, attempts, model calls) commits, in any
+   * process sharing the database, with that run's id; resolves to a stop function. Only stores that can push
+   * changes have it (PostgreSQL: LISTEN/NOTIFY); with the others a watcher polls. A notification may be lost
+   * (a connection cut): a watcher still polls now and then.
+   */
+  watchChanges?(listener: (runId: string) => void): Promise<() => Promise<void>>;
+
   // copying between stores (`plan db copy`)
 
   /** Every row of one run, to be imported into another store; null when there is no such run. */

@@ -41,7 +41,7 @@ describe.skipIf(POSTGRES_URL === undefined)('the PostgreSQL schema', () => {
     const results = await Promise.all(builds);
     for (const result of results) expect(result.exit, result.stderr).toBe(0);
     const versions = await adminQuery(`SELECT version FROM ${schema}.schema_version ORDER BY version`);
-    expect(versions.rows.map((row) => Number(row.version))).toEqual([1]);
+    expect(versions.rows.map((row) => Number(row.version))).toEqual([1, 2]);
     const runs = await adminQuery(`SELECT status FROM ${schema}.runs`);
     expect(runs.rows.map((row) => row.status)).toEqual(['complete', 'complete', 'complete', 'complete']);
   });
@@ -65,7 +65,7 @@ describe.skipIf(POSTGRES_URL === undefined)('the PostgreSQL schema', () => {
       expect(refused.exit, `${args.join(' ')}: ${refused.stderr}`).toBe(2);
       const lines = refused.stderr.trim().split('\n');
       expect(lines, refused.stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(/^plan: database \S+ has schema version 99, newer than this plan knows \(1\): upgrade plan$/);
+      expect(lines[0]).toMatch(/^plan: database \S+ has schema version 99, newer than this plan knows \(2\): upgrade plan$/);
     }
     expect((await adminQuery(`SELECT id, status, updated_at FROM ${schema}.runs`)).rows).toEqual(before.rows);
     expect((await adminQuery(`SELECT COUNT(*)::int AS n FROM ${schema}.task_attempts`)).rows).toEqual(attemptsBefore.rows);

@@ -1591,6 +1591,44 @@ for (const backend of backends) {
     });
 
     describe('two stores on one database', () => {
+      it('watchChanges: PostgreSQL pushes every committed change of a run to watchers in other stores; SQLite has none (its watchers poll)', async () => {
+        if (backend.name === 'SQLite') {
+          expect(store.watchChanges).toBeUndefined();
+          return;
+        }
+        const watcher = await openAnother();
+        try {
+          const seen: string[] = [];
+          const stop = await watcher.watchChanges!((runId) => seen.push(runId));
+          const until = async (what: () => boolean): Promise<void> => {
+            const deadline = Date.now() + 5_000;
+            while (!what() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+          };
+          const run = await newRun();
+          await until(() => seen.includes(run.id));
+          expect(seen).toContain(run.id);
+          const other = await newRun();
+          seen.length = 0;
+          const attempt = await store.startAttempt(run.id, 'T');
+          await until(() => seen.includes(run.id));
+          seen.length = 0;
+          await store.persistAttempt(attempt, '{}', [output('t.md', 't')]);
+          await until(() => seen.includes(run.id));
+          expect(seen).toContain(run.id);
+          seen.length = 0;
+          await store.updateRun(other.id, { status: 'running' });
+          await until(() => seen.includes(other.id));
+          expect(seen).toEqual([other.id]);
+          await stop();
+          seen.length = 0;
+          await store.updateRun(run.id, { status: 'complete' });
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          expect(seen).toEqual([]);
+        } finally {
+          await watcher.close();
+        }
+      });
+
       it('concurrent recordEdit from both store distinct, consecutive versions', async () => {
         const another = await openAnother();
         const run = await newRun();

@@ -141,6 +141,44 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'notify listeners (plan ui) of every change to a run: its row, attempts and model calls',
+    // Statement-level triggers, so a statement that writes many rows notifies once per run it touched; the
+    // notifications are sent at commit, only of what committed. Channel plan_changes, payload '<schema> <run id>'.
+    sql: `
+      CREATE FUNCTION notify_run_rows() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      DECLARE changed_run TEXT;
+      BEGIN
+        FOR changed_run IN SELECT DISTINCT id FROM changed LOOP
+          PERFORM pg_notify('plan_changes', TG_TABLE_SCHEMA || ' ' || changed_run);
+        END LOOP;
+        RETURN NULL;
+      END $fn$;
+
+      CREATE FUNCTION notify_run_children() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      DECLARE changed_run TEXT;
+      BEGIN
+        FOR changed_run IN SELECT DISTINCT run_id FROM changed LOOP
+          PERFORM pg_notify('plan_changes', TG_TABLE_SCHEMA || ' ' || changed_run);
+        END LOOP;
+        RETURN NULL;
+      END $fn$;
+
+      CREATE TRIGGER runs_inserted AFTER INSERT ON runs REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION notify_run_rows();
+      CREATE TRIGGER runs_updated AFTER UPDATE ON runs REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION notify_run_rows();
+      CREATE TRIGGER attempts_inserted AFTER INSERT ON task_attempts REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION notify_run_children();
+      CREATE TRIGGER attempts_updated AFTER UPDATE ON task_attempts REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION notify_run_children();
+      CREATE TRIGGER interactions_inserted AFTER INSERT ON llm_interactions REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION notify_run_children();
+      CREATE TRIGGER interactions_updated AFTER UPDATE ON llm_interactions REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION notify_run_children();
+    `,
+  },
 ];
 
 export const latestPostgresSchemaVersion = postgresMigrations[postgresMigrations.length - 1]!.version;

@@ -38,6 +38,7 @@ import { LeaseFence, Leases } from './leases.js';
 import { migratePostgres } from './migrations.js';
 import { RunCopy } from './run-copy.js';
 import { toRun } from './rows.js';
+import { ChangeFeed } from './change-feed.js';
 
 /**
  * Opens the store at a `postgres://` URL: connects, creates the schema (`?schema=`, default `plan`) and applies
@@ -60,7 +61,7 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
   } finally {
     client?.release();
   }
-  return new PostgresStore(pool, target.location, new PgContext(pool, target.location, retryBudgetFromEnv(), settings.lockTimeoutMs));
+  return new PostgresStore(pool, target.location, new PgContext(pool, target.location, retryBudgetFromEnv(), settings.lockTimeoutMs), target.schema);
 }
 
 /**
@@ -98,12 +99,15 @@ export class PostgresStore implements Store {
   private readonly leases: Leases;
   private readonly copy: RunCopy;
   private closed = false;
+  private readonly changes: ChangeFeed;
 
   constructor(
     private readonly pool: pg.Pool,
     readonly location: string,
     private readonly context: PgContext,
+    schema: string,
   ) {
+    this.changes = new ChangeFeed(pool, schema);
     this.attempts = new Attempts(context, this.fence);
     this.interactions = new Interactions(context);
     this.inspection = new Inspection(context);
@@ -346,9 +350,15 @@ export class PostgresStore implements Store {
     return this.copy.importRun(data);
   }
 
+  /** Pushed by the schema's triggers over LISTEN/NOTIFY (migration 2): see ChangeFeed. */
+  watchChanges(listener: (runId: string) => void): Promise<() => Promise<void>> {
+    return this.changes.watch(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.changes.close();
     // The waiting marks are optional: a database gone away must not hide the error that ended the build.
     await this.flush().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
