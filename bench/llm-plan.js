@@ -1,25 +1,29 @@
 #!/usr/bin/env node
-// The LLM-bound plan (issue 10, part 2): the full plan pipeline against a loopback OpenAI-compatible server
-// that replays the per-call latencies and token counts of a real plan, at several --llm-concurrency values,
-// compared with the critical-path lower bound of our catalogue and with a simulation of the classic schedule.
+// The LLM-bound plan (issue 10, part 2; the review tail, issue "concurrent questions"): the full plan pipeline
+// against a loopback OpenAI-compatible server that replays the per-call latencies and answer sizes of a real plan,
+// in both --conversations modes and at several --llm-concurrency values, compared with the recorded run (its wall
+// time, tokens and cost), with the critical-path lower bound of our catalogue and with a simulation of the
+// classic schedule.
 //
-//   node bench/llm-plan.js                  short run (~2–3 minutes on 2 cores): one plan, 3 repetitions, 1 check
-//   node bench/llm-plan.js --full           all four real plans, 5 repetitions and 2 checks each (~15 minutes)
+//   node bench/llm-plan.js                  short run (~6 minutes on 2 cores): one plan, both modes, 3 repetitions, 1 check each
+//   node bench/llm-plan.js --full           all four real plans, 5 repetitions and 2 checks each (~30 minutes)
 //
 // Options: --plan NAME|PATH (a file of ../shared/data/real-plan-calls, default 20250321_silo; repeatable as a
-// comma list)  --scale 1/100 (time factor: a 4.5 s call is answered after 45 ms)  --reps 3
-// --concurrency 1,4,8,16  -j 16  --mapping proportional|sequential  --out DIR  --keep
+// comma list)  --modes sequential,parallel (the --conversations modes to build)  --scale 1/100 (time factor: a
+// 4.5 s call is answered after 45 ms)  --reps 3  --concurrency 4,8,16 (at -j J; a row at plan build's defaults,
+// -j 8 --llm-concurrency 4, is always added)  -j 16  --mapping proportional|sequential  --out DIR  --name STEM
+// (result file names: <date>-<STEM>.{json,md}, default llm-plan)  --keep
 // --check-scale 1/10 --check-reps 1 (builds at concurrency 8 at a slower time scale, to check how the fixed
 // overhead behaves when latencies are 10× longer; --check-scale 0 skips them)
 // --cpu-prof DIR (V8 profiles of the measured builds, for bench/profile-summary.js)
 //
 // How it works
-// - Needs dist/ compiled (`npm run build`). The fake server (tests/support/fake-openai-server.ts) and the
-//   plausible answerer (tests/support/fake-model.ts, offline-model content that passes every schema) are
-//   compiled with the project's tsc into node_modules/.cache/plan-llm-plan-bench, as bench/crash-campaign.js does.
+// - Needs dist/ compiled (`npm run build`). The fake server (tests/support/fake-openai-server.ts) is compiled with
+//   the project's tsc into node_modules/.cache/plan-llm-plan-bench, as bench/crash-campaign.js does; answers come
+//   from the offline model of dist/ (schema-valid content).
 // - Every measured build is a real `plan build <fresh dir> --prompt … --param=startTime=… --model
-//   openai-compatible:replay@<fake url> --llm-concurrency C -j J --json` in a child process with its own
-//   database, timed from spawn to exit (Node start-up included).
+//   openai-compatible:replay@<fake url> --conversations MODE --llm-concurrency C -j J --json` in a child process
+//   with its own database, timed from spawn to exit (Node start-up included).
 // - Which task sent a request is read from the request itself: the JSON schema's name (each task asks with its
 //   own) or, for the two plain-text calls, the start of the system prompt. After every build the per-task
 //   counts at the server are checked against the task ids the engine recorded in llm_interactions.
@@ -29,11 +33,20 @@
 //   plan's successful calls in their recorded order as 0..R-1. `proportional` (default): slot g gets real call
 //   floor(g·R/N), so our first calls get the real plan's first calls and our last calls its last ones whatever
 //   N and R are; `sequential`: slot g gets real call g mod R. Each slot's call is answered after the real
-//   call's duration × scale and reports the real call's input/output tokens in `usage`.
-// - Analysis, from the latencies as the server actually assigned them: the critical path of the task graph
-//   (planGraph of the plan pipeline), a discrete-event simulation of the classic schedule (4 task workers,
-//   per-item calls one after another inside a task) and, as a diagnostic, a zero-overhead simulation of our
-//   own scheduler's policy (priority = longest chain of dependents counted in tasks, FIFO model-call limiter).
+//   call's duration × scale. Both modes make the same calls per task, so they get the same slots.
+// - Answers as long as the real ones: the i-th call the server receives for a task is answered with the offline
+//   model's content for (task, i) — the same shape in both modes and in every build, whatever the prompt held,
+//   so both modes make the same calls — with its free-text strings lengthened until the answer is as long as
+//   the real call's output (its output tokens × 4 characters). The documents the tasks write, and so the prompts
+//   that read them, are then about as long as the real plan's.
+// - Tokens: `usage` reports the tokens the request actually sent (characters of the messages and the JSON
+//   schema ÷ 4, the estimate plan uses itself) and the real call's output tokens. Cost is those tokens at the
+//   recorded model's price (fitted from the recorded calls' cost_usd).
+// - Analysis, from the latencies as the server actually assigned them, per mode: the critical path of the task
+//   graph (planGraph of the plan pipeline in that mode), a discrete-event simulation of the classic schedule
+//   (4 task workers, per-item calls one after another inside a task) and a zero-overhead simulation of our own
+//   scheduler's policy (priority = longest chain of dependents counted in tasks, FIFO model-call limiter), from
+//   which the makespan at real latencies is projected (ideal engine + the fixed overhead measured at scale).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -49,8 +62,8 @@ const root = path.resolve(here, '..');
 const DATA_DIR = path.resolve(root, '..', 'shared', 'data', 'real-plan-calls');
 const PLAN_BIN = path.join(root, 'bin', 'plan.js');
 const USAGE =
-  'usage: node bench/llm-plan.js [--full] [--plan NAME[,NAME…]] [--scale 1/100] [--reps N] [--concurrency 1,4,8,16] [-j 16]\n' +
-  '         [--mapping proportional|sequential] [--check-scale 1/10] [--check-reps N] [--out DIR] [--keep] [--cpu-prof DIR]';
+  'usage: node bench/llm-plan.js [--full] [--plan NAME[,NAME…]] [--modes sequential,parallel] [--scale 1/100] [--reps N] [--concurrency 4,8,16] [-j 16]\n' +
+  '         [--mapping proportional|sequential] [--check-scale 1/10] [--check-reps N] [--out DIR] [--name STEM] [--keep] [--cpu-prof DIR]';
 
 function fail(message) {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -63,9 +76,11 @@ try {
     options: {
       full: { type: 'boolean', default: false },
       plan: { type: 'string' },
+      modes: { type: 'string', default: 'sequential,parallel' },
+      name: { type: 'string', default: 'llm-plan' },
       scale: { type: 'string', default: '1/100' },
       reps: { type: 'string' },
-      concurrency: { type: 'string', default: '1,4,8,16' },
+      concurrency: { type: 'string', default: '4,8,16' },
       jobs: { type: 'string', short: 'j', default: '16' },
       mapping: { type: 'string', default: 'proportional' },
       'check-scale': { type: 'string', default: '1/10' },
@@ -92,9 +107,15 @@ const JOBS = Number(opts.jobs);
 const MAPPING = opts.mapping;
 const CHECK_SCALE = opts['check-scale'] === '0' ? 0 : parseScale(opts['check-scale']);
 const CHECK_REPS = Number(opts['check-reps'] ?? (FULL ? 2 : 1));
+const MODES = opts.modes.split(',');
 const CLASSIC_WORKERS = 4;
 const TARGET_CONCURRENCY = 8;
 const TARGET_RATIO = 1.1;
+/** plan build's defaults: -j 8, --llm-concurrency 4 (the row the goal is judged at). */
+const DEFAULTS = { jobs: 8, concurrency: 4 };
+/** The goal of the review-tail issue: a whole plan in ≤ 1/3 of the recorded wall time, on ≤ 60% of its input tokens. */
+const GOAL_WALL = 1 / 3;
+const GOAL_INPUT = 0.6;
 if (!(SCALE > 0 && SCALE <= 1)) fail(`--scale must be a fraction in (0, 1], e.g. 1/100 (got ${opts.scale})`);
 if (!Number.isInteger(REPS) || REPS < 1) fail(`--reps must be a whole number ≥ 1 (got ${opts.reps})`);
 if (CONCURRENCIES.some((c) => !Number.isInteger(c) || c < 1)) fail(`--concurrency must be whole numbers ≥ 1 (got ${opts.concurrency})`);
@@ -102,6 +123,9 @@ if (!Number.isInteger(JOBS) || JOBS < 1) fail(`-j must be a whole number ≥ 1 (
 if (!(CHECK_SCALE >= 0 && CHECK_SCALE <= 1)) fail(`--check-scale must be a fraction in (0, 1] or 0 (got ${opts['check-scale']})`);
 if (!Number.isInteger(CHECK_REPS) || CHECK_REPS < 0) fail(`--check-reps must be a whole number ≥ 0 (got ${opts['check-reps']})`);
 if (MAPPING !== 'proportional' && MAPPING !== 'sequential') fail(`--mapping must be proportional or sequential (got ${MAPPING})`);
+if (MODES.length === 0 || MODES.some((m) => m !== 'sequential' && m !== 'parallel'))
+  fail(`--modes must be sequential, parallel or both (got ${opts.modes})`);
+if (!/^[\w.-]+$/.test(opts.name)) fail(`--name must be a plain file name stem (got ${opts.name})`);
 
 const PLAN_FILES = resolvePlans(
   opts.plan ??
@@ -132,13 +156,11 @@ function resolvePlans(list) {
 // ---------------------------------------------------------------------------------------------------------
 // The project's code: dist/ for the pipeline and the graph, compiled test support for the server and model.
 
-const [{ startFakeOpenAiServer }, { offlineLikeAnswer }] = await importTestSupport(root, 'plan-llm-plan-bench', [
-  'tests/support/fake-openai-server.ts',
-  'tests/support/fake-model.ts',
-]);
+const [{ startFakeOpenAiServer }] = await importTestSupport(root, 'plan-llm-plan-bench', ['tests/support/fake-openai-server.ts']);
 const importFrom = (p) => import(pathToFileURL(p).href);
 const { planPipeline } = await importFrom(path.join(root, 'dist', 'tasks', 'pipeline.js'));
 const { PLAN_STAGE_TASKS } = await importFrom(path.join(root, 'dist', 'tasks', 'catalog.js'));
+const { offlineAnswer, OFFLINE_MARK } = await importFrom(path.join(root, 'dist', 'llm', 'index.js'));
 const { planGraph } = await importFrom(path.join(root, 'dist', 'index.js'));
 const { default: Database } = await import('better-sqlite3');
 
@@ -210,11 +232,18 @@ const TEXT_TASK = [
   ['Turn the structured pitch', 'ConvertPitchToMarkdownTask', 'pitch_markdown', SEQ],
 ];
 
-function classify(body) {
+/**
+ * The conversations `--conversations parallel` asks as separate calls, all at once: their groups are `par` in
+ * that mode (each question independent of the others), `seq` in sequential mode (each turn carries the earlier ones).
+ */
+const PARALLEL_CONVERSATIONS = new Set(['review_plan', 'questions_and_answers', 'premortem', 'self_audit']);
+
+function classify(body, mode) {
   const name = body.response_format?.json_schema?.name;
   if (typeof name === 'string') {
     const found = SCHEMA_TASK[name];
-    return found ? { task: found[0], group: name, kind: found[1] } : { task: `?schema:${name}`, group: name, kind: SEQ };
+    if (!found) return { task: `?schema:${name}`, group: name, kind: SEQ };
+    return { task: found[0], group: name, kind: mode === 'parallel' && PARALLEL_CONVERSATIONS.has(name) ? PAR : found[1] };
   }
   const system = body.messages?.[0]?.content ?? '';
   for (const [prefix, task, group, kind] of TEXT_TASK) if (system.startsWith(prefix)) return { task, group, kind };
@@ -239,6 +268,10 @@ function loadRealPlan(file) {
   return {
     name: path.basename(file, '.jsonl'),
     file,
+    inputTokens: sum(ok.map((l) => l.input_tokens)),
+    outputTokens: sum(ok.map((l) => l.output_tokens)),
+    costUsd: sum(lines.map((l) => l.cost_usd ?? 0)),
+    price: recordedPrice(lines),
     calls: ok.map((l, i) => ({
       index: i,
       line: l.line,
@@ -252,6 +285,40 @@ function loadRealPlan(file) {
     realWallSeconds: span,
     realSumSeconds: sum(lines.map((l) => l.duration_seconds)),
   };
+}
+
+/**
+ * The price of the model that made most of the recorded calls, in USD per million input and output tokens:
+ * least squares of cost_usd over its calls' tokens (gemini-2.0-flash-001 fits 0.10 / 0.40 exactly).
+ */
+function recordedPrice(lines) {
+  const modelOf = (l) => l.model.replace(/^[^:]*:/, '');
+  const counts = countBy(
+    lines.filter((l) => l.cost_usd > 0),
+    modelOf,
+  );
+  const model = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+  const calls = lines.filter((l) => modelOf(l) === model && l.cost_usd > 0);
+  let sii = 0;
+  let soo = 0;
+  let sio = 0;
+  let sic = 0;
+  let soc = 0;
+  for (const l of calls) {
+    sii += l.input_tokens * l.input_tokens;
+    soo += l.output_tokens * l.output_tokens;
+    sio += l.input_tokens * l.output_tokens;
+    sic += l.input_tokens * l.cost_usd;
+    soc += l.output_tokens * l.cost_usd;
+  }
+  const det = sii * soo - sio * sio;
+  const perIn = (sic * soo - soc * sio) / det;
+  const perOut = (soc * sii - sic * sio) / det;
+  return { model, inputPerM: round(perIn * 1e6, 4), outputPerM: round(perOut * 1e6, 4) };
+}
+
+function costAt(price, inputTokens, outputTokens) {
+  return (inputTokens * price.inputPerM + outputTokens * price.outputPerM) / 1e6;
 }
 
 /** Per task (catalogue order), the real calls its i-th received call replays. */
@@ -278,7 +345,7 @@ const PROMPT =
   'structure, life support, food, power, water, governance and the first ten years of operation.';
 const START_TIME = '2026-03-12T10:02:18Z';
 
-async function runBuild({ label, concurrency, jobs, assignment, scale }) {
+async function runBuild({ label, mode, concurrency, jobs, assignment, scale }) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-llm-bench-'));
   const counters = new Map();
   const calls = [];
@@ -287,14 +354,16 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
     handler: (request) => {
       const t0 = performance.now();
       const handlerAt = Date.now();
-      const { task, group, kind } = classify(request.body);
+      const { task, group, kind } = classify(request.body, mode);
       const i = counters.get(task) ?? 0;
       counters.set(task, i + 1);
       const list = assignment?.byTask.get(task);
       const real = list === undefined ? null : (list[i] ?? list[i % list.length]);
       if (assignment && (list === undefined || i >= list.length)) unassigned++;
-      const usage = real ? { prompt_tokens: real.input, completion_tokens: real.output } : { prompt_tokens: 1000, completion_tokens: 200 };
-      const answer = offlineLikeAnswer(request, usage);
+      const sent = sentTokens(request.body);
+      const text = replayAnswer(request.body, `${task}#${i}`, real ? real.output * CHARS_PER_TOKEN : 0);
+      const usage = { prompt_tokens: sent, completion_tokens: real ? real.output : Math.ceil(text.length / CHARS_PER_TOKEN) };
+      const answer = { kind: 'text', text, usage };
       // The server's own time (parsing the body before this handler, making the answer) counts towards the
       // call's latency, so it is not added to the engine's overhead.
       const computeMs = performance.now() - t0 + Math.max(0, handlerAt - request.receivedAt);
@@ -310,6 +379,7 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
         realIndex: real ? real.index : null,
         realLine: real ? real.line : null,
         realSeconds: real ? real.seconds : 0,
+        realInput: real ? real.input : null,
         input: usage.prompt_tokens,
         output: usage.completion_tokens,
         computeMs: round(computeMs, 2),
@@ -330,6 +400,8 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
     `--param=startTime=${START_TIME}`,
     '--model',
     `openai-compatible:replay@${server.url}`,
+    '--conversations',
+    mode,
     '--llm-concurrency',
     String(concurrency),
     '-j',
@@ -362,6 +434,12 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
   const started = events.find((e) => e.type === 'build-started');
   const finished = events.find((e) => e.type === 'build-finished');
   const facts = readDb(db);
+  const files = fs.existsSync(runDir)
+    ? fs
+        .readdirSync(runDir)
+        .filter((f) => !f.startsWith('.'))
+        .sort()
+    : [];
   if (!opts.keep) fs.rmSync(work, { recursive: true, force: true });
 
   const problems = [];
@@ -377,13 +455,13 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
   const notCompleted = facts.interactions.filter((c) => c.status !== 'completed');
   if (notCompleted.length > 0)
     problems.push(`${notCompleted.length} interactions not completed (${[...new Set(notCompleted.map((c) => c.status))].join(', ')})`);
-  if (assignment) {
-    const wrongTokens = facts.interactions.filter((row) => row.tokens_estimated !== 0).length;
-    if (wrongTokens > 0) problems.push(`${wrongTokens} interactions with estimated tokens (the server's usage was not read)`);
-  }
+  const wrongTokens = facts.interactions.filter((row) => row.tokens_estimated !== 0).length;
+  if (wrongTokens > 0) problems.push(`${wrongTokens} interactions with estimated tokens (the server's usage was not read)`);
 
   return {
     label,
+    mode,
+    files,
     concurrency,
     jobs,
     wallMs: round(wallMs, 1),
@@ -396,6 +474,62 @@ async function runBuild({ label, concurrency, jobs, assignment, scale }) {
     facts,
     problems,
   };
+}
+
+/** plan's own estimate (src/llm/providers/provider.ts): a token is about four characters. */
+const CHARS_PER_TOKEN = 4;
+
+/** The tokens a request sends: its messages and, in json_schema mode, the schema (as plan estimates them). */
+function sentTokens(body) {
+  const messages = (body.messages ?? []).map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content))).join('\n');
+  const schema = body.response_format?.json_schema?.schema;
+  return Math.ceil((messages.length + (schema === undefined ? 0 : JSON.stringify(schema).length)) / CHARS_PER_TOKEN);
+}
+
+/** Words the lengthened answers are made of: the prompt's, so documents read like the plan's. */
+const FILLER_WORDS = PROMPT.toLowerCase()
+  .match(/[a-z]{3,}/g)
+  .filter((w, k, all) => all.indexOf(w) === k);
+
+function filler(chars, seed) {
+  const words = [];
+  let length = 0;
+  for (let k = seed; length < chars; k++) {
+    const word = FILLER_WORDS[(k * 7) % FILLER_WORDS.length];
+    words.push(word);
+    length += word.length + 1;
+  }
+  return words.join(' ');
+}
+
+/**
+ * The answer to a request: the offline model's content for `key` (task and call number: the same shape in
+ * both modes and in every build, whatever the prompt held), its free-text strings (the offline model marks
+ * them) lengthened until the whole answer is `targetChars` long.
+ */
+function replayAnswer(body, key, targetChars) {
+  const format = body.response_format;
+  const json = format?.json_schema ? { name: format.json_schema.name, schema: format.json_schema.schema } : null;
+  const text = offlineAnswer({ messages: [{ role: 'user', content: `${key}: ${PROMPT}` }], json });
+  if (json === null) return text.length >= targetChars ? text : `${text} ${filler(targetChars - text.length - 1, 0)}`;
+  const value = JSON.parse(text);
+  const strings = [];
+  const walk = (node) => {
+    const entries = Array.isArray(node) ? node.entries() : node !== null && typeof node === 'object' ? Object.entries(node) : [];
+    for (const [k, v] of entries) {
+      if (typeof v !== 'string') walk(v);
+      else if (v.startsWith(OFFLINE_MARK)) strings.push([node, k]);
+    }
+  };
+  walk(value);
+  const deficit = targetChars - JSON.stringify(value).length;
+  if (deficit > 0 && strings.length > 0) {
+    const each = Math.ceil(deficit / strings.length);
+    strings.forEach(([node, k], n) => {
+      node[k] = `${node[k]} ${filler(each, n)}`;
+    });
+  }
+  return JSON.stringify(value);
 }
 
 function readDb(file) {
@@ -417,8 +551,8 @@ function readDb(file) {
 // ---------------------------------------------------------------------------------------------------------
 // The task graph and what each task's calls weigh.
 
-function taskGraph() {
-  const graph = planGraph(planPipeline.roots({ prompt: PROMPT, speed: 'full', startTime: START_TIME }));
+function taskGraph(mode) {
+  const graph = planGraph(planPipeline.roots({ prompt: PROMPT, speed: 'full', startTime: START_TIME, conversations: mode }));
   return { order: [...graph.order], requires: graph.requires, dependents: graph.dependents };
 }
 
@@ -484,6 +618,30 @@ function criticalPath(graph, structure, c = Infinity) {
     }))
     .filter((t) => t.calls > 0);
   return { seconds: finish.get(end), chain, onPath };
+}
+
+/**
+ * A lower bound for c model-call slots that the critical path misses: the calls of the tasks that cannot start
+ * before t (t = a task's earliest start at unbounded concurrency) must all run after t, c at a time. The largest
+ * t + their latency ÷ c over every such t.
+ */
+function packingBound(graph, structure, c) {
+  const earliest = new Map();
+  const finish = new Map();
+  for (const id of graph.order) {
+    let at = 0;
+    for (const dep of graph.requires.get(id)) at = Math.max(at, finish.get(dep));
+    earliest.set(id, at);
+    finish.set(id, at + taskWeight(structure.get(id)));
+  }
+  const work = (id) => sum((structure.get(id) ?? []).flatMap((g) => g.latencies));
+  let best = { seconds: 0, fromS: 0 };
+  for (const t of new Set(earliest.values())) {
+    let after = 0;
+    for (const id of graph.order) if (earliest.get(id) >= t) after += work(id);
+    if (t + after / c > best.seconds) best = { seconds: t + after / c, fromS: t };
+  }
+  return best;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -770,27 +928,39 @@ const fmtX = (x) => (x === null || x === undefined ? '–' : `${x.toFixed(2)}×`
 const shortTask = (id) => id.replace(/Task$/, '');
 
 // ---------------------------------------------------------------------------------------------------------
-// One real plan: calibrate, measure, analyse.
+// One real plan: calibrate, measure, analyse — in each mode.
 
-async function benchPlan(file, graph) {
+async function benchPlan(file) {
   const real = loadRealPlan(file);
   log(
-    `\n== ${real.name}: ${real.calls.length} successful real calls (${real.failed.length} failed, left out), sum ${real.realSumSeconds.toFixed(0)} s, real wall ${real.realWallSeconds.toFixed(0)} s`,
+    `\n== ${real.name}: ${real.calls.length} successful real calls (${real.failed.length} failed, left out), sum ${real.realSumSeconds.toFixed(0)} s, real wall ${real.realWallSeconds.toFixed(0)} s, ` +
+      `${real.inputTokens.toLocaleString('en-US')} input / ${real.outputTokens.toLocaleString('en-US')} output tokens, $${real.costUsd.toFixed(4)}`,
   );
-
-  // Calibration: no latency, enough concurrency; counts the calls of each task.
-  const calib = await runBuild({ label: 'calibration', concurrency: 16, jobs: JOBS, assignment: null, scale: SCALE });
-  if (calib.problems.length > 0) throw new Error(`calibration build failed: ${calib.problems.join('; ')}`);
-  const counts = countBy(calib.calls, (c) => c.task);
-  const unknown = [...counts.keys()].filter((t) => t.startsWith('?'));
-  if (unknown.length > 0) throw new Error(`requests the bench cannot attribute to a task: ${unknown.join(', ')} (update SCHEMA_TASK)`);
   const catalogue = PLAN_STAGE_TASKS.map((C) => C.name);
-  const assignment = assignCalls(real, counts, catalogue);
-  log(
-    `calibration: ${calib.calls.length} calls in ${counts.size} tasks; ${assignment.distinctRealCallsUsed} of ${assignment.realCalls} real calls used (${MAPPING} mapping); zero-latency build ${(calib.wallMs / 1000).toFixed(2)} s`,
-  );
 
-  const configs = [...CONCURRENCIES.map((c) => ({ key: `c${c}`, concurrency: c, zero: false })), { key: 'zero', concurrency: 16, zero: true }];
+  // Calibration, per mode: no latency, enough concurrency; counts the calls of each task.
+  const countsByMode = {};
+  const assignments = {};
+  for (const mode of MODES) {
+    const calib = await runBuild({ label: 'calibration', mode, concurrency: 16, jobs: JOBS, assignment: null, scale: 0 });
+    if (calib.problems.length > 0) throw new Error(`calibration build (${mode}) failed: ${calib.problems.join('; ')}`);
+    const counts = countBy(calib.calls, (c) => c.task);
+    const unknown = [...counts.keys()].filter((t) => t.startsWith('?'));
+    if (unknown.length > 0) throw new Error(`requests the bench cannot attribute to a task: ${unknown.join(', ')} (update SCHEMA_TASK)`);
+    countsByMode[mode] = counts;
+    assignments[mode] = assignCalls(real, counts, catalogue);
+    log(
+      `calibration (${mode}): ${calib.calls.length} calls in ${counts.size} tasks; ${assignments[mode].distinctRealCallsUsed} of ${assignments[mode].realCalls} real calls used (${MAPPING} mapping); zero-latency build ${(calib.wallMs / 1000).toFixed(2)} s`,
+    );
+  }
+  const countsKey = (m) => JSON.stringify([...m.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  const sameCalls = MODES.every((mode) => countsKey(countsByMode[mode]) === countsKey(countsByMode[MODES[0]]));
+
+  const configs = MODES.flatMap((mode) => [
+    ...CONCURRENCIES.map((c) => ({ key: `${mode}/c${c}`, mode, concurrency: c, jobs: JOBS, zero: false })),
+    { key: `${mode}/defaults`, mode, concurrency: DEFAULTS.concurrency, jobs: DEFAULTS.jobs, zero: false, defaults: true },
+    { key: `${mode}/zero`, mode, concurrency: 16, jobs: JOBS, zero: true },
+  ]);
   const runs = [];
   for (let rep = 0; rep < REPS; rep++) {
     // Alternate: each repetition starts one configuration further on, so drift of a shared machine spreads.
@@ -798,129 +968,41 @@ async function benchPlan(file, graph) {
     for (const cfg of order) {
       const run = await runBuild({
         label: cfg.key,
+        mode: cfg.mode,
         concurrency: cfg.concurrency,
-        jobs: JOBS,
-        assignment: cfg.zero ? null : assignment,
-        scale: SCALE,
+        jobs: cfg.jobs,
+        assignment: assignments[cfg.mode],
+        scale: cfg.zero ? 0 : SCALE,
       });
       run.rep = rep + 1;
       run.key = cfg.key;
+      run.defaults = cfg.defaults === true;
+      run.zero = cfg.zero;
       runs.push(run);
       const flag = run.problems.length > 0 ? `  PROBLEMS: ${run.problems.join('; ')}` : '';
       log(
-        `rep ${rep + 1}  ${cfg.zero ? 'zero latency, c=16' : `llm-concurrency ${String(cfg.concurrency).padStart(2)}`}  wall ${(run.wallMs / 1000).toFixed(2)} s  engine ${((run.engineMs ?? 0) / 1000).toFixed(2)} s  calls ${run.calls.length}${flag}`,
+        `rep ${rep + 1}  ${cfg.mode.padEnd(10)} ${cfg.zero ? 'zero latency, c=16' : `-j ${String(cfg.jobs).padStart(2)} --llm-concurrency ${String(cfg.concurrency).padStart(2)}`}  wall ${(run.wallMs / 1000).toFixed(2)} s  engine ${((run.engineMs ?? 0) / 1000).toFixed(2)} s  calls ${run.calls.length}${flag}`,
       );
     }
   }
 
-  // Latencies as the server assigned them, per task and group; identical in every run?
-  const measured = runs.filter((r) => r.key !== 'zero');
-  const structure = callStructure(measured.find((r) => r.concurrency === Math.max(...CONCURRENCIES)).calls);
-  const invariant = measured.every((r) => sameStructure(structure, callStructure(r.calls)));
-  const W = sum([...structure.values()].flatMap((gs) => gs.flatMap((g) => g.latencies)));
-  const nCalls = [...structure.values()].flatMap((gs) => gs.flatMap((g) => g.latencies)).length;
-
-  const cpInf = criticalPath(graph, structure, Infinity);
-  const classic = simulate(graph, structure, { jobs: CLASSIC_WORKERS, llmSlots: Infinity, perItemParallel: false, priority: 'fifo' });
-  const zeroRuns = runs.filter((r) => r.key === 'zero');
-  const zeroWallS = median(zeroRuns.map((r) => r.wallMs)) / 1000;
-  const zeroEngineS = median(zeroRuns.map((r) => r.engineMs)) / 1000;
-  const zeroStartupS = median(zeroRuns.map((r) => r.startupMs)) / 1000;
-
-  const rows = CONCURRENCIES.map((c) => {
-    const rs = measured.filter((r) => r.concurrency === c);
-    const wallS = median(rs.map((r) => r.wallMs)) / 1000;
-    const engineS = median(rs.map((r) => r.engineMs)) / 1000;
-    const startupS = median(rs.map((r) => r.startupMs)) / 1000;
-    const cp = criticalPath(graph, structure, c);
-    const lb = Math.max(cp.seconds, W / c);
-    const simOurs = simulate(graph, structure, { jobs: JOBS, llmSlots: c, perItemParallel: true, priority: 'chain-count' });
-    const simLatency = simulate(graph, structure, { jobs: JOBS, llmSlots: c, perItemParallel: true, priority: 'chain-latency' });
-    const realWall = wallS / SCALE;
-    const realEngine = engineS / SCALE;
-    const ratios = rs.map((r) => r.wallMs / 1000 / SCALE / lb);
-    // What the ideal engine (zero overhead, our policy) would take at this scale, and what is left over: the
-    // engine's fixed costs (Node start-up, per-task and per-call work), which do not shrink or grow with the
-    // latencies. Projected to real latencies: the ideal schedule plus that fixed overhead, unscaled.
-    const overheadS = wallS - SCALE * simOurs.seconds;
-    const projectedS = simOurs.seconds + overheadS;
-    return {
-      concurrency: c,
-      reps: rs.length,
-      wallS: round(wallS, 3),
-      engineS: round(engineS, 3),
-      startupS: round(startupS, 3),
-      wallSamplesS: rs.map((r) => round(r.wallMs / 1000, 3)),
-      engineSamplesS: rs.map((r) => round(r.engineMs / 1000, 3)),
-      realEquivalentWallS: round(realWall, 1),
-      realEquivalentEngineS: round(realEngine, 1),
-      criticalPathS: round(cp.seconds, 1),
-      workBoundS: round(W / c, 1),
-      lowerBoundS: round(lb, 1),
-      ratioWallToLowerBound: round(median(ratios), 3),
-      ratioEngineToLowerBound: round(realEngine / lb, 3),
-      ratioWallToCriticalPathInf: round(realWall / cpInf.seconds, 3),
-      simulatedOurPolicyS: round(simOurs.seconds, 1),
-      simulatedLatencyPriorityS: round(simLatency.seconds, 1),
-      classicS: round(classic.seconds, 1),
-      speedUpOverClassic: round(classic.seconds / realWall, 2),
-      fixedOverheadS: round(overheadS, 3),
-      projectedRealS: round(projectedS, 1),
-      projectedRatioToLowerBound: round(projectedS / lb, 3),
-      projectedSpeedUpOverClassic: round(classic.seconds / projectedS, 2),
-      criticalPathTasks: cp.onPath,
-      overheadPerCall: perCallOverhead(rs[0]),
-    };
-  });
-
-  const at8 = rows.find((r) => r.concurrency === TARGET_CONCURRENCY) ?? null;
-
-  // The same build at a slower time scale: is the overhead fixed (the ratio falls towards the ideal engine's)?
-  let check = null;
-  if (CHECK_SCALE > 0 && CHECK_REPS > 0 && at8) {
-    const checkRuns = [];
-    for (let k = 0; k < CHECK_REPS; k++) {
-      const run = await runBuild({ label: 'check', concurrency: TARGET_CONCURRENCY, jobs: JOBS, assignment, scale: CHECK_SCALE });
-      run.rep = k + 1;
-      run.key = `check-c${TARGET_CONCURRENCY}`;
-      runs.push(run);
-      const flag = run.problems.length > 0 ? `  PROBLEMS: ${run.problems.join('; ')}` : '';
-      log(
-        `check ${k + 1}  scale ${fmtScale(CHECK_SCALE)}, llm-concurrency ${TARGET_CONCURRENCY}  wall ${(run.wallMs / 1000).toFixed(2)} s  engine ${((run.engineMs ?? 0) / 1000).toFixed(2)} s${flag}`,
-      );
-      checkRuns.push(run);
-    }
-    const wallS = median(checkRuns.map((r) => r.wallMs)) / 1000;
-    const engineS = median(checkRuns.map((r) => r.engineMs)) / 1000;
-    check = {
-      scale: CHECK_SCALE,
-      concurrency: TARGET_CONCURRENCY,
-      reps: checkRuns.length,
-      wallS: round(wallS, 3),
-      engineS: round(engineS, 3),
-      wallSamplesS: checkRuns.map((r) => round(r.wallMs / 1000, 3)),
-      realEquivalentWallS: round(wallS / CHECK_SCALE, 1),
-      ratioWallToLowerBound: round(wallS / CHECK_SCALE / at8.lowerBoundS, 3),
-      ratioEngineToLowerBound: round(engineS / CHECK_SCALE / at8.lowerBoundS, 3),
-      fixedOverheadS: round(wallS - CHECK_SCALE * at8.simulatedOurPolicyS, 3),
-      predictedWallS: round(CHECK_SCALE * at8.simulatedOurPolicyS + at8.fixedOverheadS, 3),
-      speedUpOverClassic: round(at8.classicS / (wallS / CHECK_SCALE), 2),
-    };
+  const modes = {};
+  for (const mode of MODES) {
+    modes[mode] = await analyseMode(
+      mode,
+      real,
+      runs.filter((r) => r.mode === mode),
+      assignments[mode],
+      countsByMode[mode],
+      catalogue,
+    );
   }
-  const run8 = measured.find((r) => r.concurrency === TARGET_CONCURRENCY && r.rep === 1) ?? measured[0];
-  const chain8 = observedChain(graph, run8);
   const problems = runs.flatMap((r) => r.problems.map((p) => `rep ${r.rep} ${r.key}: ${p}`));
-
-  const perTask = catalogue
-    .filter((t) => structure.has(t))
-    .map((t) => ({
-      task: t,
-      groups: structure
-        .get(t)
-        .map((g) => ({ name: g.name, kind: g.kind, calls: g.latencies.length, realCallLines: g.realLines, latenciesS: g.latencies })),
-      weightS: round(taskWeight(structure.get(t)), 2),
-      serialS: round(sum(structure.get(t).flatMap((g) => g.latencies)), 2),
-    }));
+  for (const mode of MODES) problems.push(...modes[mode].checkProblems);
+  if (!sameCalls) problems.push('the modes made different numbers of calls per task: their latencies come from different real calls');
+  const fileLists = MODES.map((mode) => JSON.stringify(modes[mode].files));
+  const sameFiles = fileLists.every((f) => f === fileLists[0]);
+  if (!sameFiles) problems.push('the modes wrote different files');
 
   return {
     plan: real.name,
@@ -931,48 +1013,24 @@ async function benchPlan(file, graph) {
       failedCallsLeftOut: real.failed,
       sumSeconds: round(real.realSumSeconds, 1),
       wallSeconds: round(real.realWallSeconds, 1),
-      inputTokens: sum(real.calls.map((c) => c.input)),
-      outputTokens: sum(real.calls.map((c) => c.output)),
+      inputTokens: real.inputTokens,
+      outputTokens: real.outputTokens,
+      costUsd: round(real.costUsd, 4),
+      price: real.price,
     },
-    ours: {
-      calls: nCalls,
-      callsPerTask: Object.fromEntries(catalogue.filter((t) => counts.has(t)).map((t) => [t, counts.get(t)])),
-      sumSeconds: round(W, 1),
-      inputTokens: sum(measured[0].calls.map((c) => c.input)),
-      outputTokens: sum(measured[0].calls.map((c) => c.output)),
-      distinctRealCallsUsed: assignment.distinctRealCallsUsed,
-      assignmentIdenticalInEveryRun: invariant,
-    },
-    criticalPathUnboundedS: round(cpInf.seconds, 1),
-    criticalPathUnbounded: cpInf.onPath,
-    classicS: round(classic.seconds, 1),
-    zeroLatency: {
-      wallS: round(zeroWallS, 3),
-      engineS: round(zeroEngineS, 3),
-      startupS: round(zeroStartupS, 3),
-      samplesS: zeroRuns.map((r) => round(r.wallMs / 1000, 3)),
-    },
-    rows,
-    check,
-    target: at8 && {
-      concurrency: TARGET_CONCURRENCY,
-      ratio: at8.ratioWallToLowerBound,
-      ratioEngine: at8.ratioEngineToLowerBound,
-      holds: at8.ratioWallToLowerBound <= TARGET_RATIO,
-      holdsEngine: at8.ratioEngineToLowerBound <= TARGET_RATIO,
-      projectedRatio: at8.projectedRatioToLowerBound,
-      holdsProjected: at8.projectedRatioToLowerBound <= TARGET_RATIO,
-      checkRatio: check?.ratioWallToLowerBound ?? null,
-    },
-    observedChainAt8: chain8,
-    perTask,
+    sameCallsInBothModes: sameCalls,
+    sameFilesInBothModes: sameFiles,
+    modes,
+    comparison: comparisonOf(real, modes),
     problems,
     // Every build's figures; per-task times for all, per-call detail for the first repetition of each
     // configuration (columns in RAW_COLUMNS; times in ms from the spawn of the build).
     raw: runs.map((r) => ({
       rep: r.rep,
       config: r.key,
+      mode: r.mode,
       concurrency: r.concurrency,
+      jobs: r.jobs,
       wallMs: r.wallMs,
       engineMs: r.engineMs,
       startupMs: r.startupMs,
@@ -995,6 +1053,8 @@ async function benchPlan(file, graph) {
               c.arrivedAt - r.spawnedAt,
               round(c.answeredAt - c.arrivedAt, 1),
               c.computeMs,
+              c.input,
+              c.output,
             ]),
             interactions: r.facts.interactions.map((row) => [
               row.task_id,
@@ -1010,17 +1070,270 @@ async function benchPlan(file, graph) {
   };
 }
 
+/** The figures of one mode: makespans measured and projected, tokens, cost, critical path, where the time went. */
+async function analyseMode(mode, real, modeRuns, assignment, counts, catalogue) {
+  const graph = taskGraph(mode);
+  const measured = modeRuns.filter((r) => !r.zero);
+  const top = measured.filter((r) => !r.defaults && r.concurrency === Math.max(...CONCURRENCIES));
+  const structure = callStructure((top[0] ?? measured[0]).calls);
+  const invariant = measured.every((r) => sameStructure(structure, callStructure(r.calls)));
+  const W = sum([...structure.values()].flatMap((gs) => gs.flatMap((g) => g.latencies)));
+  const nCalls = [...structure.values()].flatMap((gs) => gs.flatMap((g) => g.latencies)).length;
+
+  const cpInf = criticalPath(graph, structure, Infinity);
+  const classic = simulate(graph, structure, { jobs: CLASSIC_WORKERS, llmSlots: Infinity, perItemParallel: false, priority: 'fifo' });
+  const zeroRuns = modeRuns.filter((r) => r.zero);
+  const zero = {
+    wallS: round(median(zeroRuns.map((r) => r.wallMs)) / 1000, 3),
+    engineS: round(median(zeroRuns.map((r) => r.engineMs)) / 1000, 3),
+    startupS: round(median(zeroRuns.map((r) => r.startupMs)) / 1000, 3),
+    samplesS: zeroRuns.map((r) => round(r.wallMs / 1000, 3)),
+  };
+
+  const rowSpecs = [
+    ...CONCURRENCIES.map((c) => ({ concurrency: c, jobs: JOBS, defaults: false })),
+    { concurrency: DEFAULTS.concurrency, jobs: DEFAULTS.jobs, defaults: true },
+  ];
+  const rows = rowSpecs.map(({ concurrency: c, jobs, defaults }) => {
+    const rs = measured.filter((r) => r.concurrency === c && r.jobs === jobs && r.defaults === defaults);
+    const wallS = median(rs.map((r) => r.wallMs)) / 1000;
+    const engineS = median(rs.map((r) => r.engineMs)) / 1000;
+    const startupS = median(rs.map((r) => r.startupMs)) / 1000;
+    const cp = criticalPath(graph, structure, c);
+    const packing = packingBound(graph, structure, c);
+    const lb = Math.max(cp.seconds, W / c, packing.seconds);
+    const simOurs = simulate(graph, structure, { jobs, llmSlots: c, perItemParallel: true, priority: 'chain-count' });
+    const simLatency = simulate(graph, structure, { jobs, llmSlots: c, perItemParallel: true, priority: 'chain-latency' });
+    const realWall = wallS / SCALE;
+    const realEngine = engineS / SCALE;
+    const ratios = rs.map((r) => r.wallMs / 1000 / SCALE / lb);
+    // What the ideal engine (zero overhead, our policy) would take at this scale, and what is left over: the
+    // engine's fixed costs (Node start-up, per-task and per-call work), which do not shrink or grow with the
+    // latencies. Projected to real latencies: the ideal schedule plus that fixed overhead, unscaled.
+    const overheadS = wallS - SCALE * simOurs.seconds;
+    const projectedS = simOurs.seconds + overheadS;
+    return {
+      label: defaults ? `defaults (-j ${jobs}, c ${c})` : `c ${c}`,
+      defaults,
+      concurrency: c,
+      jobs,
+      reps: rs.length,
+      wallS: round(wallS, 3),
+      engineS: round(engineS, 3),
+      startupS: round(startupS, 3),
+      wallSamplesS: rs.map((r) => round(r.wallMs / 1000, 3)),
+      engineSamplesS: rs.map((r) => round(r.engineMs / 1000, 3)),
+      realEquivalentWallS: round(realWall, 1),
+      realEquivalentEngineS: round(realEngine, 1),
+      criticalPathS: round(cp.seconds, 1),
+      workBoundS: round(W / c, 1),
+      packingBoundS: round(packing.seconds, 1),
+      packingBoundFromS: round(packing.fromS, 1),
+      lowerBoundS: round(lb, 1),
+      ratioWallToLowerBound: round(median(ratios), 3),
+      ratioEngineToLowerBound: round(realEngine / lb, 3),
+      ratioWallToCriticalPathInf: round(realWall / cpInf.seconds, 3),
+      simulatedOurPolicyS: round(simOurs.seconds, 1),
+      simulatedLatencyPriorityS: round(simLatency.seconds, 1),
+      classicS: round(classic.seconds, 1),
+      speedUpOverClassic: round(classic.seconds / realWall, 2),
+      fixedOverheadS: round(overheadS, 3),
+      projectedRealS: round(projectedS, 1),
+      projectedRatioToLowerBound: round(projectedS / lb, 3),
+      projectedSpeedUpOverClassic: round(classic.seconds / projectedS, 2),
+      projectedShareOfRecordedWall: round(projectedS / real.realWallSeconds, 3),
+      criticalPathTasks: cp.onPath,
+      overheadPerCall: rs.length > 0 ? perCallOverhead(rs[0]) : null,
+    };
+  });
+  const at8 = rows.find((r) => !r.defaults && r.concurrency === TARGET_CONCURRENCY) ?? null;
+
+  // The same build at a slower time scale: is the overhead fixed (the ratio falls towards the ideal engine's)?
+  let check = null;
+  const checkProblems = [];
+  if (CHECK_SCALE > 0 && CHECK_REPS > 0 && at8) {
+    const checkRuns = [];
+    for (let k = 0; k < CHECK_REPS; k++) {
+      const run = await runBuild({ label: 'check', mode, concurrency: TARGET_CONCURRENCY, jobs: JOBS, assignment, scale: CHECK_SCALE });
+      const flag = run.problems.length > 0 ? `  PROBLEMS: ${run.problems.join('; ')}` : '';
+      checkProblems.push(...run.problems.map((p) => `check ${k + 1} ${mode}: ${p}`));
+      log(
+        `check ${k + 1}  ${mode.padEnd(10)} scale ${fmtScale(CHECK_SCALE)}, llm-concurrency ${TARGET_CONCURRENCY}  wall ${(run.wallMs / 1000).toFixed(2)} s  engine ${((run.engineMs ?? 0) / 1000).toFixed(2)} s${flag}`,
+      );
+      checkRuns.push(run);
+    }
+    const wallS = median(checkRuns.map((r) => r.wallMs)) / 1000;
+    const engineS = median(checkRuns.map((r) => r.engineMs)) / 1000;
+    check = {
+      scale: CHECK_SCALE,
+      concurrency: TARGET_CONCURRENCY,
+      reps: checkRuns.length,
+      wallS: round(wallS, 3),
+      engineS: round(engineS, 3),
+      wallSamplesS: checkRuns.map((r) => round(r.wallMs / 1000, 3)),
+      realEquivalentWallS: round(wallS / CHECK_SCALE, 1),
+      ratioWallToLowerBound: round(wallS / CHECK_SCALE / at8.lowerBoundS, 3),
+      ratioEngineToLowerBound: round(engineS / CHECK_SCALE / at8.lowerBoundS, 3),
+      fixedOverheadS: round(wallS - CHECK_SCALE * at8.simulatedOurPolicyS, 3),
+      predictedWallS: round(CHECK_SCALE * at8.simulatedOurPolicyS + at8.fixedOverheadS, 3),
+      speedUpOverClassic: round(at8.classicS / (wallS / CHECK_SCALE), 2),
+    };
+  }
+  const run8 = measured.find((r) => !r.defaults && r.concurrency === TARGET_CONCURRENCY && r.rep === 1) ?? measured[0];
+  const chain8 = observedChain(graph, run8);
+
+  // Tokens: what the requests sent, per task (the same in every build of the mode but for the order of answers).
+  const tokenRun = run8;
+  const inputTokens = sum(tokenRun.calls.map((c) => c.input));
+  const outputTokens = sum(tokenRun.calls.map((c) => c.output));
+  const tokensPerTask = Object.fromEntries(
+    catalogue
+      .filter((t) => counts.has(t))
+      .map((t) => {
+        const cs = tokenRun.calls.filter((c) => c.task === t);
+        return [
+          t,
+          {
+            calls: cs.length,
+            input: sum(cs.map((c) => c.input)),
+            output: sum(cs.map((c) => c.output)),
+            maxInput: Math.max(...cs.map((c) => c.input)),
+          },
+        ];
+      }),
+  );
+
+  const perTask = catalogue
+    .filter((t) => structure.has(t))
+    .map((t) => ({
+      task: t,
+      groups: structure
+        .get(t)
+        .map((g) => ({ name: g.name, kind: g.kind, calls: g.latencies.length, realCallLines: g.realLines, latenciesS: g.latencies })),
+      weightS: round(taskWeight(structure.get(t)), 2),
+      weightAtDefaultsS: round(taskWeight(structure.get(t), DEFAULTS.concurrency), 2),
+      serialS: round(sum(structure.get(t).flatMap((g) => g.latencies)), 2),
+      requires: graph.requires.get(t),
+    }));
+
+  return {
+    mode,
+    calls: nCalls,
+    callsPerTask: Object.fromEntries(catalogue.filter((t) => counts.has(t)).map((t) => [t, counts.get(t)])),
+    sumSeconds: round(W, 1),
+    inputTokens,
+    outputTokens,
+    costUsd: round(costAt(real.price, inputTokens, outputTokens), 4),
+    tokensPerTask,
+    files: run8.files,
+    distinctRealCallsUsed: assignment.distinctRealCallsUsed,
+    assignmentIdenticalInEveryRun: invariant,
+    criticalPathUnboundedS: round(cpInf.seconds, 1),
+    criticalPathUnbounded: cpInf.onPath,
+    classicS: round(classic.seconds, 1),
+    zeroLatency: zero,
+    rows,
+    check,
+    checkProblems,
+    target: at8 && {
+      concurrency: TARGET_CONCURRENCY,
+      ratio: at8.ratioWallToLowerBound,
+      ratioEngine: at8.ratioEngineToLowerBound,
+      holds: at8.ratioWallToLowerBound <= TARGET_RATIO,
+      holdsEngine: at8.ratioEngineToLowerBound <= TARGET_RATIO,
+      projectedRatio: at8.projectedRatioToLowerBound,
+      holdsProjected: at8.projectedRatioToLowerBound <= TARGET_RATIO,
+      checkRatio: check?.ratioWallToLowerBound ?? null,
+    },
+    observedChainAt8: chain8,
+    perTask,
+  };
+}
+
+/** Both modes beside the recorded run, the goal, and the tasks on either critical path before and after. */
+function comparisonOf(real, modes) {
+  const seq = modes.sequential ?? null;
+  const par = modes.parallel ?? null;
+  const row = (m, pick) => (m ? pick(m) : null);
+  const defaultsRow = (m) => m.rows.find((r) => r.defaults);
+  const rowAt = (m, c) => m.rows.find((r) => !r.defaults && r.concurrency === c) ?? null;
+  const figures = (m) => ({
+    projectedAtDefaultsS: defaultsRow(m).projectedRealS,
+    projectedAt8S: rowAt(m, 8)?.projectedRealS ?? null,
+    projectedAt16S: rowAt(m, 16)?.projectedRealS ?? null,
+    criticalPathS: m.criticalPathUnboundedS,
+    inputTokens: m.inputTokens,
+    outputTokens: m.outputTokens,
+    costUsd: m.costUsd,
+    calls: m.calls,
+  });
+  const goal = par && {
+    wallLimitS: round(real.realWallSeconds * GOAL_WALL, 1),
+    inputLimit: Math.floor(real.inputTokens * GOAL_INPUT),
+    atDefaults: {
+      projectedS: defaultsRow(par).projectedRealS,
+      shareOfWall: round(defaultsRow(par).projectedRealS / real.realWallSeconds, 3),
+      holds: defaultsRow(par).projectedRealS <= real.realWallSeconds * GOAL_WALL,
+      lowerBoundS: defaultsRow(par).lowerBoundS,
+    },
+    at8: rowAt(par, 8) && {
+      projectedS: rowAt(par, 8).projectedRealS,
+      shareOfWall: round(rowAt(par, 8).projectedRealS / real.realWallSeconds, 3),
+      holds: rowAt(par, 8).projectedRealS <= real.realWallSeconds * GOAL_WALL,
+    },
+    input: {
+      tokens: par.inputTokens,
+      shareOfRecorded: round(par.inputTokens / real.inputTokens, 3),
+      holds: par.inputTokens <= real.inputTokens * GOAL_INPUT,
+    },
+  };
+  // Per task on either critical path (unbounded, and at plan build's defaults): its weight in each mode.
+  const onPath = new Set();
+  for (const m of [seq, par]) {
+    if (!m) continue;
+    for (const t of m.criticalPathUnbounded) onPath.add(t.task);
+    for (const t of defaultsRow(m).criticalPathTasks) onPath.add(t.task);
+  }
+  const weight = (m, t, key) => m?.perTask.find((p) => p.task === t)?.[key] ?? 0;
+  const onPathOf = (m, t) => (m ? m.criticalPathUnbounded.some((p) => p.task === t) : false);
+  const tasks = PLAN_STAGE_TASKS.map((C) => C.name)
+    .filter((t) => onPath.has(t))
+    .map((t) => ({
+      task: t,
+      sequentialS: round(weight(seq, t, 'weightS'), 2),
+      parallelS: round(weight(par, t, 'weightS'), 2),
+      sequentialAtDefaultsS: round(weight(seq, t, 'weightAtDefaultsS'), 2),
+      parallelAtDefaultsS: round(weight(par, t, 'weightAtDefaultsS'), 2),
+      onSequentialPath: onPathOf(seq, t),
+      onParallelPath: onPathOf(par, t),
+    }));
+  return {
+    recorded: {
+      wallS: round(real.realWallSeconds, 1),
+      inputTokens: real.inputTokens,
+      outputTokens: real.outputTokens,
+      costUsd: round(real.costUsd, 4),
+    },
+    sequential: row(seq, figures),
+    parallel: row(par, figures),
+    goal,
+    criticalPathTasks: tasks,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Report.
 
 function mappingText() {
   return (
-    `Mapping: a calibration build (no latency) counts each task's calls; our calls are laid out in catalogue order ` +
+    `Mapping: a calibration build per mode (no latency) counts each task's calls; our calls are laid out in catalogue order ` +
     `(PLAN_STAGE_TASKS; within a task in the order the server receives them) as slots 0…N−1, the real plan's successful ` +
     `calls in their recorded order as 0…R−1, and ${MAPPING === 'proportional' ? "slot g replays real call ⌊g·R/N⌋ (our first calls get the real plan's first calls, our last its last)" : 'slot g replays real call g mod R'}. ` +
-    `Each of our calls is answered after the real call's duration × ${fmtScale(SCALE)} with its input/output tokens in \`usage\`; ` +
-    `the i-th call the server receives for a task gets that task's i-th slot, so every run assigns the same latencies to the same task. ` +
-    `Failed real calls (invalid JSON) are left out.`
+    `Each of our calls is answered after the real call's duration × ${fmtScale(SCALE)}, with an answer as long as the real one (its output tokens × ${CHARS_PER_TOKEN} characters: ` +
+    `the offline model's content for the task and call number, its free-text strings lengthened), so the documents, and the prompts that read them, have the real plan's sizes. ` +
+    `The i-th call the server receives for a task gets that task's i-th slot and answer, so every run and both modes assign the same latencies and answers to the same calls. ` +
+    `Input tokens are what our requests sent (characters of messages and JSON schema ÷ ${CHARS_PER_TOKEN}); output tokens are the real calls'. ` +
+    `Cost: those tokens at the recorded model's price, fitted from its calls' cost_usd. Failed real calls (invalid JSON) are left out.`
   );
 }
 
@@ -1030,36 +1343,128 @@ function fmtScale(s) {
 
 function definitionText() {
   return (
-    `Critical path: the longest chain through \`requires()\` of the plan pipeline's graph (planGraph), each task weighing the ` +
+    `Critical path: the longest chain through \`requires()\` of the plan pipeline's graph in that mode (planGraph), each task weighing the ` +
     `latency of its calls that must be sequential: a conversation's turns (each turn carries the previous answers) add up, a ` +
-    `single call counts once, the items of a per-item task (independent, started together) count as their longest item — at ` +
-    `concurrency c as max(longest item, sum of items ÷ c); ExpertReviewTask is its two find-experts turns plus its parallel experts. ` +
-    `Tasks without model calls weigh 0. Lower bound at c = max(critical path at c, total call latency ÷ c). ` +
+    `single call counts once, calls that are independent and started together (the items of a per-item task, the questions of a parallel conversation) count as their longest — at ` +
+    `concurrency c as max(longest, sum ÷ c); ExpertReviewTask is its two find-experts turns plus its parallel experts. ` +
+    `Tasks without model calls weigh 0. Lower bound at c = the largest of the critical path at c, total call latency ÷ c and the packing bound ` +
+    `(for each task's earliest start t: t + the latency of the calls of every task that cannot start before t, ÷ c). ` +
     `Classic schedule: a discrete-event simulation over the same graph and latencies with ${CLASSIC_WORKERS} task workers, ` +
     `each task's calls one after another (per-item calls too), ready tasks taken first-come first-served, no overhead. ` +
-    `"Ideal engine" is the same simulation of our policy (-j ${JOBS}, per-item calls concurrent, a FIFO limiter of c model calls, ready ` +
+    `"Ideal engine" is the same simulation of our policy (-j as the row, per-item and parallel-conversation calls concurrent, a FIFO limiter of c model calls, ready ` +
     `tasks by longest chain of dependents counted in tasks) with zero overhead; "latency priority" the same with the chain weighted by latency.`
   );
 }
 
-function planMarkdown(p) {
+const fmtN = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
+const fmtUsd = (x) => (x === null || x === undefined ? '–' : `$${x.toFixed(4)}`);
+const fmtPct = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(0)}%`);
+/** a ÷ b, or null when either is missing. */
+const ratioOf = (a, b) => (a === null || a === undefined || !b ? null : a / b);
+
+function comparisonMarkdown(p) {
+  const c = p.comparison;
   const out = [];
-  out.push(`### ${p.plan}`, '');
+  const wall = c.recorded.wallS;
+  const cols = [
+    [
+      'recorded run',
+      { at4: wall, at8: null, at16: null, cp: null, input: c.recorded.inputTokens, output: c.recorded.outputTokens, cost: c.recorded.costUsd },
+    ],
+    ...['sequential', 'parallel']
+      .filter((m) => c[m])
+      .map((m) => [
+        m,
+        {
+          at4: c[m].projectedAtDefaultsS,
+          at8: c[m].projectedAt8S,
+          at16: c[m].projectedAt16S,
+          cp: c[m].criticalPathS,
+          input: c[m].inputTokens,
+          output: c[m].outputTokens,
+          cost: c[m].costUsd,
+        },
+      ]),
+  ];
+  out.push(`| ${p.plan} | ${cols.map(([name]) => name).join(' | ')}${c.parallel ? ' | parallel ÷ recorded |' : ' |'}`);
+  out.push(`|---|${cols.map(() => '---:').join('|')}|${c.parallel ? '---:|' : ''}`);
+  const line = (label, key, fmt, share = true) =>
+    out.push(
+      `| ${label} | ${cols.map(([, v]) => fmt(v[key])).join(' | ')}${c.parallel ? ` | ${share ? fmtPct(ratioOf(c.parallel[keyOf(key)], cols[0][1][key])) : ''} |` : ' |'}`,
+    );
+  const keyOf = (k) =>
+    ({ at4: 'projectedAtDefaultsS', at8: 'projectedAt8S', at16: 'projectedAt16S', input: 'inputTokens', output: 'outputTokens', cost: 'costUsd' })[k];
+  line('wall (recorded: 4 Luigi workers) / projected at real latency, plan build defaults (-j 8, --llm-concurrency 4)', 'at4', (x) => fmtS(x, 0));
   out.push(
-    `Real plan: ${p.real.calls} calls (${p.real.successfulCalls} successful), ${p.real.sumSeconds} s of call latency in all, ${p.real.wallSeconds} s wall with 4 Luigi workers. ` +
-      `Ours: ${p.ours.calls} calls replaying ${p.ours.distinctRealCallsUsed} of the real ones, ${p.ours.sumSeconds} s of latency in all, ` +
-      `${p.ours.inputTokens.toLocaleString('en-US')} input / ${p.ours.outputTokens.toLocaleString('en-US')} output tokens reported` +
-      `${p.ours.assignmentIdenticalInEveryRun ? ' (the same latencies for the same tasks in every run)' : ' (WARNING: latencies per task differed between runs)'}. ` +
-      `Zero-latency build (the engine's own work, Node start-up included): ${fmtS(p.zeroLatency.wallS, 2)} wall, ${fmtS(p.zeroLatency.startupS, 2)} of it from spawn to build-started.`,
+    `| … at --llm-concurrency 8 (-j ${JOBS}) | – | ${cols
+      .slice(1)
+      .map(([, v]) => fmtS(v.at8, 0))
+      .join(' | ')}${c.parallel ? ` | ${fmtPct(ratioOf(c.parallel.projectedAt8S, wall))} |` : ' |'}`,
+  );
+  out.push(
+    `| … at --llm-concurrency 16 (-j ${JOBS}) | – | ${cols
+      .slice(1)
+      .map(([, v]) => fmtS(v.at16, 0))
+      .join(' | ')}${c.parallel ? ` | ${fmtPct(ratioOf(c.parallel.projectedAt16S, wall))} |` : ' |'}`,
+  );
+  out.push(
+    `| critical path (unbounded concurrency) | – | ${cols
+      .slice(1)
+      .map(([, v]) => fmtS(v.cp, 0))
+      .join(' | ')} | |`,
+  );
+  line('input tokens', 'input', fmtN);
+  line('output tokens', 'output', fmtN);
+  line(`cost at ${p.real.price.model} ($${p.real.price.inputPerM} / $${p.real.price.outputPerM} per M)`, 'cost', fmtUsd);
+  out.push('');
+  if (c.goal) {
+    const g = c.goal;
+    out.push(
+      `Goal (parallel, plan build defaults): wall ≤ ${fmtS(g.wallLimitS, 0)} (1/3 of ${fmtS(wall, 0)}): projected ${fmtS(g.atDefaults.projectedS, 0)} (${fmtPct(g.atDefaults.shareOfWall)}) — **${g.atDefaults.holds ? 'holds' : `does not hold, ${fmtS(g.atDefaults.projectedS - g.wallLimitS, 0)} over`}** ` +
+        `(lower bound at c 4: ${fmtS(g.atDefaults.lowerBoundS, 0)})` +
+        (g.at8
+          ? `; at --llm-concurrency 8: ${fmtS(g.at8.projectedS, 0)} (${fmtPct(g.at8.shareOfWall)}) — **${g.at8.holds ? 'holds' : 'does not hold'}**`
+          : '') +
+        `. Input tokens ≤ ${fmtN(g.inputLimit)} (60%): ${fmtN(g.input.tokens)} (${fmtPct(g.input.shareOfRecorded)}) — **${g.input.holds ? 'holds' : 'does not hold'}**. ` +
+        `Files: ${p.sameFilesInBothModes ? 'both modes wrote the same files' : 'the modes wrote DIFFERENT files'} (${p.modes.parallel.files.length}).`,
+      '',
+    );
+  }
+  if (c.sequential && c.parallel) {
+    out.push(
+      `Tasks on a critical path (unbounded, or at the defaults), weight in each mode (unbounded · at c 4); ● on that mode's unbounded path:`,
+      '',
+      '| task | sequential | parallel |',
+      '|---|---:|---:|',
+    );
+    for (const t of c.criticalPathTasks) {
+      out.push(
+        `| ${shortTask(t.task)} | ${t.sequentialS.toFixed(1)} · ${t.sequentialAtDefaultsS.toFixed(1)} s${t.onSequentialPath ? ' ●' : ''} | ${t.parallelS.toFixed(1)} · ${t.parallelAtDefaultsS.toFixed(1)} s${t.onParallelPath ? ' ●' : ''} |`,
+      );
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function modeMarkdown(p, m) {
+  const out = [];
+  out.push(`#### ${p.plan}, --conversations ${m.mode}`, '');
+  out.push(
+    `Ours: ${m.calls} calls replaying ${m.distinctRealCallsUsed} of the real ones, ${m.sumSeconds} s of latency in all, ` +
+      `${fmtN(m.inputTokens)} input / ${fmtN(m.outputTokens)} output tokens, ${fmtUsd(m.costUsd)}` +
+      `${m.assignmentIdenticalInEveryRun ? ' (the same latencies for the same tasks in every run)' : ' (WARNING: latencies per task differed between runs)'}. ` +
+      `Zero-latency build (the engine's own work, Node start-up included): ${fmtS(m.zeroLatency.wallS, 2)} wall, ${fmtS(m.zeroLatency.startupS, 2)} of it from spawn to build-started.`,
     '',
   );
   out.push(
-    `| --llm-concurrency | makespan (wall, at ${fmtScale(SCALE)}) | engine only | = real s | lower bound | **makespan ÷ lower bound** | ideal engine | fixed overhead | projected at real latency | projected ÷ lower bound | classic (4 workers) | speed-up over classic, measured / projected |`,
-    `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    `| row | makespan (wall, at ${fmtScale(SCALE)}) | engine only | = real s | lower bound | **makespan ÷ lower bound** | ideal engine | fixed overhead | projected at real latency | projected ÷ lower bound | classic (4 workers) | speed-up over classic, measured / projected |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   );
-  for (const r of p.rows) {
+  for (const r of m.rows) {
+    const bound = r.lowerBoundS > r.criticalPathS + 0.05 ? (r.lowerBoundS === r.packingBoundS ? ' (packing)' : ' (work)') : '';
     out.push(
-      `| ${r.concurrency} | ${fmtS(r.wallS, 2)} | ${fmtS(r.engineS, 2)} | ${fmtS(r.realEquivalentWallS, 0)} | ${fmtS(r.lowerBoundS, 0)}${r.lowerBoundS > r.criticalPathS + 0.05 ? ' (work)' : ''} | ` +
+      `| ${r.label}${r.defaults ? '' : `, -j ${r.jobs}`} | ${fmtS(r.wallS, 2)} | ${fmtS(r.engineS, 2)} | ${fmtS(r.realEquivalentWallS, 0)} | ${fmtS(r.lowerBoundS, 0)}${bound} | ` +
         `**${fmtX(r.ratioWallToLowerBound)}** | ${fmtS(r.simulatedOurPolicyS, 0)} | ${fmtS(r.fixedOverheadS, 2)} | ${fmtS(r.projectedRealS, 0)} | ${fmtX(r.projectedRatioToLowerBound)} | ` +
         `${fmtS(r.classicS, 0)} | ${fmtX(r.speedUpOverClassic)} / ${fmtX(r.projectedSpeedUpOverClassic)} |`,
     );
@@ -1067,14 +1472,12 @@ function planMarkdown(p) {
   out.push('');
   out.push(
     `Simulated with the ready queue and the model-call queue both ordered by the latency-weighted chain instead: ` +
-      p.rows
-        .map((r) => `c=${r.concurrency} ${fmtS(r.simulatedLatencyPriorityS, 0)} (task-count priority ${fmtS(r.simulatedOurPolicyS, 0)})`)
-        .join(', ') +
+      m.rows.map((r) => `${r.label} ${fmtS(r.simulatedLatencyPriorityS, 0)} (task-count priority ${fmtS(r.simulatedOurPolicyS, 0)})`).join(', ') +
       '.',
     '',
   );
-  if (p.check) {
-    const c = p.check;
+  if (m.check) {
+    const c = m.check;
     out.push(
       `Check at scale ${fmtScale(c.scale)} (concurrency ${c.concurrency}, ${c.reps} build${c.reps > 1 ? 's' : ''}): wall ${fmtS(c.wallS, 2)} (= ${fmtS(c.realEquivalentWallS, 0)} real), ` +
         `predicted from the ${fmtScale(SCALE)} runs' fixed overhead ${fmtS(c.predictedWallS, 2)}; makespan ÷ lower bound **${fmtX(c.ratioWallToLowerBound)}** ` +
@@ -1083,33 +1486,36 @@ function planMarkdown(p) {
     );
   }
   out.push(
-    `Critical path (unbounded concurrency), ${p.criticalPathUnboundedS} s: ` +
-      p.criticalPathUnbounded.map((t) => `${shortTask(t.task)} ${t.seconds} s${t.calls > 1 ? ` (${t.calls} calls)` : ''}`).join(' → ') +
+    `Critical path (unbounded concurrency), ${m.criticalPathUnboundedS} s: ` +
+      m.criticalPathUnbounded.map((t) => `${shortTask(t.task)} ${t.seconds} s${t.calls > 1 ? ` (${t.calls} calls)` : ''}`).join(' → ') +
       '.',
     '',
   );
-  const r8 = p.rows.find((r) => r.concurrency === TARGET_CONCURRENCY);
-  if (r8) {
-    const same = JSON.stringify(r8.criticalPathTasks.map((t) => t.task)) === JSON.stringify(p.criticalPathUnbounded.map((t) => t.task));
+  for (const r of m.rows.filter((x) => x.defaults || x.concurrency === TARGET_CONCURRENCY)) {
+    const same = JSON.stringify(r.criticalPathTasks.map((t) => t.task)) === JSON.stringify(m.criticalPathUnbounded.map((t) => t.task));
     out.push(
       same
-        ? `At concurrency ${TARGET_CONCURRENCY} the critical path is the same (${r8.criticalPathS} s).`
-        : `At concurrency ${TARGET_CONCURRENCY} the critical path (${r8.criticalPathS} s) is: ${r8.criticalPathTasks.map((t) => `${shortTask(t.task)} ${t.seconds} s`).join(' → ')}.`,
-      '',
+        ? `At ${r.label} the critical path is the same (${r.criticalPathS} s).`
+        : `At ${r.label} the critical path (${r.criticalPathS} s) is: ${r.criticalPathTasks.map((t) => `${shortTask(t.task)} ${t.seconds} s`).join(' → ')}.`,
     );
+  }
+  out.push('');
+  const r8 = m.rows.find((r) => !r.defaults && r.concurrency === TARGET_CONCURRENCY);
+  if (r8?.overheadPerCall) {
     out.push(
       `Per-call overhead at concurrency ${TARGET_CONCURRENCY} (the engine's recorded call duration − the server's latency, matched per task): median ${round(r8.overheadPerCall.medianMs, 1) ?? '–'} ms, p90 ${round(r8.overheadPerCall.p90Ms, 1) ?? '–'} ms.`,
       '',
     );
   }
-  if (p.target) {
-    const t = p.target;
-    out.push(
-      `Target (makespan ≤ ${TARGET_RATIO}× the lower bound at concurrency ${TARGET_CONCURRENCY}): measured at ${fmtScale(SCALE)} ${fmtX(t.ratio)} — **${t.holds ? 'holds' : 'does not hold'}** ` +
-        `(engine only ${fmtX(t.ratioEngine)}${t.checkRatio === null ? '' : `; at ${fmtScale(CHECK_SCALE)} ${fmtX(t.checkRatio)}`}); projected at real latencies ${fmtX(t.projectedRatio)} — ${t.holdsProjected ? 'holds' : 'does not hold'}.`,
-      '',
-    );
-  }
+  out.push(
+    `Input tokens of the review tail: ${['ReviewPlanTask', 'ExecutiveSummaryTask', 'QuestionsAndAnswersTask', 'PremortemTask', 'SelfAuditTask']
+      .map(
+        (t) =>
+          `${shortTask(t)} ${fmtN(m.tokensPerTask[t]?.input)} (${m.tokensPerTask[t]?.calls} calls, largest ${fmtN(m.tokensPerTask[t]?.maxInput)})`,
+      )
+      .join(', ')}.`,
+    '',
+  );
   out.push(
     `Where the wall time went in one build at concurrency ${TARGET_CONCURRENCY}, scale ${fmtScale(SCALE)} (the chain of tasks that finished last, each after the dependency that finished last; ` +
       `wait = from that dependency's end to the task's start; model = time at least one of its calls was being answered by the server; rest = ran − model: reading inputs, ` +
@@ -1117,19 +1523,42 @@ function planMarkdown(p) {
     '',
   );
   out.push('| task | calls | wait | ran | model | rest |', '|---|---:|---:|---:|---:|---:|');
-  for (const t of p.observedChainAt8)
+  for (const t of m.observedChainAt8)
     out.push(`| ${t.task} | ${t.calls} | ${t.waitMs ?? '–'} ms | ${t.runMs ?? '–'} ms | ${t.modelMs} ms | ${t.restMs ?? '–'} ms |`);
-  const tot = (k) => sum(p.observedChainAt8.map((t) => t[k] ?? 0));
+  const tot = (k) => sum(m.observedChainAt8.map((t) => t[k] ?? 0));
   out.push(`| total | ${tot('calls')} | ${tot('waitMs')} ms | ${tot('runMs')} ms | ${tot('modelMs')} ms | ${tot('restMs')} ms |`);
   out.push('');
+  return out.join('\n');
+}
+
+function planMarkdown(p) {
+  const out = [];
+  out.push(`### ${p.plan}`, '');
+  out.push(
+    `Recorded run: ${p.real.calls} calls (${p.real.successfulCalls} successful), ${p.real.sumSeconds} s of call latency in all, ${p.real.wallSeconds} s wall with 4 Luigi workers, ` +
+      `${fmtN(p.real.inputTokens)} input / ${fmtN(p.real.outputTokens)} output tokens, ${fmtUsd(p.real.costUsd)} as recorded ` +
+      `(${p.real.price.model} at $${p.real.price.inputPerM} / $${p.real.price.outputPerM} per million input / output tokens, fitted from its calls).`,
+    '',
+  );
+  out.push(comparisonMarkdown(p));
+  for (const mode of MODES) out.push(modeMarkdown(p, p.modes[mode]));
   if (p.problems.length > 0) out.push('Problems:', '', ...p.problems.map((x) => `- ${x}`), '');
   return out.join('\n');
+}
+
+function parallelText() {
+  return (
+    '`--conversations parallel` asks these conversations as separate calls, all at once, each on the same base context (the prompt and the project plan) with the documents its question needs: ' +
+    'ReviewPlanTask (16 questions), SelfAuditTask (20 checklist items), QuestionsAndAnswersTask (2), PremortemTask (3, one per failure archetype); ' +
+    'ExecutiveSummaryTask keeps its one call on fewer documents. The review tail no longer chains (Q&A, premortem and self-audit do not read the review or the summary) and reads ' +
+    'the level-1/2 WBS instead of level 3. `sequential` is the behaviour before the option, request for request.'
+  );
 }
 
 function markdown(results) {
   const m = results.machine;
   const out = [];
-  out.push(`# The LLM-bound plan, ${m.date.slice(0, 10)} (${results.mode} run)`, '');
+  out.push(`# The LLM-bound plan, both --conversations modes, ${m.date.slice(0, 10)} (${results.mode} run)`, '');
   out.push(
     `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${Math.round(m.memTotalMb / 1024)} GiB RAM, ${m.kernel}; load average ${m.loadAverageAtStart.join(' / ')} at the start, ` +
       `${m.loadAverageAtEnd.join(' / ')} at the end (a shared machine). Versions: node ${m.versions.node}, plan ${m.versions.plan}, sqlite ${m.versions.sqlite}, typescript ${m.versions.typescript}; ` +
@@ -1137,18 +1566,23 @@ function markdown(results) {
     '',
   );
   out.push(
-    `Each build is \`plan build\` of a fresh run dir and database in a child process (\`--model openai-compatible:replay@<loopback>\`, \`-j ${results.config.jobs}\`, ` +
+    `Each build is \`plan build\` of a fresh run dir and database in a child process (\`--model openai-compatible:replay@<loopback>\`, \`--conversations MODE\`, ` +
+      `\`-j ${results.config.jobs}\` except the row at plan build's defaults, \`-j ${DEFAULTS.jobs} --llm-concurrency ${DEFAULTS.concurrency}\`; ` +
       `\`--param=startTime=${START_TIME}\`, speed full), timed from spawn to exit (Node start-up included); "engine only" is build-started → build-finished ` +
       `from the build's own events. Time scale ${fmtScale(SCALE)}: "= real s" is the wall makespan ÷ scale (which also multiplies the fixed overhead ` +
-      `— start-up, per-task database work — by ${Math.round(1 / SCALE)}). Medians of ${results.config.reps} repetitions, configurations alternating; ` +
+      `— start-up, per-task database work — by ${Math.round(1 / SCALE)}). Medians of ${results.config.reps} repetitions, configurations (both modes) alternating; ` +
       `ratios are medians of per-repetition ratios. Critical path, lower bound, ideal engine and classic figures are in real seconds. ` +
       `Fixed overhead = wall − scale × ideal engine, in seconds at scale: what our engine and Node add that the latencies do not explain. ` +
       `Projected at real latency = ideal engine + fixed overhead, i.e. assuming that overhead does not grow with the latencies ` +
       `(${CHECK_SCALE > 0 ? `the check at ${fmtScale(CHECK_SCALE)} tests this` : 'not checked in this run'}).`,
     '',
   );
+  out.push(parallelText(), '');
   out.push(mappingText(), '');
   out.push(definitionText(), '');
+  out.push('## Summary', '');
+  for (const p of results.plans) out.push(comparisonMarkdown(p));
+  out.push('## Per plan and mode', '');
   for (const p of results.plans) out.push(planMarkdown(p));
   return out.join('\n');
 }
@@ -1157,11 +1591,10 @@ function markdown(results) {
 
 const machine = machineInfo();
 log(
-  `LLM-bound plan benchmark on ${machine.nproc} CPUs (${machine.cpuModel}), load ${machine.loadAverageAtStart.join(' ')}; scale ${fmtScale(SCALE)}, ${REPS} reps, --llm-concurrency ${CONCURRENCIES.join(',')}, -j ${JOBS}`,
+  `LLM-bound plan benchmark on ${machine.nproc} CPUs (${machine.cpuModel}), load ${machine.loadAverageAtStart.join(' ')}; modes ${MODES.join(', ')}; scale ${fmtScale(SCALE)}, ${REPS} reps, --llm-concurrency ${CONCURRENCIES.join(',')} at -j ${JOBS}, and plan build's defaults`,
 );
-const graph = taskGraph();
 const plans = [];
-for (const file of PLAN_FILES) plans.push(await benchPlan(file, graph));
+for (const file of PLAN_FILES) plans.push(await benchPlan(file));
 machine.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
 machine.distAtEnd = distFingerprint();
 
@@ -1175,6 +1608,8 @@ const RAW_COLUMNS = {
     'arrivedMs',
     'latencyMs (answered − arrived)',
     'answer computeMs',
+    'input tokens sent',
+    'output tokens (the real call’s)',
   ],
   interactions: ['task', 'itemKey', 'turn', 'row startedMs (after the limiter slot)', 'row finishedMs', 'durationMs (engine-measured)'],
 };
@@ -1183,15 +1618,18 @@ const results = {
   mode: FULL ? 'full' : 'short',
   machine,
   config: {
+    modes: MODES,
     scale: SCALE,
     reps: REPS,
     concurrencies: CONCURRENCIES,
     jobs: JOBS,
+    defaults: DEFAULTS,
     mapping: MAPPING,
     classicWorkers: CLASSIC_WORKERS,
     prompt: PROMPT,
     startTime: START_TIME,
   },
+  parallel: parallelText(),
   mappingText: mappingText(),
   definitions: definitionText(),
   rawColumns: RAW_COLUMNS,
@@ -1200,7 +1638,7 @@ const results = {
 
 const md = markdown(results);
 fs.mkdirSync(opts.out, { recursive: true });
-const stem = path.join(opts.out, `${machine.date.slice(0, 10)}-llm-plan`);
+const stem = path.join(opts.out, `${machine.date.slice(0, 10)}-${opts.name}`);
 // Pretty, but each array of plain values (a raw row, a list of latencies) on one line.
 const json = JSON.stringify(results, null, 1).replace(/\[\n\s*([^[\]{}]*?)\n\s*\]/g, (_m, inner) => `[${inner.replace(/,\n\s*/g, ', ')}]`);
 fs.writeFileSync(`${stem}.json`, `${json}\n`);

@@ -36,3 +36,16 @@ export function settingsOf(params: Readonly<Record<string, unknown>>): RunSettin
 export function sameModels(a: RunSettings, b: RunSettings): boolean {
   return a.models.join('\n') === b.models.join('\n');
 }
+
+/**
+ * `--conversations` is kept with the run like `--speed` (a parameter: it is in the stamps of the tasks it
+ * changes). A run made before the option has none and is built sequential. Announced like a change of model,
+ * since the tasks it changes are asked (and paid for) again: null when the mode stays as it was.
+ */
+export function conversationsChange(before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>): string | null {
+  if (!('conversations' in after) || before.conversations === after.conversations) return null;
+  const was = typeof before.conversations === 'string' ? before.conversations : 'sequential';
+  if (was === after.conversations) return null;
+  const predates = 'conversations' in before ? '' : ' (made before the option)';
+  return `run was built with --conversations ${was}${predates}; continuing with ${String(after.conversations)}: the tasks it changes are rebuilt`;
+}

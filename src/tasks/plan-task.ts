@@ -1,9 +1,16 @@
-import { Task, type TaskParams } from '../engine/task.js';
+import { Task, type ParamValue, type TaskParams } from '../engine/task.js';
 import type { FileTarget } from '../engine/target.js';
 import type { TaskContext } from '../engine/context.js';
 import type { LlmServices } from '../llm/types.js';
 
 export type Speed = 'fast' | 'full';
+
+/**
+ * How the review tail asks its fixed questions: `sequential`, one growing conversation per task (each turn
+ * re-sends the plan and every earlier answer), as every run made before the option; `parallel`, each question
+ * its own call on the same base context with the documents it needs, all in flight at once.
+ */
+export type Conversations = 'sequential' | 'parallel';
 
 /** What one plan run is built from. One instance of every plan task per run, so it is not part of task ids. */
 export interface PlanConfig {
@@ -11,6 +18,8 @@ export interface PlanConfig {
   readonly speed: Speed;
   /** ISO timestamp of when the plan was started; the schedule starts on its date. */
   readonly startTime: string;
+  /** Absent (a run made before the option existed): sequential. */
+  readonly conversations?: Conversations;
 }
 
 /** Choices of one build, handed to tasks with the services; no stamp includes them. */
@@ -26,11 +35,14 @@ export type PlanTaskClass = new (config: PlanConfig) => PlanTask;
 
 /**
  * Base of every task of the plan pipeline. The id is the class name (no params); what makes a task stale
- * besides its inputs is declared by `stampParams()`: the speed for tasks whose fast mode differs.
+ * besides its inputs is declared by `stampParams()`: the speed for tasks whose fast mode differs, and
+ * `conversations: parallel` for the tasks that mode changes.
  */
 export abstract class PlanTask extends Task<LlmServices> {
   /** True for tasks that cap items or turns in fast mode (their output depends on the speed). */
   readonly usesSpeed: boolean = false;
+  /** True for tasks whose requests (and inputs) `--conversations parallel` changes. */
+  readonly usesConversations: boolean = false;
 
   constructor(readonly config: PlanConfig) {
     super();
@@ -45,7 +57,17 @@ export abstract class PlanTask extends Task<LlmServices> {
   }
 
   override stampParams(): TaskParams {
-    return this.usesSpeed ? { speed: this.config.speed } : {};
+    const params: Record<string, ParamValue> = {};
+    if (this.usesSpeed) params.speed = this.config.speed;
+    // Only `parallel` is stamped: a sequential task keeps the stamp it had before the option existed, so no
+    // run built then becomes stale, and switching a run's mode makes exactly these tasks stale.
+    if (this.usesConversations && this.parallel) params.conversations = 'parallel';
+    return params;
+  }
+
+  /** `--conversations parallel`: ask the fixed questions of a conversation each on its own call. */
+  protected get parallel(): boolean {
+    return this.config.conversations === 'parallel';
   }
 
   /** The required tasks, built with this run's config. */

@@ -12,7 +12,7 @@ import { stopOnCancelRequest } from '../cancel-watch.js';
 import { describeEstimate, describeWouldRun, estimateModelCalls } from '../estimate.js';
 import { numberOption } from '../number-option.js';
 import { resumeReport } from '../resume-report.js';
-import { pipelineParams, SETTINGS_KEY, sameModels, settingsOf, type RunSettings } from '../run-settings.js';
+import { conversationsChange, pipelineParams, SETTINGS_KEY, sameModels, settingsOf, type RunSettings } from '../run-settings.js';
 import { summarizeRun, writeSummary } from '../run-summary.js';
 import { loadPipeline, pipelineSpecToStore, PLAN_PIPELINE } from '../pipelines.js';
 import { checkRunDirPath, checkRunDirWritable, DB_OPTION, findRun, markRunDir, openStoreFor } from '../run-resolution.js';
@@ -42,6 +42,7 @@ interface BuildArgs {
   durability: Durability;
   model?: string[];
   speed?: string;
+  conversations?: string;
   maxCost?: string;
   price?: string;
   llmConcurrency?: string;
@@ -85,6 +86,12 @@ export const buildCommand = defineCommand({
       describe: 'model spec, repeatable for fallback order: offline (default), openai:M, openrouter:M, ollama:M, openai-compatible:M@URL',
     },
     speed: { type: 'string', describe: 'fast (capped items and turns, for drafts) or full (default for new runs)' },
+    conversations: {
+      type: 'string',
+      choices: ['sequential', 'parallel'],
+      describe:
+        "the review tail's fixed questions: parallel (default for new runs: each its own call, all at once) or sequential (one growing conversation per task, as runs made before this option)",
+    },
     'max-cost': { type: 'string', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' },
     price: { type: 'string', describe: 'IN,OUT: USD per million input and output tokens, for the models that have no known price' },
     'llm-concurrency': { type: 'string', describe: 'model calls at once per provider (default 4)' },
@@ -130,6 +137,9 @@ async function runBuild(args: BuildArgs): Promise<number> {
     if (kept !== null && !sameModels(kept, llm.settings)) {
       process.stderr.write(`run was built with ${kept.models.join(', ')}; continuing with ${llm.settings.models.join(', ')}\n`);
     }
+    // So is a change of --conversations: the tasks it changes are rebuilt (and paid for) in the new mode.
+    const conversations = existing === null ? null : conversationsChange(existing.params, run.params);
+    if (conversations !== null) process.stderr.write(`${conversations}\n`);
     const budget = new CostBudget(llm.maxCostUsd, args.dryRun || run.id === NEW_RUN ? 0 : await spentSoFar(store, run.id));
     const pipeline = await loadPipeline(run.pipeline);
     const roots = rootsOf(pipeline.roots.bind(pipeline), pipelineParams(run.params));
@@ -238,7 +248,13 @@ async function openOrCreateRun(
     if (pipeline === PLAN_PIPELINE && typeof newParams.prompt !== 'string') {
       throw new UsageError(`${args.runDir} is not a run yet: give --prompt "…" or --prompt-file F to start one`);
     }
-    const params = { startTime: new Date().toISOString(), ...(pipeline === PLAN_PIPELINE ? { speed: 'full' } : {}), ...newParams };
+    // A new plan asks its review questions in parallel; a run made before the option has none stored, and its
+    // pipeline reads that as sequential, so resuming it re-asks nothing.
+    const params = {
+      startTime: new Date().toISOString(),
+      ...(pipeline === PLAN_PIPELINE ? { speed: 'full', conversations: 'parallel' } : {}),
+      ...newParams,
+    };
     // Validate before anything is stored: a bad parameter, a graph problem or an unknown --force name must not
     // leave a half-made run behind.
     checkBuildable(rootsOf((await loadPipeline(pipeline)).roots, params), args.force, args.until);
@@ -258,7 +274,7 @@ async function openOrCreateRun(
   const pipeline = await loadPipeline(existing.pipeline);
   if (changed.length > 0) {
     // A new prompt makes a different plan: say so rather than silently rebuilding everything. Other parameters
-    // (e.g. --speed) are part of the tasks' stamps: changing them simply makes those tasks stale.
+    // (e.g. --speed, --conversations) are part of the tasks' stamps: changing them simply makes those tasks stale.
     if (changed.includes('prompt') && args.force.length === 0) {
       throw new UsageError(`run ${existing.id} was created with a different prompt; ${promptChangeHint(existing.pipeline, pipeline, params)}`);
     }
@@ -333,6 +349,7 @@ function planServices(llm: LlmSettings, budget: CostBudget, allowRefused: boolea
 function readParams(args: BuildArgs, llm: LlmSettings): Record<string, unknown> {
   const params: Record<string, unknown> = {};
   if (llm.speed !== undefined) params.speed = llm.speed;
+  if (args.conversations !== undefined) params.conversations = args.conversations;
   for (const pair of args.param) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new UsageError(`--param takes key=value (got '${pair}')`);

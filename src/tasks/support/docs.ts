@@ -16,6 +16,27 @@ export async function readDocs(ctx: PlanContext, tasks: readonly PlanTask[]): Pr
   return targets.map((target, i) => `File '${target.path}':\n${texts[i]}`).join('\n\n');
 }
 
+/**
+ * `readDocs` for the many prompts of one task (the questions of a parallel conversation): each file is read and
+ * rendered once, and every prompt shows it exactly as `readDocs` would.
+ */
+export function docsReader(ctx: PlanContext): (tasks: readonly PlanTask[]) => Promise<string> {
+  const texts = new Map<string, Promise<string>>();
+  const textOf = (target: FileTarget): Promise<string> => {
+    let text = texts.get(target.path);
+    if (text === undefined) {
+      text = readDoc(ctx, target);
+      texts.set(target.path, text);
+    }
+    return text;
+  };
+  return async (tasks) => {
+    const targets = tasks.flatMap((task) => task.docTargets());
+    const bodies = await Promise.all(targets.map(textOf));
+    return targets.map((target, i) => `File '${target.path}':\n${bodies[i]}`).join('\n\n');
+  };
+}
+
 /** A JSON file validated against a schema; a file a person broke by hand fails with a clear message. */
 export async function readJson<T>(ctx: PlanContext, target: FileTarget, schema: SchemaLike<T>): Promise<T> {
   const zodSchema = await resolveSchema(schema);
