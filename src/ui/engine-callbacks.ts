@@ -18,6 +18,11 @@ export interface GraphTask {
   id: string;
   requires: readonly string[];
   outputs: readonly string[];
+  /**
+   * The stage the task belongs to, when its pipeline groups its tasks so (the plan pipeline: setup, levers,
+   * scenarios, …); the run page can collapse a stage into one node.
+   */
+  stage?: string;
 }
 
 /** A run's status as `plan list` shows it: `interrupted` for a `running` run whose build is gone. */

@@ -112,7 +112,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
         .filter(Boolean);
       return sendJson(res, 200, await listRuns(ctx, { statuses, text: query.get('q') ?? '' }));
     }
-    if (sub === undefined) return sendJson(res, 200, await runDetail(ctx, id));
+    if (sub === undefined) return sendJson(res, 200, await runDetail(ctx, id, { collapse: query.getAll('collapse') }));
     if (sub === 'tasks' && subId !== undefined && parts.length === 4) return sendJson(res, 200, await taskDetail(ctx, id, subId));
     if (sub === 'rebuild' && parts.length === 3) return sendJson(res, 200, await rebuilds.current(id));
     if (sub === 'calls' && subId !== undefined && parts.length === 4) {
@@ -182,11 +182,12 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     close: async () => {
       // Rebuilds started from here are asked to stop first (each cancels its running tasks and exits 130).
       await rebuilds.close();
+      const closing = live.close();
       await new Promise<void>((resolve) => {
-        live.close();
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await closing;
     },
   };
 }

@@ -14,7 +14,8 @@ import { startFakeOpenAiServer, type FakeOpenAiServer, type FakeRequest } from '
  * `plan ui` as a person uses it: the real CLI serving a real database of real builds, a real headless Chromium
  * (Debian's, never a download) reading it — the runs, a 63-task plan's graph, a build in another process
  * turning a node missing → running → fresh without a reload, a task, a file version, a model call, cancelling
- * a build from the page — and hostile model text that must stay text. Two timings are measured and printed:
+ * a build from the page, the plan's stages collapsed and a collapsed stage following a build — and hostile model
+ * text that must stay text. Two timings are measured and printed:
  * navigation to the graph drawn, and a task's attempt committed to its node changing on the page.
  */
 
@@ -40,6 +41,41 @@ class Hostile extends Task {
   }
 }
 export const pipeline = { name: 'hostile-files', roots: () => [new Hostile()] };
+`;
+
+/**
+ * A pipeline of its own in stages: each task names its stage (a `stage` property), and sleeps STAGED_SLOW_MS
+ * (abortable) before writing, so a page can watch a build go. Intake (a, b) → Work (c, d) → Ship (e).
+ */
+const STAGED_FILES = `import { Task, file } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist', 'index.js')).href)};
+const sleep = (ms, signal) => new Promise((resolve, reject) => {
+  const timer = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+});
+class Step extends Task {
+  constructor(name, stage, deps = []) {
+    super({ name });
+    this.stage = stage;
+    this.deps = deps;
+  }
+  requires() { return this.deps; }
+  output() { return file(this.params.name + '.txt'); }
+  async run(ctx) {
+    const slow = Number(process.env.STAGED_SLOW_MS ?? 0);
+    if (slow > 0) await sleep(slow, ctx.signal);
+    ctx.write(this.output(), this.params.name + '\\n');
+  }
+}
+export const pipeline = {
+  name: 'staged',
+  roots() {
+    const a = new Step('a', 'Intake');
+    const b = new Step('b', 'Intake', [a]);
+    const c = new Step('c', 'Work', [b]);
+    const d = new Step('d', 'Work', [a]);
+    return [new Step('e', 'Ship', [c, d])];
+  },
+};
 `;
 
 /** Answers every request of tests/fixtures/llm-pipeline.mjs with the hostile text in every string. */
@@ -150,6 +186,8 @@ describe.skipIf(CHROMIUM === undefined)('plan ui in a real browser', () => {
     fs.writeFileSync(path.join(cwd, 'runs', 'edited', 'upper', 'upper.txt'), 'SEED ONE\nA PERSON WAS HERE\n');
     await build(['runs/edited']);
     await build(['runs/rebuild', '--pipeline', diamondPipeline]);
+    fs.writeFileSync(path.join(cwd, 'staged.mjs'), STAGED_FILES);
+    await build(['runs/staged', '--pipeline', path.join(cwd, 'staged.mjs')]);
 
     // The key is in the dashboard's environment too: it must reach no page. The builds it starts (rebuilds)
     // get its environment: each of their tasks takes 700 ms, so a page can watch them run.
@@ -249,6 +287,110 @@ describe.skipIf(CHROMIUM === undefined)('plan ui in a real browser', () => {
     await page.click('svg .node[data-task="ReviewPlanTask"]');
     await page.waitForURL(/\/tasks\/ReviewPlanTask$/);
     await page.waitForSelector('pre.explain');
+    await page.close();
+  });
+
+  it('collapses the plan’s stages: one box per stage with its task count, states and summed calls; a click expands one; the address keeps it', async () => {
+    const page = await newPage();
+    const runId = runIdOf('demo');
+    type Node = { id: string; kind: string; stage: string | null; calls: number; members?: string[]; states?: Record<string, number> };
+    const full = (await (await page.request.get(`${url}api/runs/${runId}`)).json()) as {
+      graph: { nodes: Node[]; stages: { name: string; tasks: number }[] };
+    };
+    const stages = full.graph.stages;
+    expect(stages.length).toBeGreaterThan(10);
+    expect(stages.reduce((sum, s) => sum + s.tasks, 0)).toBe(63);
+    expect(stages[0]!.name).toBe('Setup');
+    expect(full.graph.nodes.every((n) => n.stage !== null)).toBe(true);
+
+    await page.goto(`${url}runs/${runId}`);
+    await page.waitForSelector('svg .node[data-task]');
+    await page.click('button[data-action="collapse-stages"]');
+    await page.waitForSelector('svg .node.stage');
+    expect(page.url()).toMatch(/\?collapse=all$/);
+    expect(await page.locator('svg .node.stage').count()).toBe(stages.length);
+    expect(await page.locator('svg .node[data-task]').count()).toBe(0);
+    // Each box: the stage's name and task count, how many of its tasks show each state, their calls summed.
+    const boxes = await page.$$eval('svg .node.stage', (nodes) =>
+      nodes.map((n) => ({ stage: (n as SVGGElement).dataset.stage!, texts: Array.from(n.querySelectorAll('text')).map((t) => t.textContent) })),
+    );
+    for (const stage of stages) {
+      const box = boxes.find((b) => b.stage === stage.name)!;
+      const calls = full.graph.nodes.filter((n) => n.stage === stage.name).reduce((sum, n) => sum + n.calls, 0);
+      const label = `${stage.name} · ${stage.tasks} task${stage.tasks === 1 ? '' : 's'}`;
+      expect(box.texts[0]).toBe(label.length > 30 ? `${label.slice(0, 29)}…` : label);
+      expect(box.texts[1]).toBe(`${stage.tasks} fresh`);
+      expect(box.texts[2]).toMatch(calls > 0 ? new RegExp(`^${calls} calls? · \\$0`) : /^\d+ attempts?/);
+    }
+    expect(await page.textContent('.graph-tools')).toContain(
+      `63 tasks in ${stages.length} boxes, ${stages.length} of ${stages.length} stages collapsed`,
+    );
+    // Edges between stages, aggregated.
+    expect(await page.locator('svg path.edge').count()).toBeGreaterThan(stages.length - 2);
+    if (SHOTS !== null) await page.screenshot({ path: path.join(SHOTS, 'stages.png') });
+
+    // A click on a stage expands it alone: its tasks are drawn, the other stages stay collapsed.
+    const governance = full.graph.nodes.filter((n) => n.stage === 'Governance').map((n) => n.id);
+    await page.click('button:text-is("fit")');
+    await page.click('svg .node.stage[data-stage="Governance"]');
+    await page.waitForSelector('svg .node[data-task="ConsolidateGovernanceTask"]');
+    expect((await page.$$eval('svg .node[data-task]', (nodes) => nodes.map((n) => (n as SVGGElement).dataset.task!))).sort()).toEqual(
+      governance.sort(),
+    );
+    expect(await page.locator('svg .node.stage').count()).toBe(stages.length - 1);
+    expect(new URL(page.url()).searchParams.getAll('collapse')).toEqual(stages.map((s) => s.name).filter((n) => n !== 'Governance'));
+    // The address keeps it: a reload draws the same.
+    await page.reload();
+    await page.waitForSelector('svg .node.stage');
+    expect(await page.locator('svg .node.stage').count()).toBe(stages.length - 1);
+    // One stage from the list; then everything expanded again.
+    await page.click('.stage-menu summary');
+    await page.locator('.stage-menu input[value="Setup"]').uncheck();
+    await page.waitForFunction((n) => document.querySelectorAll('svg .node.stage').length === n, stages.length - 2);
+    expect(await page.locator('.stage-menu').getAttribute('open')).toBe('');
+    await page.click('button[data-action="expand-stages"]');
+    await page.waitForFunction(() => document.querySelectorAll('svg .node[data-task]').length === 63);
+    expect(await page.locator('svg .node.stage').count()).toBe(0);
+    expect(new URL(page.url()).searchParams.has('collapse')).toBe(false);
+
+    // A pipeline without stages: no control.
+    await page.goto(`${url}runs/${runIdOf('slow')}`);
+    await page.waitForSelector('svg .node[data-task="Join"]');
+    expect(await page.locator('.stage-tools button').count()).toBe(0);
+    await page.close();
+  });
+
+  it('a collapsed stage follows a build in another process: missing → running → fresh, without reload', async () => {
+    const page = await newPage();
+    const runId = runIdOf('staged');
+    fs.rmSync(path.join(cwd, 'runs', 'staged', 'c.txt'));
+    await page.goto(`${url}runs/${runId}?collapse=all`);
+    await page.waitForSelector('svg .node.stage[data-stage="Work"][data-state="missing"]');
+    await page.waitForSelector('.live[data-state="live"]');
+    expect(await page.locator('svg .node.stage').count()).toBe(3);
+    expect(await page.textContent('svg .node.stage[data-stage="Work"] text.facts')).toBe('1 fresh · 1 missing');
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      const box = document.querySelector<SVGGElement>('svg .node.stage[data-stage="Work"]')!;
+      new MutationObserver(() => {
+        if (seen.at(-1) !== box.dataset.state) seen.push(box.dataset.state!);
+      }).observe(box, { attributes: true, attributeFilter: ['data-state'] });
+    });
+    const slow = spawnPlan(['build', 'runs/staged', '--json'], { cwd, env: { STAGED_SLOW_MS: '1500' } });
+    const result = await collect(slow);
+    expect(result.exit, result.stderr).toBe(0);
+    expect(
+      jsonEvents(result.stdout)
+        .filter((e) => e.type === 'task-started')
+        .map((e) => e.taskId),
+    ).toEqual(['Step(name=c)']);
+    await page.waitForSelector('svg .node.stage[data-stage="Work"][data-state="fresh"]', { timeout: 5_000 });
+    // c is written again byte for byte: e, which reads it, stays fresh (early cutoff).
+    expect(await page.getAttribute('svg .node.stage[data-stage="Ship"]', 'data-state')).toBe('fresh');
+    expect(await page.evaluate(() => (window as unknown as { seen: string[] }).seen)).toEqual(['running', 'fresh']);
+    expect(await page.textContent('svg .node.stage[data-stage="Work"] text.facts')).toBe('2 fresh');
+    expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1);
     await page.close();
   });
 

@@ -31,6 +31,16 @@ const DIAMOND: GraphTask[] = [
   { id: 'Join', requires: ['Shout', 'Bang', 'Seed(seed=one)'], outputs: ['join.txt'] },
 ];
 
+/** A pipeline in stages (as the plan pipeline's), with a task in none: Alpha (A1, A2) → Beta (B1, B2) → C. */
+const STAGED_PIPELINE = 'staged-fake';
+const STAGED: GraphTask[] = [
+  { id: 'A1', requires: [], outputs: ['a1.txt'], stage: 'Alpha' },
+  { id: 'A2', requires: ['A1'], outputs: ['a2.txt'], stage: 'Alpha' },
+  { id: 'B1', requires: ['A2'], outputs: ['b1.txt'], stage: 'Beta' },
+  { id: 'B2', requires: ['A1'], outputs: ['b2.txt'], stage: 'Beta' },
+  { id: 'C', requires: ['B1', 'B2', 'A2'], outputs: ['c.txt'] },
+];
+
 interface Backend {
   name: string;
   skip: boolean;
@@ -215,6 +225,7 @@ for (const backend of backends) {
     let secretRun: RunRecord;
     let callIds: number[];
     let retried: RunRecord;
+    let staged: RunRecord;
     const replies: Reply[] = [];
     /** Runs the fake says are being built now. */
     const live = new Set<string>();
@@ -230,9 +241,19 @@ for (const backend of backends) {
         }));
       },
       async graph(run) {
-        return run.pipeline === diamondPipeline ? DIAMOND : null;
+        return run.pipeline === diamondPipeline ? DIAMOND : run.pipeline === STAGED_PIPELINE ? STAGED : null;
       },
       async decide(run) {
+        if (run.id === staged.id) {
+          const states: Record<string, Decision> = {
+            A1: { state: 'fresh', reason: 'up to date' },
+            A2: { state: 'fresh', reason: 'up to date' },
+            B1: { state: 'stale', reason: 'input a2.txt changed' },
+            B2: { state: 'missing', reason: 'b2.txt is missing' },
+            C: { state: 'missing', reason: 'c.txt is missing' },
+          };
+          return new Map(Object.entries(states));
+        }
         if (run.id !== diamond.id) return null;
         return new Map<string, Decision>(
           DIAMOND.map((t) => [
@@ -358,6 +379,34 @@ for (const backend of backends) {
       // A person's edit (version 2) and an HTML file that would run script if it were shown as it is.
       await store.recordEdit(diamond.id, 'Seed(seed=one)', 'seed.txt', Buffer.from('seed edited\n'));
       await store.recordEdit(diamond.id, 'Join', 'report.html', Buffer.from('<h1>Report</h1><script>alert(1)</script><img src=x onerror=alert(1)>'));
+      // A run in stages being built: Alpha built (a call on A1), B1 failed, B2 running now.
+      staged = await store.createRun({ runDir: path.join(dir, 'runs', 'staged'), pipeline: STAGED_PIPELINE, params: {} });
+      await store.updateRun(staged.id, { status: 'running' });
+      live.add(staged.id);
+      await attempt(store, staged.id, 'A1', 'complete', async (id) => {
+        const call = await store.startInteraction({
+          runId: staged.id,
+          taskId: 'A1',
+          attemptId: id,
+          itemKey: null,
+          turn: null,
+          requestHash: 'hash-a1',
+          provider: 'openai',
+          requestedModel: 'openai:gpt-4o-mini',
+          messages: [{ role: 'user', content: 'a1?' }],
+        });
+        await store.finishInteraction(call, {
+          status: 'completed',
+          answeredModel: 'openai:gpt-4o-mini',
+          inputTokens: 30,
+          outputTokens: 9,
+          costUsd: 0.25,
+          durationMs: 4,
+        });
+      });
+      await attempt(store, staged.id, 'A2', 'complete');
+      await attempt(store, staged.id, 'B1', 'failed');
+      await store.startAttempt(staged.id, 'B2');
       building = await store.createRun({ runDir: path.join(dir, 'runs', 'building'), pipeline: diamondPipeline, params: { seed: 'two' } });
       await store.updateRun(building.id, { status: 'running' });
       live.add(building.id);
@@ -432,7 +481,8 @@ for (const backend of backends) {
       expect(runs.find((r) => r.id === secretRun.id)!.tasks).toEqual({ built: 0, failed: 0, total: null });
 
       const running = await get<{ runs: { id: string; status: string }[] }>('/api/runs?status=running');
-      expect(running.runs.map((r) => r.id)).toEqual([building.id]);
+      // Newest first: the diamond being built, then the run in stages.
+      expect(running.runs.map((r) => r.id)).toEqual([building.id, staged.id]);
       const byText = await get<{ runs: { id: string }[] }>('/api/runs?q=BAKERY');
       expect(byText.runs.map((r) => r.id)).toEqual([secretRun.id]);
       const byDir = await get<{ runs: { id: string }[] }>(`/api/runs?q=${encodeURIComponent('elsewhere')}`);
@@ -486,6 +536,122 @@ for (const backend of backends) {
       expect(x('Shout')).toBeLessThan(x('Join'));
       expect(detail.attempts.map((a) => a.taskId).sort()).toEqual(DIAMOND.map((t) => t.id).sort());
       expect(detail.totals).toMatchObject({ tasks: 5, tasksBuilt: 5, calls: 2, versions: (await store.listContentVersions(diamond.id)).length });
+    });
+
+    it('collapse by stage: a stage as one node (its task count, states counted, the most pressing shown, figures summed), edges between stages aggregated', async () => {
+      type Graph = {
+        tasks: number;
+        stages: { name: string; tasks: number }[];
+        collapsed: string[];
+        nodes: {
+          id: string;
+          kind: string;
+          stage: string | null;
+          state: string | null;
+          shown: string;
+          reason: string;
+          calls: number;
+          costUsd: number;
+          inputTokens: number;
+          attempts: number;
+          durationMs: number | null;
+          members?: string[];
+          states?: Record<string, number>;
+          x: number;
+          y: number;
+        }[];
+        edges: { from: string; to: string; count?: number }[];
+        paths: { from: string; to: string; points: { x: number; y: number }[] }[];
+        layout: { method: string; ms: number };
+      };
+      const full = (await get<{ graph: Graph }>(`/api/runs/${staged.id}`)).graph;
+      expect(full.stages).toEqual([
+        { name: 'Alpha', tasks: 2 },
+        { name: 'Beta', tasks: 2 },
+      ]);
+      expect(full.collapsed).toEqual([]);
+      expect(full.nodes.map((n) => [n.id, n.kind, n.stage, n.shown])).toEqual([
+        ['A1', 'task', 'Alpha', 'fresh'],
+        ['A2', 'task', 'Alpha', 'fresh'],
+        ['B1', 'task', 'Beta', 'failed'],
+        ['B2', 'task', 'Beta', 'running'],
+        ['C', 'task', null, 'missing'],
+      ]);
+      expect(full.edges).toHaveLength(6);
+
+      const { graph } = await get<{ graph: Graph }>(`/api/runs/${staged.id}?collapse=all`);
+      expect(graph.tasks).toBe(5);
+      expect(graph.collapsed).toEqual(['Alpha', 'Beta']);
+      expect(graph.nodes.map((n) => n.id)).toEqual(['stage:Alpha', 'stage:Beta', 'C']);
+      const [alpha, beta, c] = graph.nodes;
+      const tasksOf = new Map(full.nodes.map((n) => [n.id, n]));
+      expect(alpha).toMatchObject({ kind: 'stage', stage: 'Alpha', members: ['A1', 'A2'], states: { fresh: 2 }, shown: 'fresh', state: 'fresh' });
+      expect(alpha!.reason).toBe('2 tasks: 2 fresh');
+      expect(alpha).toMatchObject({ calls: 1, costUsd: 0.25, inputTokens: 30, attempts: 2 });
+      expect(alpha!.durationMs).toBe(tasksOf.get('A1')!.durationMs! + tasksOf.get('A2')!.durationMs!);
+      // The most pressing of its tasks' states is shown (running), and every state is counted.
+      expect(beta).toMatchObject({ kind: 'stage', members: ['B1', 'B2'], states: { failed: 1, running: 1 }, shown: 'running', state: 'stale' });
+      expect(beta!.reason).toBe('2 tasks: 1 running · 1 failed');
+      expect(c).toMatchObject({ kind: 'task', id: 'C', shown: 'missing', stage: null });
+      // One edge per pair of what is drawn, with how many task edges it stands for.
+      expect(graph.edges).toEqual([
+        { from: 'stage:Alpha', to: 'stage:Beta', count: 2 },
+        { from: 'stage:Alpha', to: 'C', count: 1 },
+        { from: 'stage:Beta', to: 'C', count: 2 },
+      ]);
+      // Laid out on the server like the full graph: Alpha → Beta → C left to right; Alpha → C is implied.
+      expect(alpha!.x).toBeLessThan(beta!.x);
+      expect(beta!.x).toBeLessThan(c!.x);
+      expect(graph.paths.map((p) => `${p.from}>${p.to}`).sort()).toEqual(['stage:Alpha>stage:Beta', 'stage:Beta>C']);
+      expect(graph.layout.method).toBe('dagre');
+
+      // One stage alone; a name the graph does not have is ignored.
+      const one = (await get<{ graph: Graph }>(`/api/runs/${staged.id}?collapse=Beta&collapse=Nope`)).graph;
+      expect(one.collapsed).toEqual(['Beta']);
+      expect(one.nodes.map((n) => n.id)).toEqual(['A1', 'A2', 'stage:Beta', 'C']);
+      expect(one.edges).toEqual([
+        { from: 'A1', to: 'A2', count: 1 },
+        { from: 'A1', to: 'stage:Beta', count: 1 },
+        { from: 'A2', to: 'stage:Beta', count: 1 },
+        { from: 'A2', to: 'C', count: 1 },
+        { from: 'stage:Beta', to: 'C', count: 2 },
+      ]);
+      // Expanded again: the tasks as before, and the collapsed layout was cached (asked again, none made).
+      expect((await get<{ graph: Graph }>(`/api/runs/${staged.id}?collapse=Nope`)).graph.nodes).toEqual(full.nodes);
+      const again = (await get<{ graph: Graph }>(`/api/runs/${staged.id}?collapse=all`)).graph;
+      expect(again.nodes.map((n) => [n.id, n.x, n.y])).toEqual(graph.nodes.map((n) => [n.id, n.x, n.y]));
+      expect(again.layout.ms).toBeLessThan(graph.layout.ms + 1);
+
+      // A pipeline without stages: nothing to collapse (the page shows no control), whatever is asked.
+      const plain = (await get<{ graph: Graph }>(`/api/runs/${diamond.id}?collapse=all`)).graph;
+      expect(plain.stages).toEqual([]);
+      expect(plain.collapsed).toEqual([]);
+      expect(plain.nodes.map((n) => n.id)).toEqual(DIAMOND.map((t) => t.id));
+    });
+
+    it('collapse by stage stays live: a change of a collapsed stage’s task reaches the page, and its node shows it', async () => {
+      const events = await openEvents(server, staged.id);
+      try {
+        await until(
+          () => events.events.some((e) => e.event === 'hello'),
+          () => JSON.stringify(events.events),
+        );
+        await pause(150);
+        const b2 = (await store.listAttempts(staged.id, 'B2')).at(-1)!;
+        await store.persistAttempt(b2.id, 'stamp-b2', [{ path: 'b2.txt', sha256: sha(Buffer.from('b2\n')), bytes: Buffer.from('b2\n') }]);
+        await store.completeAttempt(b2.id, []);
+        await until(
+          () => events.events.some((e) => e.event === 'change'),
+          () => JSON.stringify(events.events),
+        );
+        const { graph } = await get<{ graph: { nodes: { id: string; shown: string; states?: Record<string, number> }[] } }>(
+          `/api/runs/${staged.id}?collapse=all`,
+        );
+        // B2 built: the fake still decides it missing, and B1 failed is now the most pressing.
+        expect(graph.nodes.find((n) => n.id === 'stage:Beta')).toMatchObject({ shown: 'failed', states: { failed: 1, missing: 1 } });
+      } finally {
+        events.close();
+      }
     });
 
     it('a run whose dir is not on this machine: states from the store alone, and the page says so', async () => {
@@ -922,6 +1088,293 @@ for (const backend of backends) {
     });
   });
 }
+
+/** The reads the live feed makes of a store (its fingerprints of a run and of the list of runs). */
+const LIVE_READS = new Set(['getRun', 'listAttempts', 'listInteractionSummaries', 'listRuns', 'runTotals']);
+
+/**
+ * A real SQLite store with a fake notification source: every method is the store's own, and `watchChanges` hands
+ * out listeners that the test calls itself (`notify`) — as PostgreSQL's LISTEN/NOTIFY would after a commit, or
+ * not at all (a notification lost). The live feed's reads are counted.
+ */
+function withFakeNotifications(inner: Store) {
+  const listeners = new Set<(runId: string) => void>();
+  let reads = 0;
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'watchChanges') {
+        return async (listener: (runId: string) => void) => {
+          listeners.add(listener);
+          return async () => {
+            listeners.delete(listener);
+          };
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (LIVE_READS.has(String(prop))) reads++;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+    has(target, prop) {
+      return prop === 'watchChanges' || Reflect.has(target, prop);
+    },
+  }) as Store;
+  return {
+    store,
+    notify: (runId: string): void => {
+      for (const listener of listeners) listener(runId);
+    },
+    reads: (): number => reads,
+    listening: (): number => listeners.size,
+  };
+}
+
+const quietEngine = (tasks: GraphTask[]): UiEngine => ({
+  shownStatuses: async (runs) => runs.map((run) => ({ status: run.status, statusReason: run.statusReason })),
+  graph: async () => tasks,
+  decide: async () => null,
+  explain: async () => null,
+  previewRebuild: async () => null,
+  startRebuild: async () => null,
+});
+
+describe('live updates by notification, with a store that pushes its changes', () => {
+  let dir: string;
+  let sqlite: Store;
+  let run: RunRecord;
+  const servers: UiServer[] = [];
+
+  beforeAll(async () => {
+    dir = tempDir('plan-ui-notify-');
+    sqlite = await openSqliteStore(path.join(dir, 'plan.db'));
+    run = await sqlite.createRun({ runDir: path.join(dir, 'runs', 'demo'), pipeline: diamondPipeline, params: {} });
+    await sqlite.updateRun(run.id, { status: 'running' });
+  });
+
+  afterAll(async () => {
+    for (const server of servers) await server.close();
+    await sqlite?.close();
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A server over the store with fake notifications; `safetyIntervalMs`: how often it still looks unasked. */
+  async function serve(safetyIntervalMs: number) {
+    const fake = withFakeNotifications(sqlite);
+    const server = await startUiServer({
+      store: fake.store,
+      engine: quietEngine(DIAMOND),
+      location: sqlite.location,
+      port: 0,
+      assetsDir: path.join(repoRoot, 'dist', 'ui', 'client'),
+      live: { safetyIntervalMs },
+    });
+    servers.push(server);
+    return { ...fake, server };
+  }
+
+  async function watching(server: UiServer, listening: () => number) {
+    const events = await openEvents(server, run.id);
+    await until(
+      () => events.events.some((e) => e.event === 'hello') && listening() === 1 && server.live.source === 'notified',
+      () => `source ${server.live.source}, events ${JSON.stringify(events.events)}`,
+    );
+    return events;
+  }
+
+  it('the polling path stays for a store that cannot push (SQLite): a watched run is looked at every 200 ms', async () => {
+    const server = await startUiServer({ store: sqlite, engine: quietEngine(DIAMOND), location: sqlite.location, port: 0 });
+    servers.push(server);
+    const events = await openEvents(server, run.id);
+    try {
+      await until(
+        () => events.events.some((e) => e.event === 'hello'),
+        () => JSON.stringify(events.events),
+      );
+      const before = server.live.polls;
+      await pause(1_000);
+      expect(server.live.source).toBe('polling');
+      expect(server.live.polls - before).toBeGreaterThanOrEqual(4);
+    } finally {
+      events.close();
+    }
+  });
+
+  it('reads nothing while idle but for the safety look, and a notified change reaches the page at once', async () => {
+    const { server, notify, reads, listening } = await serve(60_000);
+    const events = await watching(server, listening);
+    try {
+      // The first look (the run's fingerprint), then nothing at all: no change was told, the safety look is a minute away.
+      await pause(300);
+      const idleFrom = reads();
+      const pollsFrom = server.live.polls;
+      await pause(1_200);
+      expect(reads() - idleFrom).toBe(0);
+      expect(server.live.polls - pollsFrom).toBe(0);
+
+      // A task starts (a real write to the database), the store tells of it: the page hears within a moment.
+      const started = Date.now();
+      const attempt = await sqlite.startAttempt(run.id, 'Seed(seed=one)');
+      notify(run.id);
+      await until(
+        () => events.events.some((e) => e.event === 'change'),
+        () => JSON.stringify(events.events),
+        2_000,
+      );
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(events.events.find((e) => e.event === 'change')!.data).toEqual({ topic: 'run', runId: run.id });
+      // A notification of another run, or a burst of them for nothing new: no event, a look or two at most.
+      const changes = (): number => events.events.filter((e) => e.event === 'change').length;
+      const seen = changes();
+      const burstFrom = server.live.polls;
+      for (let i = 0; i < 20; i++) notify(run.id);
+      notify('another-run');
+      await pause(300);
+      expect(changes()).toBe(seen);
+      expect(server.live.polls - burstFrom).toBeLessThanOrEqual(2);
+      await sqlite.endAttempt(attempt, 'cancelled', 'test');
+      notify(run.id);
+      await until(
+        () => changes() === seen + 1,
+        () => JSON.stringify(events.events),
+        2_000,
+      );
+    } finally {
+      events.close();
+    }
+  });
+
+  it('a lost notification is caught by the safety look', async () => {
+    const { server, reads, listening } = await serve(400);
+    const events = await watching(server, listening);
+    try {
+      await pause(150);
+      const from = reads();
+      // Changed without a word from the store: only the safety look can find it.
+      const attempt = await sqlite.startAttempt(run.id, 'Upper');
+      await until(
+        () => events.events.some((e) => e.event === 'change'),
+        () => JSON.stringify(events.events),
+        3_000,
+      );
+      expect(server.live.notifications).toBe(0);
+      // A look every 400 ms, each three reads (run, attempts, calls): not a 200 ms poll.
+      expect(reads() - from).toBeLessThanOrEqual(3 * 3);
+      await sqlite.endAttempt(attempt, 'cancelled', 'test');
+    } finally {
+      events.close();
+    }
+  });
+
+  it.skipIf(POSTGRES_URL === undefined)('PostgreSQL: a write by one store reaches a page of a dashboard on another, by notification', async () => {
+    const fresh = await freshSchemaUrl();
+    const { openPostgresStore } = await import('../../src/store/postgres/postgres-store.js');
+    const writer = await openPostgresStore(fresh.url);
+    const reader = await openPostgresStore(fresh.url);
+    let server: UiServer | undefined;
+    try {
+      expect(typeof reader.watchChanges).toBe('function');
+      const pgRun = await writer.createRun({ runDir: path.join(dir, 'runs', 'pg'), pipeline: diamondPipeline, params: {} });
+      await writer.updateRun(pgRun.id, { status: 'running' });
+      // Polling would find the change within 50 ms; the safety look is a minute away: only a notification can tell.
+      server = await startUiServer({
+        store: reader,
+        engine: quietEngine(DIAMOND),
+        location: reader.location,
+        port: 0,
+        live: { safetyIntervalMs: 60_000, runIntervalMs: 60_000, listIntervalMs: 60_000 },
+      });
+      const page = await openEvents(server, pgRun.id);
+      const list = http.get({ host: '127.0.0.1', port: server.port, path: '/api/events' });
+      const listEvents: string[] = [];
+      list.on('response', (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => listEvents.push(chunk));
+      });
+      try {
+        await until(
+          () => page.events.some((e) => e.event === 'hello') && server!.live.source === 'notified',
+          () => `source ${server!.live.source}`,
+        );
+        await pause(200);
+        const pollsFrom = server.live.polls;
+        await pause(500);
+        expect(server.live.polls - pollsFrom).toBe(0);
+        const started = Date.now();
+        const attempt = await writer.startAttempt(pgRun.id, 'Seed(seed=one)');
+        await until(
+          () => page.events.some((e) => e.event === 'change'),
+          () => `notifications ${server!.live.notifications}; ${JSON.stringify(page.events)}`,
+          3_000,
+        );
+        const latency = Date.now() - started;
+        expect(server.live.notifications).toBeGreaterThan(0);
+        expect(page.events.find((e) => e.event === 'change')!.data).toEqual({ topic: 'run', runId: pgRun.id });
+        // The runs list hears of a new run too.
+        await writer.createRun({ runDir: path.join(dir, 'runs', 'pg2'), pipeline: diamondPipeline, params: {} });
+        await until(
+          () => listEvents.join('').includes('event: change'),
+          () => listEvents.join(''),
+          3_000,
+        );
+        await writer.endAttempt(attempt, 'cancelled', 'test');
+        console.log(`PostgreSQL: a write by another store → the change event on the page: ${latency} ms`);
+      } finally {
+        page.close();
+        list.destroy();
+      }
+    } finally {
+      await server?.close();
+      await reader.close();
+      await writer.close();
+      await fresh.drop();
+    }
+  });
+});
+
+describe('the runs page warms up what a run page needs', () => {
+  it('after answering the list, one dry run (of the smallest of the newest graphs) loads the build engine, once per dashboard', async () => {
+    const dir = tempDir('plan-ui-warm-');
+    const store = await openSqliteStore(path.join(dir, 'plan.db'));
+    const decided: string[] = [];
+    const big = Array.from({ length: 30 }, (_, i) => ({ id: `T${i}`, requires: i === 0 ? [] : [`T${i - 1}`], outputs: [] }));
+    const engine: UiEngine = {
+      ...quietEngine(DIAMOND),
+      graph: async (run) => (run.params.big === true ? big : DIAMOND),
+      decide: async (run) => {
+        decided.push(run.id);
+        return null;
+      },
+    };
+    let server: UiServer | undefined;
+    try {
+      const runs: RunRecord[] = [];
+      for (let i = 0; i < 3; i++) {
+        runs.push(await store.createRun({ runDir: path.join(dir, `r${i}`), pipeline: diamondPipeline, params: { big: i === 2 } }));
+        await pause(5);
+      }
+      server = await startUiServer({ store, engine, location: store.location, port: 0 });
+      const reply = await request(server, 'GET', '/api/runs');
+      expect(reply.status).toBe(200);
+      const listed = (JSON.parse(reply.body) as { runs: { id: string }[] }).runs.map((r) => r.id);
+      expect(listed).toEqual([...runs].reverse().map((r) => r.id));
+      await until(
+        () => decided.length === 1,
+        () => `decided ${decided.join(',')}`,
+      );
+      // The smallest graph (the newest run has 30 tasks, the others 5): the first of those.
+      expect(decided).toEqual([listed[1]]);
+      await request(server, 'GET', '/api/runs');
+      await pause(100);
+      expect(decided).toHaveLength(1);
+    } finally {
+      await server?.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('the dashboard’s layering: cli → ui → store', () => {
   it('src/ui imports neither the engine, the pipelines nor the CLI: what needs them comes as callbacks', () => {

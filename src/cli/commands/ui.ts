@@ -13,6 +13,7 @@ import { decideRun, loadRunGraph, type RunGraph } from '../run-graph.js';
 import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
 import { shownRunsOf } from '../run-facts.js';
 import { pipelineParams } from '../run-settings.js';
+import { PLAN_PIPELINE } from '../pipelines.js';
 import { RunExplainer } from '../explanation.js';
 import type { RunRecord, Store } from '../../store/store.js';
 import type { Decision, GraphTask, RebuildPreview, RebuildRequest, UiEngine } from '../../ui/engine-callbacks.js';
@@ -122,7 +123,12 @@ function engineFor(store: Store, db: string): UiEngine {
         return null;
       }
       const { graph } = loaded;
-      return graph.order.map((id): GraphTask => ({ id, requires: graph.requires.get(id) ?? [], outputs: graph.outputs.get(id) ?? [] }));
+      const stageOf = run.pipeline === PLAN_PIPELINE ? await planStages() : null;
+      return graph.order.map((id): GraphTask => {
+        const task: GraphTask = { id, requires: graph.requires.get(id) ?? [], outputs: graph.outputs.get(id) ?? [] };
+        const stage = stageOfTask(graph.tasks.get(id), stageOf);
+        return stage === undefined ? task : { ...task, stage };
+      });
     },
     async decide(run) {
       if (!isHere(run)) return null;
@@ -180,6 +186,56 @@ function engineFor(store: Store, db: string): UiEngine {
       };
     },
   };
+}
+
+// biome-ignore lint/complexity/noBannedTypes: a task's class, whatever its constructor takes
+type TaskClass = Function;
+
+/**
+ * The plan pipeline's stages: the family of tasks each file of src/tasks holds (one file per stage family), in
+ * pipeline order, named for people. The root (FullPlanPipeline, in catalog.ts) ends the report stage. A task
+ * class in no file listed here has no stage (it stays a task when stages are collapsed).
+ */
+const PLAN_STAGE_FILES: readonly [file: string, stage: string][] = [
+  ['setup', 'Setup'],
+  ['levers', 'Levers'],
+  ['scenarios', 'Scenarios'],
+  ['context', 'Context'],
+  ['assumptions', 'Assumptions'],
+  ['assessment', 'Assessment'],
+  ['governance', 'Governance'],
+  ['team', 'Team'],
+  ['swot-experts', 'SWOT & experts'],
+  ['documents', 'Documents'],
+  ['wbs', 'Work breakdown'],
+  ['pitch', 'Pitch'],
+  ['schedule', 'Schedule'],
+  ['review', 'Review'],
+  ['report', 'Report'],
+  ['catalog', 'Report'],
+];
+
+/** A task's stage: its own `stage` (a string property: any pipeline's tasks may have one), else the plan pipeline's. */
+function stageOfTask(task: object | undefined, planStageOf: ReadonlyMap<TaskClass, string> | null): string | undefined {
+  if (task === undefined) return undefined;
+  const own = (task as { stage?: unknown }).stage;
+  if (typeof own === 'string' && own.trim() !== '') return own.trim();
+  return planStageOf?.get(task.constructor);
+}
+
+let planStagesLoaded: Promise<Map<TaskClass, string>> | null = null;
+
+/** Each plan task class → its stage, from the classes each file exports (loaded already: the pipeline imports them all). */
+function planStages(): Promise<Map<TaskClass, string>> {
+  planStagesLoaded ??= (async () => {
+    const stageOf = new Map<TaskClass, string>();
+    for (const [file, stage] of PLAN_STAGE_FILES) {
+      const module = (await import(`../../tasks/${file}.js`)) as Record<string, unknown>;
+      for (const value of Object.values(module)) if (typeof value === 'function' && !stageOf.has(value)) stageOf.set(value, stage);
+    }
+    return stageOf;
+  })();
+  return planStagesLoaded;
 }
 
 /** The CLI the dashboard itself runs from: a rebuild is the same `plan build` a person would type. */

@@ -4,6 +4,7 @@ import type { Decision, GraphTask } from '../engine-callbacks.js';
 import { notFound } from '../http.js';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout.js';
 import { scrub } from '../scrub.js';
+import { collapsedStages, collapseGraph, stagesOf, stageState, stateSummary } from '../stages.js';
 import { activityByTask, shownState, type ShownState } from '../states.js';
 import { buildTimeline } from '../timeline.js';
 import { runDurationMs } from './runs.js';
@@ -11,7 +12,12 @@ import { runDurationMs } from './runs.js';
 /** A run's page: what it is, its graph with every task's state and figures, its attempts and totals. */
 
 export interface GraphNode {
+  /** A task's id; for a collapsed stage, `stage:<name>`. */
   id: string;
+  /** A task, or a collapsed stage standing for its tasks (its figures their sums). */
+  kind: 'task' | 'stage';
+  /** The task's stage (null when its pipeline has none); a stage node's own name. */
+  stage: string | null;
   /** The next build's decision, as `plan graph --json` gives it; null when the run dir is not on this machine. */
   state: Decision['state'] | null;
   /** What the page shows: the decision with what is happening now laid over it (see states.ts). */
@@ -25,8 +31,16 @@ export interface GraphNode {
   costUsd: number;
   unpricedCalls: number;
   attempts: number;
+  /** A stage node: the tasks it stands for, and how many of them show each state. */
+  members?: string[];
+  states?: Partial<Record<ShownState, number>>;
   x: number;
   y: number;
+}
+
+export interface RunDetailOptions {
+  /** Stages to draw collapsed, each as one node (`all`: every stage); from `?collapse=`. */
+  collapse?: readonly string[];
 }
 
 export interface AttemptView {
@@ -57,7 +71,7 @@ export function attemptView(a: AttemptRecord): AttemptView {
   };
 }
 
-export async function runDetail(ctx: UiContext, runId: string) {
+export async function runDetail(ctx: UiContext, runId: string, options: RunDetailOptions = {}) {
   const run = await loadRun(ctx, runId);
   const [[shown], tasksOrNull, decisions, attempts, spend, totals, calls] = await Promise.all([
     ctx.engine.shownStatuses([run]),
@@ -73,32 +87,64 @@ export async function runDetail(ctx: UiContext, runId: string) {
   const cost = new Map(spend.map((row) => [row.key, row]));
   // Without the pipeline (not installed here) the graph is the tasks the store knows, without edges.
   const tasks: readonly GraphTask[] = tasksOrNull ?? [...activity.keys()].map((id) => ({ id, requires: [], outputs: [] }));
+  const taskNodes = new Map<string, GraphNode>(
+    tasks.map((task) => {
+      const decision = decisions?.get(task.id) ?? null;
+      const act = activity.get(task.id);
+      const shownTask = shownState(decisions === null ? null : (decision ?? { state: 'missing', reason: 'not decided' }), act, live);
+      const spent = cost.get(task.id);
+      const node: GraphNode = {
+        id: task.id,
+        kind: 'task',
+        stage: task.stage ?? null,
+        state: decisions === null ? null : (decision?.state ?? 'missing'),
+        shown: shownTask.state,
+        reason: shownTask.reason,
+        outputs: [...task.outputs],
+        durationMs: act?.durationMs ?? null,
+        calls: spent?.calls ?? 0,
+        inputTokens: spent?.inputTokens ?? 0,
+        outputTokens: spent?.outputTokens ?? 0,
+        costUsd: spent?.costUsd ?? 0,
+        unpricedCalls: spent?.unpricedCalls ?? 0,
+        attempts: act?.attempts ?? 0,
+        x: 0,
+        y: 0,
+      };
+      return [task.id, node];
+    }),
+  );
+  const stages = stagesOf(tasks);
+  const collapsed = collapsedStages(options.collapse ?? [], stages);
+  // Collapsed stages: the graph of units (tasks and stages) is laid out instead, and cached the same way.
+  const shape = collapsed.size === 0 ? null : collapseGraph(tasks, collapsed);
   const started = performance.now();
-  const layout = layoutGraph(tasks);
+  const layout = layoutGraph(shape?.units ?? tasks);
   const layoutMs = performance.now() - started;
-  const nodes: GraphNode[] = tasks.map((task) => {
-    const decision = decisions?.get(task.id) ?? null;
-    const act = activity.get(task.id);
-    const shownTask = shownState(decisions === null ? null : (decision ?? { state: 'missing', reason: 'not decided' }), act, live);
-    const spent = cost.get(task.id);
-    const at: Point = layout.nodes[task.id] ?? { x: 0, y: 0 };
-    return {
-      id: task.id,
-      state: decisions === null ? null : (decision?.state ?? 'missing'),
-      shown: shownTask.state,
-      reason: shownTask.reason,
-      outputs: [...task.outputs],
-      durationMs: act?.durationMs ?? null,
-      calls: spent?.calls ?? 0,
-      inputTokens: spent?.inputTokens ?? 0,
-      outputTokens: spent?.outputTokens ?? 0,
-      costUsd: spent?.costUsd ?? 0,
-      unpricedCalls: spent?.unpricedCalls ?? 0,
-      attempts: act?.attempts ?? 0,
-      x: at.x,
-      y: at.y,
-    };
-  });
+  const place = (node: GraphNode): GraphNode => {
+    const at: Point = layout.nodes[node.id] ?? { x: 0, y: 0 };
+    return { ...node, x: at.x, y: at.y };
+  };
+  const nodes: GraphNode[] =
+    shape === null
+      ? tasks.map((task) => place(taskNodes.get(task.id)!))
+      : shape.units.map((unit) => {
+          const stage = shape.stageOfUnit.get(unit.id);
+          return place(stage === undefined ? taskNodes.get(unit.id)! : stageNode(unit.id, stage, shape.members.get(unit.id)!, taskNodes));
+        });
+  const edges =
+    shape === null
+      ? tasks.flatMap((task) => task.requires.map((dep): { from: string; to: string; count?: number } => ({ from: dep, to: task.id })))
+      : shape.edges;
+  // A cycle between collapsed stages (stages that cut across each other) is not laid out: its edges go straight.
+  const paths = [
+    ...layout.paths,
+    ...(shape?.backEdges ?? []).map(({ from, to }) => {
+      const a = layout.nodes[from] ?? { x: 0, y: 0 };
+      const b = layout.nodes[to] ?? { x: 0, y: 0 };
+      return { from, to, points: [a, b] };
+    }),
+  ];
   const notes: string[] = [];
   if (decisions === null) {
     notes.push(
@@ -130,11 +176,16 @@ export async function runDetail(ctx: UiContext, runId: string) {
       height: layout.height,
       nodeWidth: NODE_WIDTH,
       nodeHeight: NODE_HEIGHT,
+      /** How many tasks the graph has, collapsed or not. */
+      tasks: tasks.length,
+      /** The pipeline's stages, in order (none: the page offers no collapsing), and those drawn collapsed. */
+      stages,
+      collapsed: stages.filter((s) => collapsed.has(s.name)).map((s) => s.name),
       nodes,
-      /** Every edge, as `plan graph --json` gives them. */
-      edges: tasks.flatMap((task) => task.requires.map((dep) => ({ from: dep, to: task.id }))),
+      /** Every edge, as `plan graph --json` gives them; between collapsed stages aggregated, each with how many it stands for. */
+      edges,
       /** The edges drawn: those no longer path implies, routed. */
-      paths: layout.paths,
+      paths,
       /** How the graph was laid out (`dagre`, or `layered` for a big one) and how long that took here (0 when cached). */
       layout: { method: layout.method, ms: Math.round(layoutMs * 10) / 10 },
     },
@@ -156,5 +207,35 @@ export async function runDetail(ctx: UiContext, runId: string) {
       models: scrub(totals.models),
       durationMs: runDurationMs(totals),
     },
+  };
+}
+
+/** A collapsed stage as one node: its tasks' states counted, the most pressing shown, their figures summed. */
+function stageNode(id: string, stage: string, members: readonly string[], taskNodes: ReadonlyMap<string, GraphNode>): GraphNode {
+  const parts = members.map((m) => taskNodes.get(m)!);
+  const states: Partial<Record<ShownState, number>> = {};
+  for (const part of parts) states[part.shown] = (states[part.shown] ?? 0) + 1;
+  const sum = (pick: (n: GraphNode) => number): number => parts.reduce((total, n) => total + pick(n), 0);
+  const durations = parts.map((n) => n.durationMs).filter((d): d is number => d !== null);
+  const decided = parts.map((n) => n.state);
+  return {
+    id,
+    kind: 'stage',
+    stage,
+    state: decided.includes(null) ? null : (stageState(decided as ShownState[]) as GraphNode['state']),
+    shown: stageState(parts.map((n) => n.shown)),
+    reason: `${members.length} tasks: ${stateSummary(states)}`,
+    outputs: [],
+    durationMs: durations.length === 0 ? null : sum((n) => n.durationMs ?? 0),
+    calls: sum((n) => n.calls),
+    inputTokens: sum((n) => n.inputTokens),
+    outputTokens: sum((n) => n.outputTokens),
+    costUsd: sum((n) => n.costUsd),
+    unpricedCalls: sum((n) => n.unpricedCalls),
+    attempts: sum((n) => n.attempts),
+    members: [...members],
+    states,
+    x: 0,
+    y: 0,
   };
 }

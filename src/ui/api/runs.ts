@@ -29,6 +29,9 @@ export interface RunListing {
 /** How many of the newest listed runs get their graph laid out ahead of a visit. */
 const WARM_LAYOUTS = 10;
 
+/** Engines whose build engine a dry run has loaded already (see listRuns). */
+const engineWarmed = new WeakSet<object>();
+
 export interface RunsFilter {
   /** Only runs with one of these statuses (as shown: `interrupted` included); empty: all. */
   statuses: readonly string[];
@@ -43,6 +46,7 @@ export async function listRuns(ctx: UiContext, filter: RunsFilter): Promise<{ db
   const wanted = new Set(filter.statuses);
   const runs: RunListing[] = [];
   const graphs: GraphTask[][] = [];
+  let smallest: { record: RunRecord; tasks: number } | null = null;
   for (const [i, record] of records.entries()) {
     const status = shown[i]!;
     if (wanted.size > 0 && !wanted.has(status.status)) continue;
@@ -50,13 +54,20 @@ export async function listRuns(ctx: UiContext, filter: RunsFilter): Promise<{ db
     if (text !== '' && ![record.id, prompt ?? '', record.runDir].some((field) => field.toLowerCase().includes(text))) continue;
     const [totals, graph] = await Promise.all([ctx.store.runTotals(record.id), ctx.engine.graph(record).catch(() => null)]);
     runs.push(listing(record, status, totals, graph?.length ?? null));
-    if (graph !== null && runs.length <= WARM_LAYOUTS) graphs.push([...graph]);
+    if (graph !== null && runs.length <= WARM_LAYOUTS) {
+      graphs.push([...graph]);
+      if (smallest === null || graph.length < smallest.tasks) smallest = { record, tasks: graph.length };
+    }
   }
   // A run's page is most often opened from here: lay out the newest runs' graphs now (once per shape, cached),
-  // after this answer has gone out, so the run page draws at once.
-  if (graphs.length > 0)
+  // after this answer has gone out, so the run page draws at once; and, once per dashboard, one dry run (of the
+  // smallest of them) loads the build engine that every run page's decisions need.
+  const dryRun = smallest !== null && !engineWarmed.has(ctx.engine) ? smallest.record : null;
+  if (dryRun !== null) engineWarmed.add(ctx.engine);
+  if (graphs.length > 0 || dryRun !== null)
     setImmediate(() => {
       for (const graph of graphs) layoutGraph(graph);
+      if (dryRun !== null) void ctx.engine.decide(dryRun).catch(() => null);
     });
   return { db: ctx.location, runs };
 }

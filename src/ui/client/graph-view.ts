@@ -1,14 +1,22 @@
 import { clear, h, paths, svg } from './dom.js';
 import { formatCost, formatDuration, plural } from './format.js';
 
+const truncate = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
 /**
  * The run's graph as SVG, laid out by the server: one box per task coloured by its state, with its duration,
  * calls and cost; edges as the layout routed them (the transitive reduction). Wheel or buttons zoom, dragging pans, a click (or Enter)
  * opens the task. A refresh with the same tasks updates the boxes in place and keeps the view where it is.
+ *
+ * A pipeline whose tasks belong to stages gets a control to collapse every stage, or one, into a box of its
+ * own (the stage's name, its task count, how many of its tasks show each state, their calls and cost summed;
+ * laid out by the server too); a click on a stage's box expands it again.
  */
 
 export interface GraphNodeView {
   id: string;
+  kind: 'task' | 'stage';
+  stage: string | null;
   state: string | null;
   shown: string;
   reason: string;
@@ -20,6 +28,9 @@ export interface GraphNodeView {
   costUsd: number;
   unpricedCalls: number;
   attempts: number;
+  /** A stage's box: the tasks it stands for, and how many show each state. */
+  members?: string[];
+  states?: Record<string, number>;
   x: number;
   y: number;
 }
@@ -29,13 +40,30 @@ export interface GraphView {
   height: number;
   nodeWidth: number;
   nodeHeight: number;
+  /** Tasks in the graph, collapsed or not. */
+  tasks: number;
+  /** The pipeline's stages (none: no collapsing), and those drawn collapsed. */
+  stages: { name: string; tasks: number }[];
+  collapsed: string[];
   nodes: GraphNodeView[];
-  /** Every edge; only `paths` (those no longer path implies) are drawn. */
-  edges: { from: string; to: string }[];
+  /** Every edge (between collapsed stages, aggregated: `count` task edges); only `paths` (those no longer path implies) are drawn. */
+  edges: { from: string; to: string; count?: number }[];
   paths: { from: string; to: string; points: { x: number; y: number }[] }[];
 }
 
 export const STATES = ['fresh', 'running', 'stale', 'missing', 'failed', 'blocked', 'cancelled', 'pinned'] as const;
+
+/** `5 fresh · 1 running`, in the legend's order. */
+export function stateSummary(states: Readonly<Record<string, number>>): string {
+  const names = [...STATES, ...Object.keys(states).filter((s) => !(STATES as readonly string[]).includes(s))];
+  return names
+    .filter((s) => (states[s] ?? 0) > 0)
+    .map((s) => `${states[s]} ${s}`)
+    .join(' · ');
+}
+
+/** Which stages to draw collapsed: every one, or those named. */
+export type Collapse = 'all' | readonly string[];
 
 export class GraphPanel {
   readonly element: HTMLElement;
@@ -50,14 +78,23 @@ export class GraphPanel {
   private readonly boxes = new Map<string, SVGGElement>();
   private dragging: { x: number; y: number; tx: number; ty: number; moved: boolean } | null = null;
   private readonly note: HTMLSpanElement;
+  private readonly stageTools: HTMLSpanElement;
+  private stageKey = '';
+  private stages: GraphView['stages'] = [];
+  private collapsed: ReadonlySet<string> = new Set();
   private critical: ReadonlySet<string> = new Set();
 
-  constructor(private readonly runId: string) {
+  /** `onCollapse`: the page asked for other stages collapsed (it fetches the graph so and draws it again). */
+  constructor(
+    private readonly runId: string,
+    private readonly onCollapse: (collapse: Collapse) => void = () => undefined,
+  ) {
     this.world = svg('g', { class: 'world' });
     this.canvas = svg('svg', { class: 'graph', role: 'img', 'aria-label': 'task graph' }, this.markers(), this.world);
     const button = (label: string, title: string, act: () => void): HTMLButtonElement =>
       h('button', { title, attrs: { type: 'button' }, on: { click: act } }, label);
     this.note = h('span', { class: 'muted' });
+    this.stageTools = h('span', { class: 'stage-tools' });
     this.element = h(
       'div',
       { class: 'graph-panel' },
@@ -67,6 +104,7 @@ export class GraphPanel {
         button('+', 'zoom in', () => this.zoomBy(1.25)),
         button('−', 'zoom out', () => this.zoomBy(0.8)),
         button('fit', 'fit the whole graph', () => this.fit()),
+        this.stageTools,
         this.note,
         h('span', { class: 'legend' }, ...STATES.map((s) => h('span', { class: `badge state-${s}` }, s))),
       ),
@@ -82,6 +120,7 @@ export class GraphPanel {
   /** Draws the graph, or updates it in place when its tasks and edges are the same as last time. */
   draw(graph: GraphView, critical: ReadonlySet<string> = new Set()): void {
     this.critical = critical;
+    this.drawStageTools(graph);
     const shape = `${graph.nodes.map((n) => n.id).join('\n')}|${graph.edges.length}`;
     if (shape !== this.shape) {
       this.shape = shape;
@@ -92,15 +131,81 @@ export class GraphPanel {
     }
   }
 
+  /** The stage control: collapse every stage, expand every one, or pick stages one by one; absent without stages. */
+  private drawStageTools(graph: GraphView): void {
+    const key = JSON.stringify([graph.stages, graph.collapsed]);
+    if (key === this.stageKey) return;
+    this.stageKey = key;
+    this.stages = graph.stages;
+    this.collapsed = new Set(graph.collapsed);
+    // The list of stages stays open while stages are ticked one by one.
+    const wasOpen = this.stageTools.querySelector('details')?.open === true;
+    clear(this.stageTools);
+    if (graph.stages.length === 0) return;
+    const all = graph.stages.map((s) => s.name);
+    const ask = (next: ReadonlySet<string>): void => this.onCollapse(next.size === all.length ? 'all' : all.filter((name) => next.has(name)));
+    const collapseAll = h(
+      'button',
+      {
+        title: 'draw each stage as one box',
+        attrs: { type: 'button', 'data-action': 'collapse-stages' },
+        on: { click: () => this.onCollapse('all') },
+      },
+      'collapse stages',
+    );
+    collapseAll.disabled = this.collapsed.size === all.length;
+    const expandAll = h(
+      'button',
+      { title: 'draw every task', attrs: { type: 'button', 'data-action': 'expand-stages' }, on: { click: () => this.onCollapse([]) } },
+      'expand all',
+    );
+    expandAll.disabled = this.collapsed.size === 0;
+    const choices = graph.stages.map((stage) => {
+      const box = h('input', {
+        attrs: { type: 'checkbox', name: 'stage', value: stage.name },
+        on: {
+          change: () => {
+            const next = new Set(this.collapsed);
+            if (box.checked) next.add(stage.name);
+            else next.delete(stage.name);
+            ask(next);
+          },
+        },
+      });
+      box.checked = this.collapsed.has(stage.name);
+      return h('label', {}, box, ` ${stage.name} (${plural(stage.tasks, 'task')})`);
+    });
+    this.stageTools.append(
+      collapseAll,
+      expandAll,
+      h(
+        'details',
+        { class: 'stage-menu', attrs: wasOpen ? { open: '' } : {} },
+        h('summary', {}, `stages (${this.collapsed.size} of ${graph.stages.length} collapsed)`),
+        h('div', { class: 'stage-choices' }, ...choices),
+      ),
+    );
+  }
+
+  /** A click on a collapsed stage's box: that stage drawn as its tasks again. */
+  private expand(stage: string): void {
+    const next = new Set(this.collapsed);
+    next.delete(stage);
+    this.onCollapse(this.stages.map((s) => s.name).filter((name) => next.has(name)));
+  }
+
   private rebuild(graph: GraphView): void {
     clear(this.world);
     this.boxes.clear();
     this.width = Math.max(graph.width, 1);
     this.height = Math.max(graph.height, 1);
+    const drawn = `${graph.paths.length} of ${graph.edges.length} edges drawn`;
     this.note.textContent =
-      graph.paths.length < graph.edges.length
-        ? `${graph.nodes.length} tasks · ${graph.paths.length} of ${graph.edges.length} edges drawn (the rest are implied by longer paths)`
-        : `${graph.nodes.length} tasks · ${graph.edges.length} edges`;
+      graph.collapsed.length > 0
+        ? `${graph.tasks} tasks in ${graph.nodes.length} box${graph.nodes.length === 1 ? '' : 'es'}, ${graph.collapsed.length} of ${graph.stages.length} stages collapsed · ${graph.paths.length < graph.edges.length ? `${drawn} (the rest are implied by longer paths)` : `${graph.edges.length} edges`}`
+        : graph.paths.length < graph.edges.length
+          ? `${graph.nodes.length} tasks · ${drawn} (the rest are implied by longer paths)`
+          : `${graph.nodes.length} tasks · ${graph.edges.length} edges`;
     const edges = svg('g', { class: 'edges' });
     for (const edge of graph.paths) {
       if (edge.points.length < 2) continue;
@@ -111,18 +216,24 @@ export class GraphPanel {
     const w = graph.nodeWidth;
     const hgt = graph.nodeHeight;
     for (const node of graph.nodes) {
+      const stage = node.kind === 'stage';
       const box = svg(
         'g',
-        { class: 'node', transform: `translate(${node.x - w / 2},${node.y - hgt / 2})`, tabindex: 0, role: 'link' },
+        { class: 'node', transform: `translate(${node.x - w / 2},${node.y - hgt / 2})`, tabindex: 0, role: stage ? 'button' : 'link' },
         svg('title'),
-        svg('rect', { width: w, height: hgt, rx: 6, ry: 6 }),
+        // A stage's box is drawn as a stack: the cards of its tasks behind it.
+        stage ? svg('rect', { class: 'stack', x: 6, y: -6, width: w, height: hgt, rx: 6, ry: 6 }) : null,
+        stage ? svg('rect', { class: 'stack', x: 3, y: -3, width: w, height: hgt, rx: 6, ry: 6 }) : null,
+        svg('rect', { class: 'box', width: w, height: hgt, rx: 6, ry: 6 }),
         svg('text', { x: 8, y: 17, class: 'label' }),
         svg('text', { x: 8, y: 34, class: 'facts' }),
         svg('text', { x: 8, y: 50, class: 'facts' }),
       );
-      box.dataset.task = node.id;
+      if (stage) box.dataset.stage = node.stage ?? '';
+      else box.dataset.task = node.id;
       const open = (): void => {
-        window.location.href = paths.task(this.runId, node.id);
+        if (stage) this.expand(node.stage ?? '');
+        else window.location.href = paths.task(this.runId, node.id);
       };
       box.addEventListener('click', () => {
         if (this.dragging?.moved !== true) open();
@@ -139,18 +250,31 @@ export class GraphPanel {
 
   /** The box's colour, its texts and its tooltip from the node's figures. */
   private fill(box: SVGGElement, node: GraphNodeView): void {
-    box.setAttribute('class', `node state-${node.shown}${this.critical.has(node.id) ? ' critical' : ''}`);
+    const stage = node.kind === 'stage';
+    const critical = stage ? (node.members ?? []).some((m) => this.critical.has(m)) : this.critical.has(node.id);
+    box.setAttribute('class', `node${stage ? ' stage' : ''} state-${node.shown}${critical ? ' critical' : ''}`);
     box.dataset.state = node.shown;
-    const [title, , label, line1, line2] = Array.from(box.children) as SVGElement[];
-    title!.textContent = `${node.id}\n${node.shown} — ${node.reason}`;
-    label!.textContent = node.id.length > 30 ? `${node.id.slice(0, 29)}…` : node.id;
-    line1!.textContent = [node.shown, node.durationMs === null ? null : formatDuration(node.durationMs)].filter(Boolean).join(' · ');
-    line2!.textContent =
+    const title = box.querySelector('title')!;
+    const [label, line1, line2] = Array.from(box.querySelectorAll('text'));
+    const figures =
       node.calls > 0
         ? `${plural(node.calls, 'call')} · ${formatCost(node.costUsd, node.unpricedCalls)}`
         : node.attempts > 0
           ? plural(node.attempts, 'attempt')
           : 'not run';
+    if (stage) {
+      const members = node.members ?? [];
+      const summary = stateSummary(node.states ?? {});
+      title.textContent = `${node.stage}: ${plural(members.length, 'task')} — ${summary}\n${members.join(', ')}\n(click to expand)`;
+      label!.textContent = truncate(`${node.stage} · ${plural(members.length, 'task')}`, 30);
+      line1!.textContent = truncate(summary, 34);
+      line2!.textContent = node.durationMs === null ? figures : `${figures} · ${formatDuration(node.durationMs)}`;
+      return;
+    }
+    title.textContent = `${node.id}\n${node.shown} — ${node.reason}`;
+    label!.textContent = truncate(node.id, 30);
+    line1!.textContent = [node.shown, node.durationMs === null ? null : formatDuration(node.durationMs)].filter(Boolean).join(' · ');
+    line2!.textContent = figures;
   }
 
   private markers(): SVGDefsElement {
