@@ -111,8 +111,8 @@ const MODES = opts.modes.split(',');
 const CLASSIC_WORKERS = 4;
 const TARGET_CONCURRENCY = 8;
 const TARGET_RATIO = 1.1;
-/** plan build's defaults: -j 8, --llm-concurrency 4 (the row the goal is judged at). */
-const DEFAULTS = { jobs: 8, concurrency: 4 };
+/** plan build's defaults: -j 8, --llm-concurrency 8 (hosted models; 4 with an ollama model): the row the goal is judged at. */
+const DEFAULTS = { jobs: 8, concurrency: 8 };
 /** The goal of the review-tail issue: a whole plan in ≤ 1/3 of the recorded wall time, on ≤ 60% of its input tokens. */
 const GOAL_WALL = 1 / 3;
 const GOAL_INPUT = 0.6;

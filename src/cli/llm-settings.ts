@@ -81,7 +81,7 @@ export function resolveLlmSettings(flags: LlmFlags, cwd: string = process.cwd(),
   const maxCost = flags.maxCost ?? (run === null ? config.maxCost : (run.maxCostUsd ?? undefined));
   if (maxCost !== undefined && !(Number.isFinite(maxCost) && maxCost >= 0))
     throw new UsageError(`--max-cost must be a number of USD ≥ 0 (got ${maxCost})`);
-  const llmConcurrency = flags.llmConcurrency ?? run?.llmConcurrency ?? config.llmConcurrency ?? 4;
+  const llmConcurrency = flags.llmConcurrency ?? run?.llmConcurrency ?? config.llmConcurrency ?? defaultConcurrency(models);
   if (!Number.isInteger(llmConcurrency) || llmConcurrency < 1)
     throw new UsageError(`--llm-concurrency must be a whole number ≥ 1 (got ${llmConcurrency})`);
   const { prices, given } = pricesFor(models, config.prices ?? {}, flags.price, run?.prices ?? {});
@@ -104,6 +104,16 @@ export function resolveLlmSettings(flags: LlmFlags, cwd: string = process.cwd(),
     warnings,
     settings: { models: models.map((model) => model.spec), llmConcurrency, maxCostUsd: maxCost ?? null, prices: given },
   };
+}
+
+/**
+ * Model calls at once per provider when nothing says: 8 — a whole plan's review tail asks up to 20 questions at
+ * once, and a hosted API takes that (its rate limits answer 429s, which are waited out) — but 4 when a model is a
+ * local ollama, which by default answers one request at a time, so that queued calls do not run into the per-try
+ * timeout. A run keeps the number it was created with.
+ */
+export function defaultConcurrency(models: readonly ModelSpec[]): number {
+  return models.some((model) => model.provider === 'ollama') ? 4 : 8;
 }
 
 function parseSpec(text: string): ModelSpec {

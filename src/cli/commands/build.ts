@@ -94,7 +94,10 @@ export const buildCommand = defineCommand({
     },
     'max-cost': { type: 'string', describe: 'stop starting model calls once this many USD would be spent (run ends stopped: budget)' },
     price: { type: 'string', describe: 'IN,OUT: USD per million input and output tokens, for the models that have no known price' },
-    'llm-concurrency': { type: 'string', describe: 'model calls at once per provider (default 4)' },
+    'llm-concurrency': {
+      type: 'string',
+      describe: "model calls at once per provider (default: the run's; for a new run 8, or 4 with an ollama model)",
+    },
     config: { type: 'string', describe: `config file (default ./${'plan.config.json'} when present)` },
     from: { type: 'string', array: true, default: [], describe: 'rebuild this task and everything downstream of it' },
     until: { type: 'string', array: true, default: [], describe: 'build only what this task needs (it and its dependencies)' },
