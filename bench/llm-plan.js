@@ -11,7 +11,7 @@
 // Options: --plan NAME|PATH (a file of ../shared/data/real-plan-calls, default 20250321_silo; repeatable as a
 // comma list)  --modes sequential,parallel (the --conversations modes to build)  --scale 1/100 (time factor: a
 // 4.5 s call is answered after 45 ms)  --reps 3  --concurrency 4,8,16 (at -j J; a row at plan build's defaults,
-// -j 8 --llm-concurrency 4, is always added)  -j 16  --mapping proportional|sequential  --out DIR  --name STEM
+// -j 8 --llm-concurrency 8, is always added)  -j 16  --mapping proportional|sequential  --out DIR  --name STEM
 // (result file names: <date>-<STEM>.{json,md}, default llm-plan)  --keep
 // --check-scale 1/10 --check-reps 1 (builds at concurrency 8 at a slower time scale, to check how the fixed
 // overhead behaves when latencies are 10× longer; --check-scale 0 skips them)
@@ -1394,7 +1394,11 @@ function comparisonMarkdown(p) {
     );
   const keyOf = (k) =>
     ({ at4: 'projectedAtDefaultsS', at8: 'projectedAt8S', at16: 'projectedAt16S', input: 'inputTokens', output: 'outputTokens', cost: 'costUsd' })[k];
-  line('wall (recorded: 4 Luigi workers) / projected at real latency, plan build defaults (-j 8, --llm-concurrency 4)', 'at4', (x) => fmtS(x, 0));
+  line(
+    `wall (recorded: 4 Luigi workers) / projected at real latency, plan build defaults (-j ${DEFAULTS.jobs}, --llm-concurrency ${DEFAULTS.concurrency})`,
+    'at4',
+    (x) => fmtS(x, 0),
+  );
   out.push(
     `| … at --llm-concurrency 8 (-j ${JOBS}) | – | ${cols
       .slice(1)
