@@ -39,9 +39,7 @@ export function formatTime(epochMs: number, seconds = false): string {
 }
 
 /** `--json` times are ISO 8601 UTC strings (null when unknown). */
-export function isoTime(epochMs: number | null | undefined): string | null {
-  return epochMs === null || epochMs === undefined ? null : new Date(epochMs).toISOString();
-}
+export { isoTime } from '../store/views.js';
 
 export function shortSha(sha256: string | null | undefined): string {
   return sha256 ? sha256.slice(0, 12) : '-';

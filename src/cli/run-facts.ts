@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { LOCK_FILE, isAlive, readHolder } from '../engine/lock.js';
-import type { RunLease, RunRecord, RunStatus, RunTotals, Store } from '../store/store.js';
+import type { RunLease, RunRecord, RunStatus, Store } from '../store/store.js';
 
 /** Small facts about a run that several commands print. */
 
@@ -66,11 +66,4 @@ export async function shownRunOf(store: Store, run: RunRecord, runDir: string = 
   return (await shownRunsOf(store, [run], () => runDir))[0]!;
 }
 
-export function promptOf(run: Pick<RunRecord, 'params'>): string | null {
-  return typeof run.params.prompt === 'string' ? run.params.prompt : null;
-}
-
-/** Wall-clock span of a run's work: first attempt started to last attempt or call ended. */
-export function runDurationMs(totals: RunTotals): number | null {
-  return totals.firstActivityAt === null || totals.lastActivityAt === null ? null : totals.lastActivityAt - totals.firstActivityAt;
-}
+export { promptOf, runDurationMs } from '../store/views.js';

@@ -9,6 +9,4 @@ export interface UiContext {
   location: string;
 }
 
-export function isoTime(epochMs: number | null | undefined): string | null {
-  return epochMs === null || epochMs === undefined ? null : new Date(epochMs).toISOString();
-}
+export { isoTime } from '../store/views.js';

@@ -7,6 +7,7 @@ import { renderTable } from '../table.js';
 import { openDatabase } from '../run-lookup.js';
 import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
 import type { SpendGrouping, SpendRow } from '../../store/store.js';
+import { spendReport } from '../../store/views.js';
 
 const GROUPINGS: readonly SpendGrouping[] = ['run', 'task', 'model', 'day'];
 
@@ -40,18 +41,7 @@ async function runCosts(args: CostsArgs): Promise<number> {
       await opened.store.close();
     }
   }
-  // Runs and days read best in time order; tasks and models by what they cost.
-  if (args.by === 'task' || args.by === 'model') rows.sort((a, b) => b.costUsd - a.costUsd || b.calls - a.calls || a.key.localeCompare(b.key));
-  const total: Omit<SpendRow, 'key'> = { calls: 0, failedCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, unpricedCalls: 0, durationMs: 0 };
-  for (const row of rows) {
-    total.calls += row.calls;
-    total.failedCalls += row.failedCalls;
-    total.inputTokens += row.inputTokens;
-    total.outputTokens += row.outputTokens;
-    total.costUsd += row.costUsd;
-    total.unpricedCalls += row.unpricedCalls;
-    total.durationMs += row.durationMs;
-  }
+  const { total } = spendReport(args.by, rows);
 
   if (args.json) {
     const json = ({ unpricedCalls, ...row }: SpendRow | Omit<SpendRow, 'key'>) => ({ ...row, costUsd: jsonCost(row.costUsd, unpricedCalls) });

@@ -2,14 +2,15 @@ import { defineCommand } from '../args.js';
 import { UsageError } from '../../engine/errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, styleFor } from '../output.js';
-import { formatCost, formatTime, isoTime, jsonCost, printJson, truncate } from '../format.js';
+import { formatCost, formatTime, jsonCost, printJson, truncate } from '../format.js';
 import { parseSince } from '../duration.js';
 import { renderTable } from '../table.js';
 import { openDatabase } from '../run-lookup.js';
 import { loadRunGraph } from '../run-graph.js';
 import { dbLocationFor, SHARED_DB_OPTION } from '../run-resolution.js';
-import { SHOWN_RUN_STATUSES, promptOf, runDurationMs, shownRunsOf, type ShownRun, type ShownRunStatus } from '../run-facts.js';
+import { SHOWN_RUN_STATUSES, shownRunsOf, type ShownRun, type ShownRunStatus } from '../run-facts.js';
 import type { RunRecord, RunStatus, RunTotals, Store } from '../../store/store.js';
+import { runListing, type RunListing as StoredRunListing } from '../../store/views.js';
 
 interface ListArgs {
   status: ShownRunStatus[];
@@ -34,25 +35,7 @@ export const listCommand = defineCommand({
   run: runList,
 });
 
-export interface RunListing {
-  id: string;
-  runDir: string;
-  pipeline: string;
-  status: ShownRunStatus;
-  statusReason: string | null;
-  prompt: string | null;
-  createdAt: string | null;
-  updatedAt: string | null;
-  tasks: { built: number; failed: number; total: number | null };
-  attempts: number;
-  calls: number;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  unpricedCalls: number;
-  models: string[];
-  durationMs: number | null;
-}
+export type RunListing = StoredRunListing<ShownRunStatus>;
 
 async function runList(args: ListArgs): Promise<number> {
   if (args.latest !== undefined && (!Number.isInteger(args.latest) || args.latest < 1)) {
@@ -126,25 +109,7 @@ async function matchingRuns(store: Store, args: ListArgs, createdSince: number |
 }
 
 function listing(run: ShownRun, totals: RunTotals, total: number | null): RunListing {
-  return {
-    id: run.id,
-    runDir: run.runDir,
-    pipeline: run.pipeline,
-    status: run.status,
-    statusReason: run.statusReason,
-    prompt: promptOf(run),
-    createdAt: isoTime(run.createdAt),
-    updatedAt: isoTime(run.updatedAt),
-    tasks: { built: totals.tasksBuilt, failed: totals.tasksFailed, total },
-    attempts: totals.attempts,
-    calls: totals.calls,
-    inputTokens: totals.inputTokens,
-    outputTokens: totals.outputTokens,
-    costUsd: totals.costUsd,
-    unpricedCalls: totals.unpricedCalls,
-    models: totals.models,
-    durationMs: runDurationMs(totals),
-  };
+  return runListing(run, run, totals, total);
 }
 
 /** How many tasks the run has, from its pipeline's graph; null when the pipeline cannot be loaded any more. */

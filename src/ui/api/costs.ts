@@ -1,4 +1,5 @@
-import type { SpendGrouping, SpendRow } from '../../store/store.js';
+import type { SpendGrouping } from '../../store/store.js';
+import { type SpendFigures, spendReport } from '../../store/views.js';
 import { isoTime, type UiContext } from '../context.js';
 import { HttpError } from '../http.js';
 import { scrubText } from '../scrub.js';
@@ -34,7 +35,7 @@ export function parseGrouping(text: string | null): SpendGrouping {
   return by as SpendGrouping;
 }
 
-type Figures = Omit<SpendRow, 'key'>;
+type Figures = SpendFigures;
 
 function shown<T extends Figures & { key?: string }>({ unpricedCalls, ...row }: T) {
   // A model's name may carry a base URL with `user:password@`: never on a page.
@@ -43,18 +44,7 @@ function shown<T extends Figures & { key?: string }>({ unpricedCalls, ...row }: 
 }
 
 export async function costs(ctx: UiContext, by: SpendGrouping, since: number | undefined) {
-  const rows = await ctx.store.summarizeSpend(by, { since });
-  // Runs and days read best in time order; tasks and models by what they cost (as plan costs).
-  if (by === 'task' || by === 'model') rows.sort((a, b) => b.costUsd - a.costUsd || b.calls - a.calls || a.key.localeCompare(b.key));
-  const total: Figures = { calls: 0, failedCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, unpricedCalls: 0, durationMs: 0 };
-  for (const row of rows) {
-    total.calls += row.calls;
-    total.failedCalls += row.failedCalls;
-    total.inputTokens += row.inputTokens;
-    total.outputTokens += row.outputTokens;
-    total.costUsd += row.costUsd;
-    total.unpricedCalls += row.unpricedCalls;
-    total.durationMs += row.durationMs;
-  }
+  // Ordered and totalled as plan costs does.
+  const { rows, total } = spendReport(by, await ctx.store.summarizeSpend(by, { since }));
   return { db: ctx.location, by, since: isoTime(since), rows: rows.map(shown), total: shown(total) };
 }

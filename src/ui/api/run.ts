@@ -7,7 +7,7 @@ import { scrub } from '../scrub.js';
 import { collapsedStages, collapseGraph, stagesOf, stageState, stateSummary } from '../stages.js';
 import { activityByTask, shownState, type ShownState } from '../states.js';
 import { buildTimeline } from '../timeline.js';
-import { runDurationMs } from './runs.js';
+import { runDurationMs } from '../../store/views.js';
 
 /** A run's page: what it is, its graph with every task's state and figures, its attempts and totals. */
 

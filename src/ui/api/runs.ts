@@ -1,30 +1,13 @@
 import type { RunRecord, RunTotals } from '../../store/store.js';
-import { isoTime, type UiContext } from '../context.js';
+import { promptOf, runListing, type RunListing as StoredRunListing } from '../../store/views.js';
+import type { UiContext } from '../context.js';
 import type { GraphTask, ShownStatus } from '../engine-callbacks.js';
 import { layoutGraph } from '../layout.js';
 import { scrub, scrubText } from '../scrub.js';
 
 /** The runs page: every run, newest first, with the figures `plan list` gives. */
 
-export interface RunListing {
-  id: string;
-  runDir: string;
-  pipeline: string;
-  status: ShownStatus['status'];
-  statusReason: string | null;
-  prompt: string | null;
-  createdAt: string | null;
-  updatedAt: string | null;
-  tasks: { built: number; failed: number; total: number | null };
-  attempts: number;
-  calls: number;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  unpricedCalls: number;
-  models: string[];
-  durationMs: number | null;
-}
+export type RunListing = StoredRunListing<ShownStatus['status']>;
 
 /** How many of the newest listed runs get their graph laid out ahead of a visit. */
 const WARM_LAYOUTS = 10;
@@ -72,34 +55,8 @@ export async function listRuns(ctx: UiContext, filter: RunsFilter): Promise<{ db
   return { db: ctx.location, runs };
 }
 
-export function promptOf(run: Pick<RunRecord, 'params'>): string | null {
-  return typeof run.params.prompt === 'string' ? run.params.prompt : null;
-}
-
-/** Wall-clock span of a run's work, first attempt started to last attempt or call ended (as `plan list`). */
-export function runDurationMs(totals: RunTotals): number | null {
-  return totals.firstActivityAt === null || totals.lastActivityAt === null ? null : totals.lastActivityAt - totals.firstActivityAt;
-}
-
 function listing(run: RunRecord, shown: ShownStatus, totals: RunTotals, total: number | null): RunListing {
-  const prompt = promptOf(run);
-  return {
-    id: run.id,
-    runDir: run.runDir,
-    pipeline: run.pipeline,
-    status: shown.status,
-    statusReason: shown.statusReason,
-    prompt: prompt === null ? null : scrubText(prompt),
-    createdAt: isoTime(run.createdAt),
-    updatedAt: isoTime(run.updatedAt),
-    tasks: { built: totals.tasksBuilt, failed: totals.tasksFailed, total },
-    attempts: totals.attempts,
-    calls: totals.calls,
-    inputTokens: totals.inputTokens,
-    outputTokens: totals.outputTokens,
-    costUsd: totals.costUsd,
-    unpricedCalls: totals.unpricedCalls,
-    models: scrub(totals.models),
-    durationMs: runDurationMs(totals),
-  };
+  const listed = runListing(run, shown, totals, total);
+  // A prompt or a model's base URL may carry a secret a person pasted: never on a page.
+  return { ...listed, prompt: listed.prompt === null ? null : scrubText(listed.prompt), models: scrub(listed.models) };
 }
