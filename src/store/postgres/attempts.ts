@@ -10,12 +10,6 @@ import { plainText, toAttempt, toContentVersion } from './rows.js';
 
 const HOST = hostname();
 
-/** The hash-cache rows, upserted from eight parallel arrays ($1 … $8). */
-const STATS_UPSERT = `INSERT INTO file_stats (run_id, path, size, mtime_ns, ctime_ns, ino, sha256, stat_at_ns)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-  ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
-    ino = excluded.ino, sha256 = excluded.sha256, stat_at_ns = excluded.stat_at_ns`;
-
 interface PendingPersist {
   attemptId: number;
   stamp: string;
@@ -345,7 +339,12 @@ export class Attempts {
            UPDATE task_attempts t SET status = 'complete', finished_at = u.at
              FROM unnest(${$(0)}::bigint[], ${$(1)}::bigint[]) AS u(id, at)
             WHERE t.id = u.id AND t.status = 'persisted' RETURNING t.id, t.run_id),
-         ride_stats AS (${STATS_UPSERT.replace(/\$(\d+)/g, (_, n: string) => $(Number(n) + 1))} RETURNING 1)`,
+         ride_stats AS (
+           INSERT INTO file_stats (run_id, path, size, mtime_ns, ctime_ns, ino, sha256, stat_at_ns)
+           SELECT * FROM unnest(${$(2)}::text[], ${$(3)}::text[], ${$(4)}::bigint[], ${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[], ${$(8)}::text[], ${$(9)}::text[])
+           ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
+             ino = excluded.ino, sha256 = excluded.sha256, stat_at_ns = excluded.stat_at_ns
+           RETURNING 1)`,
       select: `(SELECT COALESCE(json_agg(json_build_array(id, run_id)), '[]') FROM ride_completed) AS ride_completed`,
       values: [completes.map((c) => c.attemptId), completes.map((c) => c.at), ...stats.values],
       // The hash-cache rows of the tasks just marked wait for the next statement (or a flush: snapshot, close).
@@ -358,7 +357,7 @@ export class Attempts {
     };
   }
 
-  /** The waiting hash-cache rows as the parameters of STATS_UPSERT (sorted by key: two stores lock them in the same order). */
+  /** The waiting hash-cache rows as the eight arrays ride_stats takes (sorted by key: two stores lock them in the same order). */
   private takeStats(): { values: unknown[]; count: number; restore(): void } {
     const taken = this.pendingStats;
     this.pendingStats = new Map();
@@ -413,27 +412,17 @@ export class Attempts {
 
   /** Never rejects: the marks and cache rows are optional (an attempt left `persisted` has its files written again). */
   private async writePending(): Promise<void> {
-    const completes = this.pendingCompletes;
-    this.pendingCompletes = [];
     try {
-      if (completes.length > 0) {
-        const marked = await this.context.query(
-          `UPDATE task_attempts t SET status = 'complete', finished_at = u.at
-             FROM unnest($1::bigint[], $2::bigint[]) AS u(id, at)
-            WHERE t.id = u.id AND t.status = 'persisted' RETURNING t.id, t.run_id`,
-          [completes.map((c) => c.attemptId), completes.map((c) => c.at)],
-        );
-        this.settleCompletes(completes, new Map(marked.rows.map((row) => [row.id as number, row.run_id as string])));
+      // The riders in a statement of their own; twice at most: marking attempts complete queues their
+      // hash-cache rows, which the second writes.
+      for (let round = 0; round < 2 && (this.pendingCompletes.length > 0 || this.pendingStats.size > 0); round++) {
+        const riders = this.takeRiders(1);
+        const result = await this.context.query(`WITH ${riders.ctes} SELECT ${riders.select}`, riders.values);
+        riders.settle(result.rows[0]!);
       }
-      await this.writeStats();
     } catch {
       // Left for the next build: the attempts stay `persisted`, the files are hashed again.
     }
-  }
-
-  private async writeStats(): Promise<void> {
-    if (this.pendingStats.size === 0) return;
-    await this.context.query(STATS_UPSERT, this.takeStats().values);
   }
 
   async endAttempt(attemptId: number, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
