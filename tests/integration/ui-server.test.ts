@@ -1294,10 +1294,24 @@ describe('live updates by notification, with a store that pushes its changes', (
       });
       try {
         await until(
-          () => page.events.some((e) => e.event === 'hello') && server!.live.source === 'notified',
+          () =>
+            page.events.some((e) => e.event === 'hello') &&
+            listEvents.join('').includes('event: hello') &&
+            server!.live.source === 'notified',
           () => `source ${server!.live.source}`,
         );
-        await pause(200);
+        // The feed coming up nudges each watcher once (the runs list after a gap): wait for those looks to be over.
+        let seen = -1;
+        await until(
+          async () => {
+            const now = server!.live.polls;
+            const steady = now === seen;
+            seen = now;
+            if (!steady) await pause(400);
+            return steady;
+          },
+          () => `polls still moving: ${server!.live.polls}`,
+        );
         const pollsFrom = server.live.polls;
         await pause(500);
         expect(server.live.polls - pollsFrom).toBe(0);
