@@ -26,6 +26,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   pin: async () => (await import('./commands/pin.js')).pinCommand,
   unpin: async () => (await import('./commands/pin.js')).unpinCommand,
   ui: async () => (await import('./commands/ui.js')).uiCommand,
+  submit: async () => (await import('./commands/submit.js')).submitCommand,
+  worker: async () => (await import('./commands/worker.js')).workerCommand,
+  workers: async () => (await import('./commands/workers.js')).workersCommand,
 };
 
 /** Runs the CLI; resolves to the exit code (also set on process.exitCode). */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, diamondPipeline, runPlan, spawnPlan, tempDir } from '../support/cli.js';
 import { adminQuery, freshSchemaUrl, noteWhenPostgresMissing, POSTGRES_URL } from '../support/postgres.js';
+import { latestPostgresSchemaVersion, postgresMigrations } from '../../src/store/postgres/migrations.js';
 
 // The PostgreSQL schema's own life: made once when many builders arrive at a new database together, and
 // refused — with nothing touched — when a newer plan has moved it past what this one knows.
@@ -41,7 +42,7 @@ describe.skipIf(POSTGRES_URL === undefined)('the PostgreSQL schema', () => {
     const results = await Promise.all(builds);
     for (const result of results) expect(result.exit, result.stderr).toBe(0);
     const versions = await adminQuery(`SELECT version FROM ${schema}.schema_version ORDER BY version`);
-    expect(versions.rows.map((row) => Number(row.version))).toEqual([1, 2]);
+    expect(versions.rows.map((row) => Number(row.version))).toEqual(postgresMigrations.map((m) => m.version));
     const runs = await adminQuery(`SELECT status FROM ${schema}.runs`);
     expect(runs.rows.map((row) => row.status)).toEqual(['complete', 'complete', 'complete', 'complete']);
   });
@@ -65,7 +66,9 @@ describe.skipIf(POSTGRES_URL === undefined)('the PostgreSQL schema', () => {
       expect(refused.exit, `${args.join(' ')}: ${refused.stderr}`).toBe(2);
       const lines = refused.stderr.trim().split('\n');
       expect(lines, refused.stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(/^plan: database \S+ has schema version 99, newer than this plan knows \(2\): upgrade plan$/);
+      expect(lines[0]).toMatch(
+        new RegExp(`^plan: database \\S+ has schema version 99, newer than this plan knows \\(${latestPostgresSchemaVersion}\\): upgrade plan$`),
+      );
     }
     expect((await adminQuery(`SELECT id, status, updated_at FROM ${schema}.runs`)).rows).toEqual(before.rows);
     expect((await adminQuery(`SELECT COUNT(*)::int AS n FROM ${schema}.task_attempts`)).rows).toEqual(attemptsBefore.rows);

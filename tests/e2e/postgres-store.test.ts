@@ -333,11 +333,15 @@ describe.skipIf(POSTGRES_URL === undefined)('one build of a run at a time across
     const runId = runIdOf(path.join(cwd, 'runs', 'a'));
     // Another machine took the run and is building it in a dir of its own: no lock file here, a live lease there.
     await adminQuery(`UPDATE ${schema}.runs SET status = 'running' WHERE id = $1`, [runId]);
+    // Long enough for the four commands below on a loaded machine (each opens PostgreSQL: ~0.7 s here).
+    const leaseMs = 8_000;
+    const leasedAt = Date.now();
     await adminQuery(
       `INSERT INTO ${schema}.run_leases (run_id, token, host, pid, start_time, acquired_at, renewed_at, expires_at)
-       VALUES ($1, 7, 'builder-2', 4242, NULL, $2::bigint, $2::bigint, $2::bigint + 2500)
-       ON CONFLICT (run_id) DO UPDATE SET token = 7, host = 'builder-2', pid = 4242, acquired_at = $2::bigint, renewed_at = $2::bigint, expires_at = $2::bigint + 2500`,
-      [runId, Date.now()],
+       VALUES ($1, 7, 'builder-2', 4242, NULL, $2::bigint, $2::bigint, $2::bigint + $3::bigint)
+       ON CONFLICT (run_id) DO UPDATE SET token = 7, host = 'builder-2', pid = 4242, acquired_at = $2::bigint, renewed_at = $2::bigint,
+         expires_at = $2::bigint + $3::bigint`,
+      [runId, leasedAt, leaseMs],
     );
     const env = { PLAN_DB: url };
     const listed = JSON.parse((await runPlan(['list', '--json'], { cwd, env })).stdout) as { runs: { id: string; status: string }[] };
@@ -352,7 +356,7 @@ describe.skipIf(POSTGRES_URL === undefined)('one build of a run at a time across
     const marked = await adminQuery(`SELECT cancel_requested_at FROM ${schema}.runs WHERE id = $1`, [runId]);
     expect(marked.rows[0].cancel_requested_at).not.toBeNull();
 
-    await new Promise((resolve) => setTimeout(resolve, 2_700));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, leasedAt + leaseMs + 200 - Date.now())));
     const later = JSON.parse((await runPlan(['list', '--json'], { cwd, env })).stdout) as {
       runs: { id: string; status: string; statusReason: string }[];
     };

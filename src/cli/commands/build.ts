@@ -24,6 +24,13 @@ import type { Durability } from '../../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../../store/store.js';
 import type { AttemptScope } from '../../engine/context.js';
 import type { Pipeline } from '../../engine/pipeline.js';
+import type { Task } from '../../engine/task.js';
+import type { PostgresStore } from '../../store/postgres/postgres-store.js';
+import { buildOnWorkers } from '../follow-workers.js';
+import { workersBuilding } from '../worker-runs.js';
+
+/** What a new run's parameters are read from (build's and submit's options). */
+export type ParamArgs = Pick<BuildArgs, 'param' | 'prompt' | 'promptFile' | 'conversations'>;
 
 interface BuildArgs {
   runDir: string;
@@ -52,6 +59,7 @@ interface BuildArgs {
   summarize?: string;
   allowRefused: boolean;
   run?: string;
+  workers: boolean;
 }
 
 export const buildCommand = defineCommand({
@@ -102,6 +110,11 @@ export const buildCommand = defineCommand({
     from: { type: 'string', array: true, default: [], describe: 'rebuild this task and everything downstream of it' },
     until: { type: 'string', array: true, default: [], describe: 'build only what this task needs (it and its dependencies)' },
     summarize: { type: 'string', describe: 'write a JSON summary of the run (tasks, states, timings, calls, tokens, cost) to this file' },
+    workers: {
+      type: 'boolean',
+      default: false,
+      describe: 'hand the tasks to the workers (plan worker) sharing the PostgreSQL --db, follow them, write the files here',
+    },
     'allow-refused': {
       type: 'boolean',
       default: false,
@@ -120,11 +133,7 @@ async function runBuild(args: BuildArgs): Promise<number> {
     throw new UsageError('--summarize must write outside the run dir: every file in a run dir is a task output');
   }
   const runDir = checkRunDirPath(args.runDir);
-  const flags = {
-    ...args,
-    maxCost: numberOption('--max-cost', args.maxCost, 'a number of USD ≥ 0'),
-    llmConcurrency: numberOption('--llm-concurrency', args.llmConcurrency, WHOLE_NUMBER),
-  };
+  const flags = llmFlagsOf(args);
   // Checked before anything is stored; a run that exists is resolved again below, with its own settings.
   const given = resolveLlmSettings(flags);
   const newParams = readParams(args, given);
@@ -146,6 +155,13 @@ async function runBuild(args: BuildArgs): Promise<number> {
     const budget = new CostBudget(llm.maxCostUsd, args.dryRun || run.id === NEW_RUN ? 0 : await spentSoFar(store, run.id));
     const pipeline = await loadPipeline(run.pipeline);
     const roots = rootsOf(pipeline.roots.bind(pipeline), pipelineParams(run.params));
+    if (args.workers) return await buildWithWorkers(store, location, runDir, run, roots as readonly Task<object>[], args);
+    // Workers building this run (it was handed to them) must not be raced by a local build of it.
+    if (run.id !== NEW_RUN && !args.dryRun && (await workersBuilding(store, run.id)) !== null) {
+      throw new UsageError(
+        `run ${run.id} is being built by workers: follow it with plan build ${args.runDir} --workers, or plan cancel --run ${run.id}`,
+      );
+    }
 
     const events = new EventBus();
     const mode = progressModeFor(args.json, process.stderr);
@@ -211,6 +227,39 @@ async function runBuild(args: BuildArgs): Promise<number> {
   }
 }
 
+/** `--workers`: the run is built by the workers sharing the PostgreSQL store; this process follows it. */
+async function buildWithWorkers(
+  store: Store,
+  location: string,
+  runDir: string,
+  run: RunRecord,
+  roots: readonly Task<object>[],
+  args: BuildArgs,
+): Promise<number> {
+  if (!('workerTasks' in store))
+    throw new UsageError(`--workers needs the PostgreSQL store the workers share: give --db postgres://… (not ${location})`);
+  if (args.dryRun) throw new UsageError('--workers builds; leave out --dry-run (plan build --dry-run shows what would run)');
+  if (args.until.length > 0 || args.restore) throw new UsageError('--workers builds the whole run: leave out --until and --restore');
+  markRunDir(runDir, run);
+  const controller = new AbortController();
+  const removeSignals = abortOnSignals(controller);
+  try {
+    return await buildOnWorkers({
+      url: location,
+      store: store as PostgresStore,
+      run,
+      runDir,
+      roots,
+      keepGoing: args.keepGoing,
+      force: args.force,
+      json: args.json,
+      signal: controller.signal,
+    });
+  } finally {
+    removeSignals();
+  }
+}
+
 /**
  * `--run <id>`: the run named, built in this dir from now on. A dir that holds another run is refused. In a
  * dir the run was not built in (the old one was lost with its machine), every file the database holds is
@@ -251,13 +300,7 @@ async function openOrCreateRun(
     if (pipeline === PLAN_PIPELINE && typeof newParams.prompt !== 'string') {
       throw new UsageError(`${args.runDir} is not a run yet: give --prompt "…" or --prompt-file F to start one`);
     }
-    // A new plan asks its review questions in parallel; a run made before the option has none stored, and its
-    // pipeline reads that as sequential, so resuming it re-asks nothing.
-    const params = {
-      startTime: new Date().toISOString(),
-      ...(pipeline === PLAN_PIPELINE ? { speed: 'full', conversations: 'parallel' } : {}),
-      ...newParams,
-    };
+    const params = newRunParams(pipeline, newParams);
     // Validate before anything is stored: a bad parameter, a graph problem or an unknown --force name must not
     // leave a half-made run behind.
     checkBuildable(rootsOf((await loadPipeline(pipeline)).roots, params), args.force, args.until);
@@ -304,7 +347,7 @@ function promptChangeHint(spec: string, pipeline: Pipeline, params: Record<strin
   );
 }
 
-function rootsOf<T>(roots: (params: Readonly<Record<string, unknown>>) => T, params: Readonly<Record<string, unknown>>): T {
+export function rootsOf<T>(roots: (params: Readonly<Record<string, unknown>>) => T, params: Readonly<Record<string, unknown>>): T {
   try {
     return roots(params);
   } catch (error) {
@@ -315,7 +358,29 @@ function rootsOf<T>(roots: (params: Readonly<Record<string, unknown>>) => T, par
 
 const NEW_RUN = '(new run)';
 
-const WHOLE_NUMBER = 'a whole number ≥ 1';
+export const WHOLE_NUMBER = 'a whole number ≥ 1';
+
+/** The numeric LLM options, read from their text (see number-option.ts). */
+export function llmFlagsOf<A extends { maxCost?: string; llmConcurrency?: string }>(args: A) {
+  return {
+    ...args,
+    maxCost: numberOption('--max-cost', args.maxCost, 'a number of USD ≥ 0'),
+    llmConcurrency: numberOption('--llm-concurrency', args.llmConcurrency, WHOLE_NUMBER),
+  };
+}
+
+/**
+ * A new run's parameters: when it starts, and for the plan pipeline its defaults. A new plan asks its review
+ * questions in parallel; a run made before the option has none stored, and its pipeline reads that as
+ * sequential, so resuming it re-asks nothing.
+ */
+export function newRunParams(pipeline: string, given: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return {
+    startTime: new Date().toISOString(),
+    ...(pipeline === PLAN_PIPELINE ? { speed: 'full', conversations: 'parallel' } : {}),
+    ...given,
+  };
+}
 
 /**
  * A prompt describes a project; it is sent with nearly every model call, next to the plan built so far. 64 KiB
@@ -328,7 +393,7 @@ function formatKiB(bytes: number): string {
 }
 
 /** What this run already paid for, so `--max-cost` covers the whole run, not only this build. */
-async function spentSoFar(store: Store, runId: string): Promise<number> {
+export async function spentSoFar(store: Store, runId: string): Promise<number> {
   return (await store.runTotals(runId)).costUsd;
 }
 
@@ -336,7 +401,7 @@ async function spentSoFar(store: Store, runId: string): Promise<number> {
  * What each task's ctx gets: the LLM client, and `allowRefused` for the plan pipeline's safety gate. The flag
  * reaches tasks here, not through the run's parameters, so it belongs to this build and is in no stamp.
  */
-function planServices(llm: LlmSettings, budget: CostBudget, allowRefused: boolean) {
+export function planServices(llm: LlmSettings, budget: CostBudget, allowRefused: boolean) {
   const llmServices = createLlmServices({
     models: llm.models,
     concurrency: llm.llmConcurrency,
@@ -349,7 +414,7 @@ function planServices(llm: LlmSettings, budget: CostBudget, allowRefused: boolea
   return (scope: AttemptScope) => ({ ...llmServices(scope), allowRefused });
 }
 
-function readParams(args: BuildArgs, llm: LlmSettings): Record<string, unknown> {
+export function readParams(args: ParamArgs, llm: LlmSettings): Record<string, unknown> {
   const params: Record<string, unknown> = {};
   if (llm.speed !== undefined) params.speed = llm.speed;
   if (args.conversations !== undefined) params.conversations = args.conversations;

@@ -9,7 +9,12 @@ import { defineCommand } from '../args.js';
 import { build } from '../../engine/build.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPipeline } from '../pipelines.js';
-import { checkRunDirPath, DB_OPTION, openStoreFor, requireRun } from '../run-resolution.js';
+import { checkRunDirPath, DB_OPTION, dbLocationFor, openStoreFor, requireRun } from '../run-resolution.js';
+import { openDatabase, requireRunById } from '../run-lookup.js';
+import { jobsSchemaFor } from '../../workers/job-queue.js';
+import { UsageError } from '../../engine/errors.js';
+import type { PostgresStore } from '../../store/postgres/postgres-store.js';
+import type { RunRecord, Store } from '../../store/store.js';
 import { formatDuration, styleFor } from '../output.js';
 import { formatCost, jsonCost } from '../format.js';
 import { currentFailures } from './show.js';
@@ -19,19 +24,100 @@ import { planGraph } from '../../engine/graph.js';
 import type { TaskState } from '../../engine/events.js';
 
 interface StatusArgs {
-  runDir: string;
+  runDir?: string;
+  run?: string;
   db?: string;
   json: boolean;
 }
 
 export const statusCommand = defineCommand({
-  usage: 'status <run-dir>',
+  usage: 'status [run-dir]',
   describe: "each task's state and why; safe while a build runs",
-  options: { db: DB_OPTION, json: { type: 'boolean', default: false } },
-  run: runStatus,
+  options: {
+    db: DB_OPTION,
+    run: { type: 'string', describe: 'the run by id: a run handed to workers (plan submit) shows where each task is' },
+    json: { type: 'boolean', default: false },
+  },
+  run: (args: StatusArgs) => (args.run === undefined ? runStatus(args) : runStatusById(args, args.run)),
 });
 
-async function runStatus(args: StatusArgs): Promise<number> {
+/** `--run <id>`: a run handed to workers shows its tasks as the workers have them; another run, as in its dir. */
+async function runStatusById(args: StatusArgs, runId: string): Promise<number> {
+  if (args.runDir !== undefined) throw new UsageError('give the run dir or --run <id>, not both');
+  const opened = await openDatabase(args.db);
+  if (opened === null) throw new UsageError(`no database at ${dbLocationFor(undefined, args.db)}`);
+  const { store } = opened;
+  let runDir: string;
+  try {
+    const run = await requireRunById(store, runId);
+    const handed = 'workerTasks' in store ? await workerTaskRows(store as PostgresStore, run.id) : null;
+    if (handed !== null) return await printWorkerStatus(store, run, handed, opened.location, args.json);
+    if (run.runDir === '') throw new UsageError(`run ${run.id} has no run dir: plan build <dir> --run ${run.id} builds it in one`);
+    runDir = run.runDir;
+  } finally {
+    await store.close();
+  }
+  return runStatus({ ...args, runDir });
+}
+
+async function workerTaskRows(store: PostgresStore, runId: string) {
+  return store.workerTasks(jobsSchemaFor(store.schema)).listTasks(runId);
+}
+
+async function printWorkerStatus(
+  store: Store,
+  run: RunRecord,
+  handed: NonNullable<Awaited<ReturnType<typeof workerTaskRows>>>,
+  location: string,
+  json: boolean,
+): Promise<number> {
+  const totals = await store.runTotals(run.id);
+  const counts: Record<string, number> = {};
+  for (const task of handed.tasks) counts[task.state] = (counts[task.state] ?? 0) + 1;
+  const tasks = handed.tasks.map((t) => ({ id: t.taskId, state: t.state, outcome: t.outcome, worker: t.workerId, error: t.error }));
+  if (json) {
+    const payload = {
+      runId: run.id,
+      db: location,
+      pipeline: run.pipeline,
+      status: run.status,
+      statusReason: run.statusReason,
+      workers: true,
+      finished: handed.finishedAt !== null,
+      calls: totals.calls,
+      inputTokens: totals.inputTokens,
+      outputTokens: totals.outputTokens,
+      costUsd: jsonCost(totals.costUsd, totals.unpricedCalls),
+      counts,
+      tasks,
+    };
+    process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  const style = styleFor(process.stdout);
+  process.stdout.write(`run ${run.id}  ${run.status}${run.statusReason ? ` (${run.statusReason})` : ''}\n`);
+  process.stdout.write(style.dim(`built by workers · db ${location}\n`));
+  process.stdout.write(
+    `${totals.calls} calls · ${totals.inputTokens.toLocaleString('en-US')} in / ${totals.outputTokens.toLocaleString('en-US')} out tokens · ` +
+      `${formatCost(totals.costUsd, totals.unpricedCalls, fourDecimals)}\n`,
+  );
+  const width = Math.max(...tasks.map((t) => t.id.length));
+  for (const task of tasks) {
+    const detail = task.state === 'running' ? `on ${task.worker}` : task.state === 'done' ? (task.outcome ?? '') : (task.error ?? '');
+    process.stdout.write(`${task.state.padEnd(9)} ${task.id.padEnd(width)}  ${style.dim(terminalText(detail))}\n`);
+  }
+  const order = ['done', 'running', 'ready', 'waiting', 'failed', 'blocked', 'cancelled'];
+  process.stdout.write(
+    `${order
+      .filter((state) => counts[state])
+      .map((state) => `${counts[state]} ${state}`)
+      .join(', ')} of ${tasks.length} tasks\n`,
+  );
+  return ExitCode.ok;
+}
+
+async function runStatus(args: StatusArgs & { runDir?: string }): Promise<number> {
+  if (args.runDir === undefined) throw new UsageError('give the run dir, or the run by id with --run <id>');
   const runDir = checkRunDirPath(args.runDir);
   // Looking makes nothing: no database is created for a dir that is not a run.
   const { store, location } = await openStoreFor(runDir, args.db, undefined, { create: false, missing: args.runDir });

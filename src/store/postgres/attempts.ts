@@ -45,6 +45,8 @@ export class Attempts {
   private scheduled = false;
   /** The run of each attempt this store started: persists are fenced by that run's lease without a read. */
   private readonly attemptRuns = new Map<number, string>();
+  /** Their tasks: a worker's persists are fenced by its claim of the task (see LeaseFence.holdClaim). */
+  private readonly attemptTasks = new Map<number, string>();
 
   constructor(
     private readonly context: PgContext,
@@ -180,6 +182,7 @@ export class Attempts {
         continue;
       }
       this.attemptRuns.set(id, start.runId);
+      this.attemptTasks.set(id, start.taskId);
       start.resolve(id);
     }
   }
@@ -222,25 +225,33 @@ export class Attempts {
     const now = Date.now();
     const runs = persists.map((p) => this.attemptRuns.get(p.attemptId) ?? null);
     const tokens = runs.map((runId) => (runId === null ? null : this.fence.tokenFor(runId)));
+    const claims = persists.map((p, i) => {
+      const taskId = this.attemptTasks.get(p.attemptId);
+      return runs[i] === null || taskId === undefined ? null : this.fence.claimFor(runs[i]!, taskId);
+    });
     const outputs = persists.flatMap((p) => p.outputs.map((output) => ({ attemptId: p.attemptId, output, ...encodeContent(output.bytes) })));
     // The `complete` marks and hash-cache rows waiting for a write ride in this one (as on SQLite, where they
     // join the next commit): a build killed right after this persist leaves the tasks it finished before
     // complete, not persisted.
-    const riders = this.takeRiders(13);
+    const riders = this.takeRiders(14);
     let result: pg.QueryResult;
     try {
-      // ONE statement: it checks each attempt is running and holds its run's lease (FOR SHARE: a takeover waits
-      // for this commit, so its build sees these attempts), marks it persisted, and adds a version of each
+      // ONE statement: it checks each attempt is running and holds its run's lease or, on a worker, its claim of
+      // the task (FOR SHARE: a takeover waits for this commit, so it sees these attempts), marks it persisted, and adds a version of each
       // output whose bytes differ from the newest, numbered one past it. A writer racing on the same path
       // trips the unique key and runs the statement again.
       result = await this.context.query(
         `WITH asked AS (
-           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS a(attempt_id, stamp, outputs_json, run_id, token)),
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $13::bigint[])
+             AS a(attempt_id, stamp, outputs_json, run_id, token, claim)),
          marked AS (
            UPDATE task_attempts t SET status = 'persisted', stamp_json = a.stamp, outputs_json = a.outputs_json, persisted_at = $6
              FROM asked a
             WHERE t.id = a.attempt_id AND t.status = 'running'
-              AND (a.run_id IS NULL OR EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = a.run_id AND l.token = a.token FOR SHARE))
+              AND (a.run_id IS NULL
+                OR (a.token IS NOT NULL AND EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = a.run_id AND l.token = a.token FOR SHARE))
+                OR (a.claim IS NOT NULL AND EXISTS (SELECT 1 FROM worker_tasks w WHERE w.run_id = a.run_id AND w.task_id = t.task_id
+                      AND w.claim_token = a.claim AND w.state = 'running' FOR SHARE)))
             RETURNING t.id, t.run_id, t.task_id),
          outputs AS (
            SELECT * FROM unnest($7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::bytea[])
@@ -261,7 +272,7 @@ export class Attempts {
           persists.map((p) => p.attemptId),
           persists.map((p) => p.stamp),
           persists.map((p) => p.outputShas),
-          persists.map((_, i) => (tokens[i] === null ? null : runs[i])),
+          persists.map((_, i) => (tokens[i] === null && claims[i] === null ? null : runs[i])),
           tokens,
           now,
           outputs.map((o) => o.attemptId),
@@ -270,6 +281,7 @@ export class Attempts {
           outputs.map((o) => o.output.bytes.length),
           outputs.map((o) => o.encoding),
           outputs.map((o) => o.data),
+          claims,
           ...riders.values,
         ],
         { retryOn: [UNIQUE_VIOLATION] },
@@ -284,14 +296,21 @@ export class Attempts {
     const marked = new Set((result.rows[0]!.marked as (number | string)[]).map(Number));
     for (const [i, persist] of persists.entries()) {
       if (marked.has(persist.attemptId)) persist.resolve();
-      else this.whyNotPersisted(this.context, persist.attemptId, runs[i]!, tokens[i]!).then(persist.reject, persist.reject);
+      else this.whyNotPersisted(this.context, persist.attemptId, runs[i]!, tokens[i]!, claims[i]!).then(persist.reject, persist.reject);
     }
   }
 
-  private async whyNotPersisted(client: Queryable, attemptId: number, runId: string | null, token: string | null): Promise<StoreError> {
-    const found = await client.query('SELECT status FROM task_attempts WHERE id = $1', [attemptId]);
+  private async whyNotPersisted(
+    client: Queryable,
+    attemptId: number,
+    runId: string | null,
+    token: string | null,
+    claim: string | null,
+  ): Promise<StoreError> {
+    const found = await client.query('SELECT status, task_id FROM task_attempts WHERE id = $1', [attemptId]);
     if (found.rows.length === 0) return new StoreError(`no attempt ${attemptId}`);
     if (found.rows[0]!.status !== 'running') return new StoreError(`attempt ${attemptId} is ${String(found.rows[0]!.status)}, not running`);
+    if (token === null && claim !== null) return this.fence.claimLost(client, runId!, found.rows[0]!.task_id as string, claim);
     return this.fence.lost(client, runId!, token!);
   }
 
@@ -398,6 +417,7 @@ export class Attempts {
       const runId = marked.get(attemptId);
       if (runId !== undefined) this.queueStats(runId, stats);
       this.attemptRuns.delete(attemptId);
+      this.attemptTasks.delete(attemptId);
     }
   }
 
@@ -441,6 +461,7 @@ export class Attempts {
       );
     });
     this.attemptRuns.delete(attemptId);
+    this.attemptTasks.delete(attemptId);
   }
 
   async recordAttemptError(attemptId: number, error: string): Promise<void> {

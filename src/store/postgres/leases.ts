@@ -22,6 +22,34 @@ export class LeaseFence {
     this.held.delete(runId);
   }
 
+  /** Task claims of a worker (`worker_tasks.claim_token`): its writes of that task's attempts are fenced by them. */
+  private readonly claims = new Map<string, string>();
+
+  claimFor(runId: string, taskId: string): string | null {
+    return this.claims.get(`${runId}\0${taskId}`) ?? null;
+  }
+
+  holdClaim(runId: string, taskId: string, token: string): void {
+    this.claims.set(`${runId}\0${taskId}`, token);
+  }
+
+  dropClaim(runId: string, taskId: string, token: string): void {
+    if (this.claimFor(runId, taskId) === token) this.claims.delete(`${runId}\0${taskId}`);
+  }
+
+  async claimLost(client: Queryable, runId: string, taskId: string, token: string): Promise<StoreError> {
+    const now = await client.query('SELECT worker_id, claim_token::text AS token, state FROM worker_tasks WHERE run_id = $1 AND task_id = $2', [
+      runId,
+      taskId,
+    ]);
+    const row = now.rows[0];
+    const who = row === undefined ? 'nobody' : row.worker_id === null ? `nobody (it is ${String(row.state)})` : `worker ${String(row.worker_id)}`;
+    return new StoreError(
+      `the claim of ${taskId} of run ${runId} was taken over by ${who}: this worker (claim ${token}) no longer holds it and stored nothing`,
+      'LEASE_LOST',
+    );
+  }
+
   /** Inside a write's transaction: throws LEASE_LOST unless the run's lease still has this token (held FOR SHARE until commit). */
   async check(client: Queryable, runId: string, token: string): Promise<void> {
     const found = await client.query('SELECT 1 FROM run_leases WHERE run_id = $1 AND token = $2::bigint FOR SHARE', [runId, token]);

@@ -179,6 +179,57 @@ export const postgresMigrations: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION notify_run_children();
     `,
   },
+  {
+    version: 3,
+    description: 'workers: runs handed to workers, the state of each of their tasks, the workers alive',
+    // A run built by `plan worker` processes has no one process holding it: the state of its tasks lives here,
+    // each task claimed by one worker at a time under a fencing token (claim_token grows with every claim).
+    sql: `
+      CREATE TABLE worker_runs (
+        run_id       TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        keep_going   BOOLEAN NOT NULL,
+        forced_json  TEXT NOT NULL,
+        -- A failure without --keep-going: no task of the run is started any more.
+        stopping     BOOLEAN NOT NULL DEFAULT FALSE,
+        handed_at    BIGINT NOT NULL,
+        finished_at  BIGINT
+      );
+
+      CREATE TABLE worker_tasks (
+        run_id           TEXT NOT NULL REFERENCES worker_runs (run_id) ON DELETE CASCADE,
+        task_id          TEXT NOT NULL,
+        requires_json    TEXT NOT NULL,
+        deps_left        INTEGER NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('waiting','ready','running','done','failed','blocked','cancelled')),
+        outcome          TEXT,
+        claim_token      BIGINT NOT NULL DEFAULT 0,
+        worker_id        TEXT,
+        claim_expires_at BIGINT,
+        ready_at         BIGINT,
+        started_at       BIGINT,
+        finished_at      BIGINT,
+        error            TEXT,
+        PRIMARY KEY (run_id, task_id)
+      );
+      CREATE INDEX worker_tasks_running ON worker_tasks (worker_id) WHERE state = 'running';
+
+      CREATE TABLE workers (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        host          TEXT NOT NULL,
+        pid           INTEGER NOT NULL,
+        concurrency   INTEGER NOT NULL,
+        queue_ids     TEXT NOT NULL DEFAULT '[]',
+        started_at    BIGINT NOT NULL,
+        heartbeat_at  BIGINT NOT NULL,
+        stopped_at    BIGINT,
+        stop_reason   TEXT
+      );
+
+      CREATE TRIGGER worker_tasks_updated AFTER UPDATE ON worker_tasks REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION notify_run_children();
+    `,
+  },
 ];
 
 export const latestPostgresSchemaVersion = postgresMigrations[postgresMigrations.length - 1]!.version;

@@ -39,6 +39,7 @@ import { migratePostgres } from './migrations.js';
 import { RunCopy } from './run-copy.js';
 import { toRun } from './rows.js';
 import { ChangeFeed } from './change-feed.js';
+import { WorkerTasks } from './worker-tasks.js';
 
 /**
  * Opens the store at a `postgres://` URL: connects, creates the schema (`?schema=`, default `plan`) and applies
@@ -105,7 +106,8 @@ export class PostgresStore implements Store {
     private readonly pool: pg.Pool,
     readonly location: string,
     private readonly context: PgContext,
-    schema: string,
+    /** The schema its tables live in (`?schema=`). */
+    readonly schema: string,
   ) {
     this.changes = new ChangeFeed(pool, schema);
     this.attempts = new Attempts(context, this.fence);
@@ -113,6 +115,11 @@ export class PostgresStore implements Store {
     this.inspection = new Inspection(context);
     this.leases = new Leases(context, this.fence);
     this.copy = new RunCopy(context, this.attempts);
+  }
+
+  /** The state of runs handed to workers, whose ready tasks are jobs in graphile-worker's `jobsSchema`. */
+  workerTasks(jobsSchema: string): WorkerTasks {
+    return new WorkerTasks(this.context, this.fence, jobsSchema);
   }
 
   // runs

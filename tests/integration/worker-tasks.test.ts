@@ -1,0 +1,164 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { adminQuery, freshSchemaUrl, noteWhenPostgresMissing, POSTGRES_URL } from '../support/postgres.js';
+import { sha256 } from '../../src/engine/hasher.js';
+import { createQueuePool, jobsSchemaFor, migrateQueue } from '../../src/workers/job-queue.js';
+import type { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { HandedTask, TaskClaim, WorkerTasks } from '../../src/store/postgres/worker-tasks.js';
+
+// The distributed scheduler's rows (src/store/postgres/worker-tasks.ts) against a real PostgreSQL: one worker
+// per task at a time, fenced persists, duplicate deliveries, failures and cancels as a local build has them.
+
+noteWhenPostgresMissing('tests/integration/worker-tasks.test.ts');
+
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+async function setup(): Promise<{ url: string; jobs: string; open: () => Promise<{ store: PostgresStore; tasks: WorkerTasks }> }> {
+  const fresh = await freshSchemaUrl();
+  const jobs = jobsSchemaFor(fresh.schema);
+  cleanups.push(async () => {
+    await fresh.drop();
+    await adminQuery(`DROP SCHEMA IF EXISTS ${jobs} CASCADE`);
+  });
+  const { openPostgresStore } = await import('../../src/store/postgres/postgres-store.js');
+  const open = async () => {
+    const store = await openPostgresStore(fresh.url);
+    cleanups.push(() => store.close());
+    return { store, tasks: store.workerTasks(jobs) };
+  };
+  const pool = await createQueuePool(fresh.url, 1);
+  await migrateQueue(pool, jobs);
+  await pool.end();
+  return { url: fresh.url, jobs, open };
+}
+
+const chain = (...ids: string[]): HandedTask[] => ids.map((id, i) => ({ id, requires: i === 0 ? [] : [ids[i - 1]!], priority: 0 }));
+const graphOf = (dependents: string[], downstream: string[] = dependents) => ({ dependents, downstream, priorities: new Map<string, number>() });
+
+async function queued(jobs: string, runId: string): Promise<string[]> {
+  const rows = await adminQuery(`SELECT key FROM ${jobs}._private_jobs WHERE key LIKE $1 ORDER BY key`, [`${runId}/%`]);
+  return rows.rows.map((r) => String(r.key).slice(runId.length + 1));
+}
+
+async function stateOf(store: PostgresStore, tasks: WorkerTasks, runId: string): Promise<Record<string, string>> {
+  const listed = await tasks.listTasks(runId);
+  void store;
+  return Object.fromEntries(listed!.tasks.map((t) => [t.taskId, t.state]));
+}
+
+function claimed(outcome: TaskClaim | { refused: string }): TaskClaim {
+  if ('refused' in outcome) throw new Error(`not claimed: ${outcome.refused}`);
+  return outcome;
+}
+
+describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', () => {
+  it('a task is claimed by one worker at a time; a duplicate delivery of its job runs nothing; its end queues what became ready', async () => {
+    const { jobs, open } = await setup();
+    const { store, tasks } = await open();
+    const run = await store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await tasks.handOver({ runId: run.id, tasks: chain('a', 'b'), keepGoing: false, forced: [] });
+    expect(await queued(jobs, run.id)).toEqual(['a']);
+    expect((await store.getRun(run.id))!.status).toBe('running');
+
+    const first = claimed(await tasks.claim(run.id, 'a', 'w1', 10_000));
+    expect(await tasks.claim(run.id, 'a', 'w2', 10_000)).toEqual({ refused: 'not-ready' });
+    expect(await tasks.claim(run.id, 'b', 'w2', 10_000)).toEqual({ refused: 'not-ready' });
+    expect(await tasks.finish(first, { state: 'done', outcome: 'ran' }, graphOf(['b']))).toEqual({ held: true, runFinished: null });
+    expect(await queued(jobs, run.id)).toEqual(['a', 'b']);
+    // The job of `a` delivered again (graphile-worker may): nothing to run.
+    expect(await tasks.claim(run.id, 'a', 'w2', 10_000)).toEqual({ refused: 'not-ready' });
+    const second = claimed(await tasks.claim(run.id, 'b', 'w2', 10_000));
+    expect(await tasks.finish(second, { state: 'done', outcome: 'fresh' }, graphOf([]))).toEqual({
+      held: true,
+      runFinished: { status: 'complete', reason: null },
+    });
+    expect((await store.getRun(run.id))!.status).toBe('complete');
+    expect(await tasks.claim(run.id, 'b', 'w3', 10_000)).toEqual({ refused: 'run-finished' });
+  });
+
+  it('a worker whose claim was taken (declared dead, or its claim expired and another took it) stores nothing and ends nothing', async () => {
+    const { open } = await setup();
+    const zombie = await open();
+    const rescuer = await open();
+    const run = await zombie.store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await zombie.tasks.handOver({ runId: run.id, tasks: chain('a'), keepGoing: false, forced: [] });
+    await zombie.tasks.registerWorker({ id: 'zombie', name: 'zombie', host: 'h', pid: 1, concurrency: 1 });
+
+    // Declared dead while it was paused: its claim is given back (the task ready again).
+    const held = claimed(await zombie.tasks.claim(run.id, 'a', 'zombie', 60_000));
+    const attempt = await zombie.store.startAttempt(run.id, 'a');
+    await new Promise((r) => setTimeout(r, 30));
+    const swept = await rescuer.tasks.sweep(10);
+    expect(swept).toMatchObject({ workerIds: ['zombie'], released: 1 });
+    const bytes = Buffer.from('late\n');
+    await expect(zombie.store.persistAttempt(attempt, '{}', [{ path: 'a.txt', sha256: sha256(bytes), bytes }])).rejects.toMatchObject({
+      code: 'LEASE_LOST',
+      message: expect.stringContaining('claim'),
+    });
+    expect(await zombie.store.readContent(run.id, 'a.txt')).toBeNull();
+
+    // Taken by another worker: the attempt left running is abandoned in the claim's transaction.
+    const taken = claimed(await rescuer.tasks.claim(run.id, 'a', 'rescuer', 60_000));
+    expect(Number(taken.token)).toBeGreaterThan(Number(held.token));
+    expect(taken.abandoned).toBe(1);
+    expect(await zombie.tasks.finish(held, { state: 'done', outcome: 'ran' }, graphOf([]))).toEqual({ held: false, runFinished: null });
+    expect(await stateOf(rescuer.store, rescuer.tasks, run.id)).toEqual({ a: 'running' });
+    const own = await rescuer.store.startAttempt(run.id, 'a');
+    await rescuer.store.persistAttempt(own, '{}', [{ path: 'a.txt', sha256: sha256(bytes), bytes }]);
+    expect((await rescuer.tasks.finish(taken, { state: 'done', outcome: 'ran' }, graphOf([]))).runFinished).toEqual({
+      status: 'complete',
+      reason: null,
+    });
+    expect((await rescuer.store.readContent(run.id, 'a.txt'))!.toString()).toBe('late\n');
+  });
+
+  it('a failure blocks everything downstream and, without --keep-going, stops the run; with it, the other branches go on', async () => {
+    const { open } = await setup();
+    const { store, tasks } = await open();
+    const tree: HandedTask[] = [
+      { id: 'a', requires: [], priority: 0 },
+      { id: 'b', requires: ['a'], priority: 0 },
+      { id: 'c', requires: [], priority: 0 },
+    ];
+    const stopping = await store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await tasks.handOver({ runId: stopping.id, tasks: tree, keepGoing: false, forced: [] });
+    const a = claimed(await tasks.claim(stopping.id, 'a', 'w1', 10_000));
+    // Nothing else runs: the run ends at once, failed; `c` is never started.
+    expect((await tasks.finish(a, { state: 'failed', error: 'boom' }, graphOf(['b']))).runFinished).toEqual({
+      status: 'failed',
+      reason: 'failed: a',
+    });
+    expect(await tasks.claim(stopping.id, 'c', 'w1', 10_000)).toEqual({ refused: 'run-finished' });
+    expect(await stateOf(store, tasks, stopping.id)).toEqual({ a: 'failed', b: 'blocked', c: 'ready' });
+    expect(await store.getRun(stopping.id)).toMatchObject({ status: 'failed', statusReason: 'failed: a' });
+
+    const going = await store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await tasks.handOver({ runId: going.id, tasks: tree, keepGoing: true, forced: [] });
+    const a2 = claimed(await tasks.claim(going.id, 'a', 'w1', 10_000));
+    await tasks.finish(a2, { state: 'failed', error: 'boom' }, graphOf(['b']));
+    const c2 = claimed(await tasks.claim(going.id, 'c', 'w1', 10_000));
+    expect((await tasks.finish(c2, { state: 'done', outcome: 'ran' }, graphOf([]))).runFinished).toEqual({ status: 'failed', reason: 'failed: a' });
+    expect(await stateOf(store, tasks, going.id)).toEqual({ a: 'failed', b: 'blocked', c: 'done' });
+  });
+
+  it('plan cancel: no task of the run starts any more, a running one hears of it at its heartbeat, and the run ends cancelled', async () => {
+    const { open } = await setup();
+    const { store, tasks } = await open();
+    const run = await store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await tasks.handOver({ runId: run.id, tasks: [...chain('a'), { id: 'c', requires: [], priority: 0 }], keepGoing: false, forced: [] });
+    await tasks.registerWorker({ id: 'w1', name: 'w1', host: 'h', pid: 1, concurrency: 2 });
+    const a = claimed(await tasks.claim(run.id, 'a', 'w1', 10_000));
+    await store.updateRun(run.id, { cancelRequested: true });
+    expect(await tasks.claim(run.id, 'c', 'w1', 10_000)).toEqual({ refused: 'cancelled' });
+    const beat = await tasks.heartbeat('w1', 10_000, [a]);
+    expect(beat.claims).toEqual([{ runId: run.id, taskId: 'a', token: a.token, cancel: true }]);
+    expect((await tasks.finish(a, { state: 'cancelled', error: 'the run was cancelled' }, graphOf([]))).runFinished).toEqual({
+      status: 'cancelled',
+      reason: 'interrupted',
+    });
+    expect(await stateOf(store, tasks, run.id)).toEqual({ a: 'cancelled', c: 'cancelled' });
+  });
+});
