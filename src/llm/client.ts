@@ -18,6 +18,7 @@ import type { Provider } from './providers/provider.js';
 import { OfflineProvider } from './providers/offline.js';
 import { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
 import { EndpointModes } from './providers/endpoint-modes.js';
+import type { SharedLimits } from './shared-limits.js';
 
 /**
  * The LLM client tasks see as `ctx.llm`. Per call: replay an earlier attempt's answer if there is one that
@@ -50,6 +51,10 @@ export interface LlmOptions {
   random?: () => number;
   offlineLatencyMs?: number;
   outputTokensEstimate?: number;
+  /** Limits held with other processes (the workers of one database): the run's budget, each provider's concurrency. */
+  shared?: SharedLimits;
+  /** Limiters shared with other runs of this process (a worker's `--llm-concurrency`); made from the three above if absent. */
+  limiters?: LimiterPool;
 }
 
 const DEFAULT_RETRY: RetryOptions = { maxTries: 4, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000, maxRetryMs: 120_000 };
@@ -95,11 +100,13 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
       return providerFor(spec);
     });
   };
-  const limiters = new LimiterPool({
-    concurrency: options.concurrency ?? 4,
-    requestsPerMinute: options.rpm,
-    tokensPerMinute: options.tpm,
-  });
+  const limiters =
+    options.limiters ??
+    new LimiterPool({
+      concurrency: options.concurrency ?? 4,
+      requestsPerMinute: options.rpm,
+      tokensPerMinute: options.tpm,
+    });
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
   const endpointModes = new EndpointModes();
   // Every key in use, the per-call models' too: all are masked wherever an answer or error could carry them.
@@ -121,6 +128,8 @@ export function createLlmServices(options: LlmOptions = {}): ServiceFactory<LlmS
       signal: scope.signal,
       secrets,
       outputTokensEstimate: options.outputTokensEstimate ?? 1000,
+      shared: options.shared ?? null,
+      runId: scope.runId,
     };
 
     async function call<T>(plan: CallPlan<T>, asked: readonly Provider[]): Promise<Completion<T>> {

@@ -12,6 +12,7 @@ export {
 } from './model-spec.js';
 export { DEFAULT_PRICES, costFromPrice, costUsd, priceFor, type Price, type PriceTable, type TokenUsage } from './pricing.js';
 export { CostBudget, type Reservation } from './budget.js';
+export type { SharedCall, SharedLimits, SharedPermit } from './shared-limits.js';
 export type { RetryOptions } from './model-tries.js';
 export {
   AuthError,

@@ -12,7 +12,9 @@ import { feedbackMessage } from './parse-answer.js';
 import { maskSecrets, redact } from './redact.js';
 import type { EndpointModes } from './providers/endpoint-modes.js';
 import { downgradeAfter, messagesFor, poorerMode, type ResponseFormat } from './providers/response-format.js';
+import type { SharedLimits, SharedPermit } from './shared-limits.js';
 import {
+  BudgetExceededError,
   CancelledError,
   LlmError,
   RateLimitedError,
@@ -67,6 +69,9 @@ export interface CallContext {
   secrets: () => readonly (string | undefined)[];
   /** Assumed answer length for the budget's estimate when the request sets no maxOutputTokens. */
   outputTokensEstimate: number;
+  /** Limits held with other processes (workers sharing a database), or null. */
+  shared: SharedLimits | null;
+  runId: string;
 }
 
 type TryOutcome<T> = { ok: true; completion: Completion<T> } | { ok: false; error: LlmError };
@@ -138,16 +143,22 @@ async function tryOnce<T>(
   const estimate = price === null ? 0 : costFromPrice(price, { inputTokens, outputTokens });
   const reservation = ctx.budget.reserve(estimate);
   let permit: Permit | null = null;
+  let shared: SharedPermit | null = null;
   let spent: number | null = null;
   let usedTokens: number | undefined;
   try {
     // The offline model is local computation: no provider to protect, no reason to queue.
     if (spec.provider !== 'offline') {
-      permit = await ctx.limiters.for(spec.baseUrl ?? spec.provider).acquire(ctx.signal, inputTokens + outputTokens);
+      const key = spec.baseUrl ?? spec.provider;
+      permit = await ctx.limiters.for(key).acquire(ctx.signal, inputTokens + outputTokens);
+      // Then the limits held with other processes (workers): a slot of the provider, the run's budget.
+      if (ctx.shared !== null) shared = await ctx.shared.acquire({ runId: ctx.runId, provider: key, estimateUsd: estimate, signal: ctx.signal });
     }
   } catch (error) {
+    permit?.release();
     reservation.settle(null);
-    if (error instanceof LlmError) return { ok: false, error };
+    // Like the local budget's refusal, the shared one's stops the call outright (no other model is tried).
+    if (error instanceof LlmError && !(error instanceof BudgetExceededError)) return { ok: false, error };
     throw error;
   }
   try {
@@ -237,5 +248,6 @@ async function tryOnce<T>(
   } finally {
     permit?.release(usedTokens);
     reservation.settle(spent);
+    await shared?.release();
   }
 }

@@ -189,14 +189,17 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
   const utils = await makeWorkerUtils({ pgPool: pool, schema: jobsSchema, logger });
 
   const beat = async (): Promise<void> => {
+    // Only the claims sent are judged: a task claimed while this heartbeat is on its way is not in its answer.
+    const sent = [...running.entries()];
     const held = await tasks.heartbeat(
       id,
       timing.claimTtlMs,
-      [...running.values()].map((entry) => entry.claim),
+      sent.map(([, entry]) => entry.claim),
     );
     if (held.declaredDead) log(`worker ${id} had been declared dead (no heartbeat): its tasks went to others`);
     const still = new Map(held.claims.map((c) => [`${c.runId}/${c.taskId}`, c]));
-    for (const [key, entry] of running) {
+    for (const [key, entry] of sent) {
+      if (running.get(key) !== entry) continue;
       const now = still.get(key);
       if (now === undefined || now.token !== entry.claim.token) {
         if (entry.stoppedFor === null) entry.stoppedFor = 'lost';
@@ -228,24 +231,35 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
   const sweeper = every(timing.sweepMs, sweep);
   await sweep().catch(() => undefined);
 
-  const runner = await run({
-    pgPool: pool,
-    schema: jobsSchema,
-    concurrency: options.concurrency,
-    noHandleSignals: true,
-    pollInterval: timing.pollMs,
-    logger,
-    events,
-    taskList: { [TASK_JOB]: (payload) => handle(payload) },
-  });
+  const startRunner = () =>
+    run({
+      pgPool: pool,
+      schema: jobsSchema,
+      concurrency: options.concurrency,
+      noHandleSignals: true,
+      pollInterval: timing.pollMs,
+      logger,
+      events,
+      taskList: { [TASK_JOB]: (payload) => handle(payload) },
+    });
+  let runner = await startRunner();
   log(`worker ${id} on ${os.hostname()} (pid ${process.pid}) takes tasks, ${options.concurrency} at once, from ${store.location}`);
 
   try {
-    await new Promise<void>((resolve, reject) => {
-      if (options.signal.aborted) resolve();
-      options.signal.addEventListener('abort', () => resolve(), { once: true });
-      runner.promise.then(() => resolve(), reject);
-    });
+    for (;;) {
+      const ended = await new Promise<'signal' | 'runner'>((resolve, reject) => {
+        if (options.signal.aborted) resolve('signal');
+        options.signal.addEventListener('abort', () => resolve('signal'), { once: true });
+        runner.promise.then(() => resolve('runner'), reject);
+      });
+      if (ended === 'signal') break;
+      // graphile-worker stops every worker of the database when any schema of it gets a breaking migration
+      // (its NOTIFY names no schema): a new store's queue made beside ours. Ours is checked again on start: a
+      // queue migrated by a newer graphile-worker fails that start, and the worker stops with its error.
+      process.exitCode = undefined;
+      log(`worker ${id}: the job queue stopped (a queue schema was migrated in this database); starting it again`);
+      runner = await startRunner();
+    }
   } finally {
     stopping = true;
     // Running tasks are cancelled (recorded) and given back, ready for another worker.

@@ -312,4 +312,31 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     late.child.kill('SIGTERM');
     expect((await late.done).exit).toBe(0);
   }, 300_000);
+
+  it('another store making its job queue in the same database (graphile-worker tells every worker to stop) does not stop a worker', async () => {
+    const { url, schema } = await newSchema();
+    const cwd = newDir();
+    const worker = startWorker(url, 'w1', ['-j', '2']);
+    await until(
+      async () => (await rows(schema, 'SELECT 1 FROM §.workers WHERE stopped_at IS NULL').catch(() => [])).length === 1,
+      () => 'the worker never registered',
+      30_000,
+    );
+    // A second store beside it: its first use migrates a fresh queue schema, which graphile-worker announces
+    // database-wide as a breaking migration.
+    const other = await newSchema();
+    const beside = await runPlan(['submit', '--db', other.url, '--prompt', 'Elsewhere', '--speed', 'fast'], { cwd });
+    expect(beside.exit, beside.stderr).toBe(0);
+    const runId = await submit(url, cwd, ['--prompt', 'A community fridge', '--speed', 'fast']);
+    await until(
+      async () => (await runStatus(schema, runId)) === 'complete',
+      async () => JSON.stringify(await rows(schema, 'SELECT status, status_reason FROM §.runs')),
+      120_000,
+    );
+    expect(worker.child.exitCode).toBeNull();
+    worker.child.kill('SIGTERM');
+    const done = await worker.done;
+    expect(done.exit).toBe(0);
+    expect(done.stderr).toContain('the job queue stopped (a queue schema was migrated in this database); starting it again');
+  }, 300_000);
 });

@@ -1294,10 +1294,7 @@ describe('live updates by notification, with a store that pushes its changes', (
       });
       try {
         await until(
-          () =>
-            page.events.some((e) => e.event === 'hello') &&
-            listEvents.join('').includes('event: hello') &&
-            server!.live.source === 'notified',
+          () => page.events.some((e) => e.event === 'hello') && listEvents.join('').includes('event: hello') && server!.live.source === 'notified',
           () => `source ${server!.live.source}`,
         );
         // The feed coming up nudges each watcher once (the runs list after a gap): wait for those looks to be over.

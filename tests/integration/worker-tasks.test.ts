@@ -3,6 +3,8 @@ import { adminQuery, freshSchemaUrl, noteWhenPostgresMissing, POSTGRES_URL } fro
 import { sha256 } from '../../src/engine/hasher.js';
 import { createQueuePool, jobsSchemaFor, migrateQueue } from '../../src/workers/job-queue.js';
 import type { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { DatabaseLimits } from '../../src/workers/shared-limits.js';
+import { BudgetExceededError, CancelledError } from '../../src/llm/errors.js';
 import type { HandedTask, TaskClaim, WorkerTasks } from '../../src/store/postgres/worker-tasks.js';
 
 // The distributed scheduler's rows (src/store/postgres/worker-tasks.ts) against a real PostgreSQL: one worker
@@ -160,5 +162,68 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
       reason: 'interrupted',
     });
     expect(await stateOf(store, tasks, run.id)).toEqual({ a: 'cancelled', c: 'cancelled' });
+  });
+
+  it("a run's --max-cost holds across workers: reservations made at once never pass it, and the refusal stops the run (stopped: budget)", async () => {
+    const { open } = await setup();
+    const one = await open();
+    const two = await open();
+    const run = await one.store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await one.tasks.handOver({ runId: run.id, tasks: chain('a'), keepGoing: false, forced: [] });
+    const limits = [new DatabaseLimits(one.tasks, 'w1', 60_000), new DatabaseLimits(two.tasks, 'w2', 60_000)];
+    for (const l of limits) l.setLimits(run.id, { maxCostUsd: 1, concurrency: 10 });
+    const signal = new AbortController().signal;
+    const asked = [0, 1, 0, 1, 0, 1].map((i) => limits[i]!.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.3, signal }));
+    const settled = await Promise.allSettled(asked);
+    expect(settled.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    const refusals = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refusals).toHaveLength(3);
+    for (const refusal of refusals) expect(refusal.reason).toBeInstanceOf(BudgetExceededError);
+    expect(String(refusals[0]!.reason.message)).toMatch(/cost budget of \$1\.0000 reached \(all workers\)/);
+    // No task of the run starts any more; with none running, the run ends there: stopped by its budget.
+    const a = await one.tasks.claim(run.id, 'a', 'w1', 10_000);
+    expect(a).toEqual({ refused: 'run-stopping' });
+    expect(await one.store.getRun(run.id)).toMatchObject({ status: 'stopped', statusReason: 'budget' });
+    for (const permit of settled) if (permit.status === 'fulfilled') await permit.value.release();
+    const reserved = await adminQuery(`SELECT reserved_usd FROM ${one.store.schema}.worker_runs WHERE run_id = $1`, [run.id]);
+    expect(Number(reserved.rows[0].reserved_usd)).toBeCloseTo(0, 9);
+  });
+
+  it("a provider's concurrency holds across workers: a call waits for a slot any worker frees; a cancelled wait gives its reservation back", async () => {
+    const { open } = await setup();
+    const one = await open();
+    const two = await open();
+    const run = await one.store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await one.tasks.handOver({ runId: run.id, tasks: chain('a'), keepGoing: false, forced: [] });
+    const first = new DatabaseLimits(one.tasks, 'w1', 60_000);
+    const second = new DatabaseLimits(two.tasks, 'w2', 60_000);
+    for (const l of [first, second]) l.setLimits(run.id, { maxCostUsd: null, concurrency: 2 });
+    const signal = new AbortController().signal;
+    const held = [
+      await first.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, signal }),
+      await second.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, signal }),
+    ];
+    let third = false;
+    const waiting = second.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, signal }).then((permit) => {
+      third = true;
+      return permit;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(third).toBe(false);
+    await held[0]!.release();
+    const permit = await waiting;
+    expect(third).toBe(true);
+    // Another provider has slots of its own.
+    await (await first.acquire({ runId: run.id, provider: 'q', estimateUsd: 0, signal })).release();
+
+    const cancel = new AbortController();
+    const cancelled = first.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.5, signal: cancel.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    cancel.abort();
+    await expect(cancelled).rejects.toBeInstanceOf(CancelledError);
+    const reserved = await adminQuery(`SELECT reserved_usd FROM ${one.store.schema}.worker_runs WHERE run_id = $1`, [run.id]);
+    expect(Number(reserved.rows[0].reserved_usd)).toBeCloseTo(0, 9);
+    await permit.release();
+    await held[1]!.release();
   });
 });

@@ -19,7 +19,8 @@ import { checkRunDirPath, checkRunDirWritable, DB_OPTION, findRun, markRunDir, o
 import { resolveLlmSettings, type LlmSettings } from '../llm-settings.js';
 import { requireRunById } from '../run-lookup.js';
 import { readRunMarker } from '../../engine/run-dir.js';
-import { CostBudget, createLlmServices } from '../../llm/index.js';
+import { CostBudget, createLlmServices, type SharedLimits } from '../../llm/index.js';
+import type { LimiterPool } from '../../llm/limiter.js';
 import type { Durability } from '../../store/sqlite/sqlite-store.js';
 import type { RunRecord, Store } from '../../store/store.js';
 import type { AttemptScope } from '../../engine/context.js';
@@ -401,8 +402,14 @@ export async function spentSoFar(store: Store, runId: string): Promise<number> {
  * What each task's ctx gets: the LLM client, and `allowRefused` for the plan pipeline's safety gate. The flag
  * reaches tasks here, not through the run's parameters, so it belongs to this build and is in no stamp.
  */
-export function planServices(llm: LlmSettings, budget: CostBudget, allowRefused: boolean) {
+export function planServices(
+  llm: LlmSettings,
+  budget: CostBudget,
+  allowRefused: boolean,
+  across: { shared?: SharedLimits; limiters?: LimiterPool } = {},
+) {
   const llmServices = createLlmServices({
+    ...across,
     models: llm.models,
     concurrency: llm.llmConcurrency,
     rpm: llm.requestsPerMinute,

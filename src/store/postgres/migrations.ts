@@ -230,6 +230,23 @@ export const postgresMigrations: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION notify_run_children();
     `,
   },
+  {
+    version: 4,
+    description: "limits all workers hold together: a run's --max-cost (reservations of calls in flight), each provider's concurrency",
+    sql: `
+      ALTER TABLE worker_runs ADD COLUMN reserved_usd DOUBLE PRECISION NOT NULL DEFAULT 0;
+      ALTER TABLE worker_runs ADD COLUMN stop_reason TEXT;
+
+      -- One row per slot of a provider's concurrency; a call holds one (with an expiry, for a worker that dies).
+      CREATE TABLE call_slots (
+        scope      TEXT NOT NULL,
+        slot       INTEGER NOT NULL,
+        holder     TEXT,
+        expires_at BIGINT,
+        PRIMARY KEY (scope, slot)
+      );
+    `,
+  },
 ];
 
 export const latestPostgresSchemaVersion = postgresMigrations[postgresMigrations.length - 1]!.version;

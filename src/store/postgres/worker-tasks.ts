@@ -382,6 +382,61 @@ export class WorkerTasks {
     return row === undefined ? null : { keepGoing: row.keep_going === true, forced: JSON.parse(row.forced_json as string) as string[] };
   }
 
+  /**
+   * Reserves a call's estimated cost against the run's `--max-cost` (`maxUsd`, null: none) when what the run's
+   * calls cost so far, plus what calls in flight on every worker reserved, plus this estimate stays within it —
+   * one conditional update, so two workers never both take the last dollars. Refused, the run stops
+   * (`stopped: budget`): no task of it starts any more. Returns whether it was reserved, with the figures.
+   */
+  async reserveCost(
+    runId: string,
+    estimateUsd: number,
+    maxUsd: number | null,
+  ): Promise<{ reserved: boolean; spentUsd: number; inFlightUsd: number }> {
+    const spent = '(SELECT COALESCE(SUM(i.cost_usd), 0) FROM llm_interactions i WHERE i.run_id = $1)';
+    const taken = await this.context.query(
+      `UPDATE worker_runs SET reserved_usd = reserved_usd + $2
+        WHERE run_id = $1 AND ($3::float8 IS NULL OR ${spent} + reserved_usd + $2 <= $3::float8)
+        RETURNING ${spent}::float8 AS spent, reserved_usd - $2 AS in_flight`,
+      [runId, estimateUsd, maxUsd],
+    );
+    if (taken.rows.length > 0) return { reserved: true, spentUsd: Number(taken.rows[0]!.spent), inFlightUsd: Number(taken.rows[0]!.in_flight) };
+    const refused = await this.context.query(
+      `UPDATE worker_runs SET stopping = TRUE, stop_reason = 'budget' WHERE run_id = $1 RETURNING ${spent}::float8 AS spent, reserved_usd AS in_flight`,
+      [runId],
+    );
+    const row = refused.rows[0];
+    return { reserved: false, spentUsd: Number(row?.spent ?? 0), inFlightUsd: Number(row?.in_flight ?? 0) };
+  }
+
+  async releaseCost(runId: string, estimateUsd: number): Promise<void> {
+    await this.context.query('UPDATE worker_runs SET reserved_usd = GREATEST(0, reserved_usd - $2) WHERE run_id = $1', [runId, estimateUsd]);
+  }
+
+  /**
+   * One of `limit` slots of `scope` (a provider) for `holder`, for `ttlMs` (a holder that dies frees it then), or
+   * null when all are taken. Slots at or above the limit are never given: a lower limit takes effect at once.
+   */
+  async takeSlot(scope: string, limit: number, holder: string, ttlMs: number): Promise<number | null> {
+    const taken = await this.context.query(
+      `WITH made AS (INSERT INTO call_slots (scope, slot) SELECT $1, g FROM generate_series(0, $2::int - 1) AS g ON CONFLICT DO NOTHING)
+       UPDATE call_slots c SET holder = $3, expires_at = ${NOW_MS} + $4
+         FROM (SELECT scope, slot FROM call_slots WHERE scope = $1 AND slot < $2 AND (holder IS NULL OR expires_at <= ${NOW_MS})
+                ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) free
+        WHERE c.scope = free.scope AND c.slot = free.slot RETURNING c.slot`,
+      [scope, limit, holder, ttlMs],
+    );
+    return taken.rows.length === 0 ? null : (taken.rows[0]!.slot as number);
+  }
+
+  async freeSlot(scope: string, slot: number, holder: string): Promise<void> {
+    await this.context.query('UPDATE call_slots SET holder = NULL, expires_at = NULL WHERE scope = $1 AND slot = $2 AND holder = $3', [
+      scope,
+      slot,
+      holder,
+    ]);
+  }
+
   /** A cancel request reached a run no worker is running a task of: end it now (the others end as their tasks do). */
   async cancelIdle(runId: string): Promise<RunFinish | null> {
     return this.context.transaction(async (client) => {
@@ -401,14 +456,14 @@ export class WorkerTasks {
   /** When no task of the run runs and none can start any more: the run's end, written once. */
   private async finishRunIfDone(client: Queryable, runId: string): Promise<RunFinish | null> {
     const counts = await client.query(
-      `SELECT r.finished_at, r.stopping, (u.cancel_requested_at IS NOT NULL AND u.cancel_requested_at >= r.handed_at) AS cancel,
+      `SELECT r.finished_at, r.stopping, r.stop_reason, (u.cancel_requested_at IS NOT NULL AND u.cancel_requested_at >= r.handed_at) AS cancel,
               COUNT(*) FILTER (WHERE t.state = 'running') AS running,
               COUNT(*) FILTER (WHERE t.state IN ('waiting', 'ready')) AS pending,
               COALESCE(array_agg(t.task_id ORDER BY t.task_id COLLATE "C") FILTER (WHERE t.state = 'failed'), '{}') AS failed,
               COUNT(*) FILTER (WHERE t.state = 'blocked') AS blocked,
               COUNT(*) FILTER (WHERE t.state = 'cancelled') AS cancelled
          FROM worker_runs r JOIN runs u ON u.id = r.run_id LEFT JOIN worker_tasks t ON t.run_id = r.run_id
-        WHERE r.run_id = $1 GROUP BY r.finished_at, r.stopping, u.cancel_requested_at, r.handed_at`,
+        WHERE r.run_id = $1 GROUP BY r.finished_at, r.stopping, r.stop_reason, u.cancel_requested_at, r.handed_at`,
       [runId],
     );
     const row = counts.rows[0];
@@ -417,11 +472,13 @@ export class WorkerTasks {
     if (Number(row.pending) > 0 && row.stopping !== true && row.cancel !== true) return null;
     const failed = row.failed as string[];
     const finish: RunFinish =
-      row.cancel === true || Number(row.cancelled) > 0
-        ? { status: 'cancelled', reason: 'interrupted' }
-        : failed.length > 0 || Number(row.blocked) > 0
-          ? { status: 'failed', reason: `failed: ${failed.join(', ')}` }
-          : { status: 'complete', reason: null };
+      row.stop_reason === 'budget'
+        ? { status: 'stopped', reason: 'budget' }
+        : row.cancel === true || Number(row.cancelled) > 0
+          ? { status: 'cancelled', reason: 'interrupted' }
+          : failed.length > 0 || Number(row.blocked) > 0
+            ? { status: 'failed', reason: `failed: ${failed.join(', ')}` }
+            : { status: 'complete', reason: null };
     await client.query(`UPDATE worker_runs SET finished_at = ${NOW_MS} WHERE run_id = $1`, [runId]);
     await client.query('UPDATE runs SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1', [
       runId,
