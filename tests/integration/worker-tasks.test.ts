@@ -226,4 +226,38 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     await permit.release();
     await held[1]!.release();
   });
+
+  it('many callers of several stores taking and freeing slots at once never deadlock, and never hold more than the limit', async () => {
+    // No retry of passing faults: a deadlock (40P01) fails the call instead of being retried away.
+    const before = process.env.PLAN_DB_RETRY_MS;
+    process.env.PLAN_DB_RETRY_MS = '0';
+    try {
+      const { open } = await setup();
+      const stores = [await open(), await open(), await open()];
+      const run = await stores[0]!.store.createRun({ runDir: '', pipeline: 'test', params: {} });
+      await stores[0]!.tasks.handOver({ runId: run.id, tasks: chain('a'), keepGoing: false, forced: [] });
+      const limits = stores.map((s, i) => new DatabaseLimits(s.tasks, `w${i}`, 60_000));
+      for (const l of limits) l.setLimits(run.id, { maxCostUsd: 100, concurrency: 4 });
+      const signal = new AbortController().signal;
+      let held = 0;
+      let most = 0;
+      const loops = limits.flatMap((l) =>
+        Array.from({ length: 6 }, async () => {
+          for (let i = 0; i < 8; i++) {
+            const permit = await l.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.01, signal });
+            most = Math.max(most, ++held);
+            await new Promise((r) => setTimeout(r, 2));
+            held--;
+            await permit.release();
+          }
+        }),
+      );
+      await Promise.all(loops);
+      expect(most).toBeLessThanOrEqual(4);
+      expect(most).toBeGreaterThanOrEqual(2);
+    } finally {
+      if (before === undefined) delete process.env.PLAN_DB_RETRY_MS;
+      else process.env.PLAN_DB_RETRY_MS = before;
+    }
+  });
 });

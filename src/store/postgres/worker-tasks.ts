@@ -86,6 +86,9 @@ export interface WorkerTaskRow {
  * claim's token fences that worker's persists (LeaseFence.holdClaim).
  */
 export class WorkerTasks {
+  /** Scopes and limits whose slot rows this process made sure of. */
+  private readonly slotsMade = new Set<string>();
+
   constructor(
     private readonly context: PgContext,
     private readonly fence: LeaseFence,
@@ -418,9 +421,18 @@ export class WorkerTasks {
    * null when all are taken. Slots at or above the limit are never given: a lower limit takes effect at once.
    */
   async takeSlot(scope: string, limit: number, holder: string, ttlMs: number): Promise<number | null> {
+    // The slots are made apart from taking one, once per scope and limit: an INSERT … ON CONFLICT in the same
+    // statement waits on the slot rows other takers are updating, while holding its own (a deadlock, seen at 2 workers).
+    const key = `${scope}\0${limit}`;
+    if (!this.slotsMade.has(key)) {
+      await this.context.query('INSERT INTO call_slots (scope, slot) SELECT $1, g FROM generate_series(0, $2::int - 1) AS g ON CONFLICT DO NOTHING', [
+        scope,
+        limit,
+      ]);
+      this.slotsMade.add(key);
+    }
     const taken = await this.context.query(
-      `WITH made AS (INSERT INTO call_slots (scope, slot) SELECT $1, g FROM generate_series(0, $2::int - 1) AS g ON CONFLICT DO NOTHING)
-       UPDATE call_slots c SET holder = $3, expires_at = ${NOW_MS} + $4
+      `UPDATE call_slots c SET holder = $3, expires_at = ${NOW_MS} + $4
          FROM (SELECT scope, slot FROM call_slots WHERE scope = $1 AND slot < $2 AND (holder IS NULL OR expires_at <= ${NOW_MS})
                 ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) free
         WHERE c.scope = free.scope AND c.slot = free.slot RETURNING c.slot`,
