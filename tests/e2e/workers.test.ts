@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, runPlan, snapshotDir, spawnPlan, tempDir, waitForOutput, type CliResult } from '../support/cli.js';
+import { collect, repoRoot, runPlan, snapshotDir, spawnPlan, tempDir, waitForOutput, type CliResult } from '../support/cli.js';
 import { adminQuery, freshSchemaUrl, noteWhenPostgresMissing, POSTGRES_URL } from '../support/postgres.js';
 import { startFakeOpenAiServer, type FakeOpenAiServer } from '../support/fake-openai-server.js';
 import { offlineLikeAnswer } from '../support/fake-model.js';
@@ -338,5 +338,40 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     const done = await worker.done;
     expect(done.exit).toBe(0);
     expect(done.stderr).toContain('the job queue stopped (a queue schema was migrated in this database); starting it again');
+  }, 300_000);
+
+  it("a pipeline is named relative to each machine's pipeline root; a worker that cannot load it fails the task saying so, and goes on", async () => {
+    const { url, schema } = await newSchema();
+    const cwd = newDir();
+    const absolute = await runPlan(['submit', '--db', url, '--pipeline', path.join(repoRoot, 'tests/fixtures/diamond-pipeline.mjs')], { cwd });
+    expect(absolute.exit).toBe(2);
+    expect(absolute.stderr).toMatch(/^plan: --pipeline \S+ is an absolute path of this machine: give it relative to the workers' --pipeline-root/);
+    const args = ['--pipeline', 'tests/fixtures/diamond-pipeline.mjs', '--param', 'seed=far'];
+    const runId = await submit(url, cwd, [...args, '--pipeline-root', repoRoot]);
+    // This worker's root does not hold the module.
+    const lost = startWorker(url, 'lost', ['--pipeline-root', newDir()]);
+    await until(
+      async () => (await runStatus(schema, runId)) === 'failed',
+      async () => JSON.stringify(await rows(schema, 'SELECT task_id, state, error FROM §.worker_tasks')),
+      60_000,
+    );
+    const failed = await rows<{ task_id: string; error: string }>(schema, `SELECT task_id, error FROM §.worker_tasks WHERE state = 'failed'`);
+    expect(failed).toEqual([
+      { task_id: 'Seed(seed=far)', error: expect.stringMatching(/^this worker cannot load the run's pipeline: pipeline module .* does not exist$/) },
+    ]);
+    expect(lost.child.exitCode).toBeNull();
+    lost.child.kill('SIGTERM');
+    expect((await lost.done).exit).toBe(0);
+    // One whose root holds it builds the run, once handed over again.
+    const found = startWorker(url, 'found', ['--pipeline-root', repoRoot]);
+    const again = await runPlan(['submit', '--run', runId, '--db', url, '--pipeline-root', repoRoot], { cwd });
+    expect(again.exit, again.stderr).toBe(0);
+    await until(
+      async () => (await runStatus(schema, runId)) === 'complete',
+      async () => JSON.stringify(await rows(schema, 'SELECT task_id, state, error FROM §.worker_tasks')),
+      60_000,
+    );
+    found.child.kill('SIGTERM');
+    expect((await found.done).exit).toBe(0);
   }, 300_000);
 });
