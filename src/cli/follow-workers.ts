@@ -3,10 +3,10 @@ import path from 'node:path';
 import { sha256 } from '../engine/hasher.js';
 import { writeFileAtomic } from '../engine/materialize.js';
 import { selectGraph } from '../engine/graph-selection.js';
-import { summaryLine } from './progress.js';
+import { createProgressView, progressModeFor, summaryLine } from './progress.js';
 import { ExitCode } from './exit-codes.js';
 import { handOverRun, workersBuilding } from './worker-runs.js';
-import type { BuildStatus, BuildSummary } from '../engine/events.js';
+import type { BuildEvent, BuildStatus, BuildSummary } from '../engine/events.js';
 import type { Task } from '../engine/task.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { WorkerTaskRow, WorkerTasks } from '../store/postgres/worker-tasks.js';
@@ -35,25 +35,31 @@ export interface FollowOptions {
 export async function buildOnWorkers(options: FollowOptions): Promise<number> {
   const { store, run, runDir } = options;
   const started = Date.now();
-  const out = (event: Record<string, unknown>, line: string): void => {
+  // The same view as a local build's (the live line, its lines, --json events), fed from the workers' rows.
+  const view = createProgressView(progressModeFor(options.json, process.stderr), process.stdout, process.stderr);
+  const note = (event: Record<string, unknown>, line: string): void => {
     if (options.json) process.stdout.write(`${JSON.stringify(event)}\n`);
     else process.stderr.write(`${line}\n`);
   };
   let workerTasks: WorkerTasks;
   const building = await workersBuilding(store, run.id);
+  let tasks: number;
   if (building !== null) {
     workerTasks = building.workerTasks;
-    out({ type: 'following', runId: run.id }, `run ${run.id} is being built by the workers: following it`);
+    tasks = (await workerTasks.listTasks(run.id))?.tasks.length ?? 0;
+    note({ type: 'following', runId: run.id }, `run ${run.id} is being built by the workers: following it`);
   } else {
     const edits = await storeEdits(store, run, runDir, options.roots);
-    if (edits > 0) out({ type: 'edits-stored', count: edits }, `stored ${edits} edited file(s) of ${path.basename(runDir)} as versions`);
+    if (edits > 0) note({ type: 'edits-stored', count: edits }, `stored ${edits} edited file(s) of ${path.basename(runDir)} as versions`);
     const handed = await handOverRun(options.url, store, run.id, options.roots, { keepGoing: options.keepGoing, force: options.force });
     workerTasks = handed.workerTasks;
-    out(
+    tasks = handed.tasks;
+    note(
       { type: 'handed-over', runId: run.id, tasks: handed.tasks, ready: handed.ready },
       `run ${run.id}: ${handed.tasks} tasks handed to the workers (${handed.ready} ready)`,
     );
   }
+  view({ type: 'build-started', runId: run.id, runDir, tasks, at: started });
 
   let cancelAsked = false;
   const onAbort = (): void => {
@@ -61,28 +67,41 @@ export async function buildOnWorkers(options: FollowOptions): Promise<number> {
   };
   options.signal.addEventListener('abort', onAbort, { once: true });
   const seen = new Map<string, string>();
-  const written = new Set<string>();
+  const calls = new Set<number>();
   try {
     for (;;) {
       if (cancelAsked) {
         cancelAsked = false;
+        view({ type: 'build-stopping', reason: 'interrupted' });
         await store.updateRun(run.id, { cancelRequested: true });
         await workerTasks.cancelIdle(run.id);
-        out({ type: 'cancel-requested', runId: run.id }, 'asked the workers to stop the run');
       }
       const handed = await workerTasks.listTasks(run.id);
       if (handed === null) throw new Error(`run ${run.id} is no longer handed to workers`);
+      for (const call of await store.listInteractionSummaries(run.id)) {
+        if (call.status === 'pending' || calls.has(call.id)) continue;
+        calls.add(call.id);
+        view({
+          type: 'interaction-finished',
+          taskId: call.taskId,
+          attemptId: call.attemptId,
+          interactionId: call.id,
+          model: call.answeredModel ?? call.requestedModel,
+          status: call.status,
+          inputTokens: call.inputTokens,
+          outputTokens: call.outputTokens,
+          costUsd: call.costUsd,
+          durationMs: call.durationMs,
+        });
+      }
       for (const task of handed.tasks) {
-        const key = `${task.state} ${task.outcome ?? ''} ${task.workerId ?? ''}`;
+        const key = `${task.state} ${task.outcome ?? ''} ${task.workerId ?? ''} ${task.startedAt ?? ''}`;
         if (seen.get(task.taskId) === key) continue;
         seen.set(task.taskId, key);
-        if (task.state === 'done' && !written.has(task.taskId)) {
-          await writeTaskFiles(store, run.id, runDir, task.taskId);
-          written.add(task.taskId);
-        }
-        report(task, out);
+        const changed = task.state === 'done' ? await writeTaskFiles(store, run.id, runDir, task.taskId) : [];
+        for (const event of eventsOf(task, changed)) view(event);
       }
-      if (handed.finishedAt !== null) return await finish(store, run, handed.tasks, started, options.json);
+      if (handed.finishedAt !== null) return await finish(store, run, handed.tasks, started, view, options.json);
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 200));
     }
   } finally {
@@ -90,15 +109,37 @@ export async function buildOnWorkers(options: FollowOptions): Promise<number> {
   }
 }
 
-function report(task: WorkerTaskRow, out: (event: Record<string, unknown>, line: string) => void): void {
-  const event = { type: `task-${task.state}`, taskId: task.taskId, worker: task.workerId, outcome: task.outcome, error: task.error };
-  if (task.state === 'running') out(event, `started  ${task.taskId} on ${task.workerId}`);
-  else if (task.state === 'done' && task.outcome === 'ran') out(event, `done     ${task.taskId} (${task.workerId})`);
-  else if (task.state === 'failed') out(event, `failed   ${task.taskId}: ${task.error ?? ''}`);
-  else if (task.state === 'blocked' || task.state === 'cancelled') out(event, `${task.state.padEnd(8)} ${task.taskId}`);
+/** What a task's row, as it changed, is as build events: the events a local build emits for the same step. */
+function eventsOf(task: WorkerTaskRow, changed: string[]): BuildEvent[] {
+  const { taskId } = task;
+  switch (task.state) {
+    case 'running':
+      return [{ type: 'task-started', taskId, attemptId: 0, try: 1, reason: `on worker ${task.workerId ?? '?'}` }];
+    case 'done':
+      if (task.outcome === 'ran') {
+        const durationMs = task.startedAt !== null && task.finishedAt !== null ? task.finishedAt - task.startedAt : 0;
+        return [{ type: 'task-complete', taskId, attemptId: 0, durationMs, changed }];
+      }
+      return [{ type: 'task-decided', taskId, state: task.outcome === 'pinned' ? 'pinned' : 'fresh', reason: `found ${task.outcome} by a worker` }];
+    case 'failed':
+      return [{ type: 'task-failed', taskId, attemptId: 0, error: task.error ?? 'failed', retryInMs: null }];
+    case 'blocked':
+      return [{ type: 'task-blocked', taskId, by: task.error ?? 'a failed dependency' }];
+    case 'cancelled':
+      return [{ type: 'task-cancelled', taskId, attemptId: 0 }];
+    default:
+      return [];
+  }
 }
 
-async function finish(store: PostgresStore, run: RunRecord, tasks: readonly WorkerTaskRow[], started: number, json: boolean): Promise<number> {
+async function finish(
+  store: PostgresStore,
+  run: RunRecord,
+  tasks: readonly WorkerTaskRow[],
+  started: number,
+  view: (event: BuildEvent) => void,
+  json: boolean,
+): Promise<number> {
   const record = await store.getRun(run.id);
   const status: BuildStatus = record?.status === 'complete' ? 'success' : record?.status === 'cancelled' ? 'cancelled' : 'failed';
   const summary: BuildSummary = {
@@ -112,22 +153,27 @@ async function finish(store: PostgresStore, run: RunRecord, tasks: readonly Work
     notStarted: tasks.filter((t) => t.state === 'ready' || t.state === 'waiting').length,
     durationMs: Date.now() - started,
   };
-  if (json) process.stdout.write(`${JSON.stringify({ type: 'build-finished', status, summary, at: Date.now() })}\n`);
-  else process.stderr.write(`${summaryLine(status, summary, false)} (on workers)\n`);
+  view({ type: 'build-finished', status, summary, at: Date.now() });
+  if (record?.status === 'stopped')
+    process.stderr.write(`plan: stopped: ${record.statusReason ?? 'budget'} (the run's --max-cost, across all workers)\n`);
+  if (!json) process.stderr.write(`${summaryLine(status, summary, false)} (on workers)\n`);
   return status === 'success' ? ExitCode.ok : status === 'cancelled' ? ExitCode.interrupted : ExitCode.taskFailed;
 }
 
 /** The files of a task the workers finished, as the database has them now (its newest versions), into the run dir. */
-async function writeTaskFiles(store: PostgresStore, runId: string, runDir: string, taskId: string): Promise<void> {
+async function writeTaskFiles(store: PostgresStore, runId: string, runDir: string, taskId: string): Promise<string[]> {
   const attempts = await store.listAttempts(runId, taskId);
   const built = attempts.filter((a) => a.status === 'complete' || a.status === 'persisted').at(-1);
+  const written: string[] = [];
   for (const filePath of Object.keys(built?.outputs ?? {})) {
     const bytes = await store.readContent(runId, filePath);
     if (bytes === null) continue;
     const target = path.join(runDir, filePath);
     if (fs.existsSync(target) && sha256(fs.readFileSync(target)) === sha256(bytes)) continue;
     writeFileAtomic(runDir, filePath, bytes);
+    written.push(filePath);
   }
+  return written;
 }
 
 /**

@@ -282,9 +282,14 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     const events = again.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { type: string; taskId?: string; outcome?: string });
+      .map((l) => JSON.parse(l) as { type: string; taskId?: string });
     expect(events.find((e) => e.type === 'edits-stored')).toMatchObject({ count: 1 });
-    const ran = events.filter((e) => e.type === 'task-done' && e.outcome === 'ran').map((e) => e.taskId!);
+    // The events of a local build: the tasks that ran complete, the others are decided fresh.
+    const ran = events.filter((e) => e.type === 'task-complete').map((e) => e.taskId!);
+    const fresh = events.filter((e) => e.type === 'task-decided').map((e) => e.taskId!);
+    expect(ran.length + fresh.length).toBe(63);
+    expect(events.at(-1)).toMatchObject({ type: 'build-finished', status: 'success', summary: { tasks: 63, ran: ran.length, fresh: fresh.length } });
+    expect(events.filter((e) => e.type === 'interaction-finished').length).toBeGreaterThan(0);
     expect(ran.length).toBeGreaterThan(0);
     expect(ran.length).toBeLessThan(63);
     expect(ran).not.toContain('ConsolidateAssumptionsMarkdownTask');
