@@ -2,6 +2,9 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { LOCK_FILE, isAlive, readHolder } from '../engine/lock.js';
 import type { RunLease, RunRecord, RunStatus, Store } from '../store/store.js';
+import { HANDED_TO_WORKERS } from '../store/postgres/worker-tasks.js';
+import { jobsSchemaFor } from '../workers/job-queue.js';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
 
 /** Small facts about a run that several commands print. */
 
@@ -58,7 +61,17 @@ export async function shownRunsOf(
   runs: readonly RunRecord[],
   runDirOf: (run: RunRecord) => string = (run) => run.runDir,
 ): Promise<ShownRun[]> {
-  return Promise.all(runs.map(async (run) => withShownStatus(run, runDirOf(run), run.status === 'running' ? await store.getRunLease(run.id) : null)));
+  return Promise.all(
+    runs.map(async (run) => {
+      if (run.status !== 'running') return run;
+      // A run the workers build has no one holder: it runs while its hand-over is not finished.
+      if (run.statusReason === HANDED_TO_WORKERS && 'workerTasks' in store) {
+        const pgStore = store as PostgresStore;
+        if (await pgStore.workerTasks(jobsSchemaFor(pgStore.schema)).building(run.id)) return run;
+      }
+      return withShownStatus(run, runDirOf(run), await store.getRunLease(run.id));
+    }),
+  );
 }
 
 /** shownRunsOf for one run. */

@@ -87,6 +87,11 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     // Nothing runs it yet: its first tasks wait on the queue.
     const waiting = await rows<{ state: string; n: number }>(schema, 'SELECT state, COUNT(*)::int AS n FROM §.worker_tasks GROUP BY state');
     expect(Object.fromEntries(waiting.map((r) => [r.state, r.n]))).toEqual({ ready: 2, waiting: 61 });
+    // Handed over, it is running (not "interrupted": no one process holds it).
+    const listedRuns = JSON.parse((await runPlan(['list', '--db', url, '--json'], { cwd })).stdout) as { runs: { id: string; status: string }[] };
+    expect(listedRuns.runs.find((r) => r.id === first)?.status).toBe('running');
+    const shownRun = JSON.parse((await runPlan(['show', first, '--db', url, '--json'], { cwd })).stdout) as { run: { status: string } };
+    expect(shownRun.run.status).toBe('running');
     const workers = [startWorker(url, 'w1', ['-j', '2'])];
     const second = await submit(url, cwd, ['--prompt', 'A repair café for a neighbourhood', '--speed', 'fast']);
     workers.push(startWorker(url, 'w2', ['-j', '2']), startWorker(url, 'w3', ['-j', '2']));

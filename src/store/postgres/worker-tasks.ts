@@ -7,6 +7,9 @@ import { plainText } from './rows.js';
 /** The database's clock in epoch ms: every worker judges claims and heartbeats by the same clock. */
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
+/** `runs.status_reason` of a run the workers are building. */
+export const HANDED_TO_WORKERS = 'handed to workers';
+
 /** `workers.stop_reason` of a worker that stopped by itself (others were declared dead by a sweeper). */
 const STOPPED = 'stopped';
 
@@ -135,9 +138,10 @@ export class WorkerTasks {
         ready.map((t) => t.id),
         ready.map((t) => t.priority),
       );
-      await client.query(`UPDATE runs SET status = 'running', status_reason = 'handed to workers', updated_at = $2 WHERE id = $1`, [
+      await client.query(`UPDATE runs SET status = 'running', status_reason = $3, updated_at = $2 WHERE id = $1`, [
         handover.runId,
         Date.now(),
+        HANDED_TO_WORKERS,
       ]);
     });
   }
@@ -377,6 +381,12 @@ export class WorkerTasks {
         finishedAt: r.finished_at === null ? null : Number(r.finished_at),
       })),
     };
+  }
+
+  /** Whether the workers are building the run now (handed over, not finished). */
+  async building(runId: string): Promise<boolean> {
+    const row = (await this.context.query('SELECT finished_at FROM worker_runs WHERE run_id = $1', [runId])).rows[0];
+    return row !== undefined && row.finished_at === null;
   }
 
   /** The run's options as it was handed over. */
