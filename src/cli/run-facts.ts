@@ -3,8 +3,7 @@ import path from 'node:path';
 import { LOCK_FILE, isAlive, readHolder } from '../engine/lock.js';
 import type { RunLease, RunRecord, RunStatus, Store } from '../store/store.js';
 import { HANDED_TO_WORKERS } from '../store/postgres/worker-tasks.js';
-import { jobsSchemaFor } from '../workers/job-queue.js';
-import type { PostgresStore } from '../store/postgres/postgres-store.js';
+import { workerTasksOf } from '../workers/job-queue.js';
 
 /** Small facts about a run that several commands print. */
 
@@ -65,10 +64,7 @@ export async function shownRunsOf(
     runs.map(async (run) => {
       if (run.status !== 'running') return run;
       // A run the workers build has no one holder: it runs while its hand-over is not finished.
-      if (run.statusReason === HANDED_TO_WORKERS && 'workerTasks' in store) {
-        const pgStore = store as PostgresStore;
-        if (await pgStore.workerTasks(jobsSchemaFor(pgStore.schema)).building(run.id)) return run;
-      }
+      if (run.statusReason === HANDED_TO_WORKERS && (await workerTasksOf(store)?.building(run.id))) return run;
       return withShownStatus(run, runDirOf(run), await store.getRunLease(run.id));
     }),
   );

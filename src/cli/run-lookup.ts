@@ -68,6 +68,19 @@ export async function openRunDirOrId(arg: string, db: string | undefined): Promi
   throw new UsageError(`no run dir ${arg} and no run with id '${arg}' in ${opened?.location ?? dbLocationFor(undefined, db)}`);
 }
 
+/** `--run <id>` of the commands that take a run dir or an id: the run, in `--db` / `PLAN_DB` / `./runs/plan.db`. */
+export async function openRunById(runId: string, db: string | undefined): Promise<OpenedRun> {
+  const opened = await openDatabase(db);
+  if (opened === null) throw new UsageError(`no database at ${dbLocationFor(undefined, db)}`);
+  try {
+    const run = await requireRunById(opened.store, runId);
+    return { ...opened, run, runDir: run.runDir };
+  } catch (error) {
+    await opened.store.close();
+    throw error;
+  }
+}
+
 /** A run named by id (`--run`): a usage error when the database does not hold it. */
 export async function requireRunById(store: Store, runId: string): Promise<RunRecord> {
   const run = await store.getRun(runId);

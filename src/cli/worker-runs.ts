@@ -2,7 +2,7 @@ import path from 'node:path';
 import { UsageError } from '../engine/errors.js';
 import { criticalPathLengths, resolveForced, selectGraph } from '../engine/graph-selection.js';
 import { isPostgresUrl, openStore } from '../store/open.js';
-import { jobsSchemaFor, createQueuePool, migrateQueue } from '../workers/job-queue.js';
+import { createQueuePool, jobsSchemaFor, migrateQueue, workerTasksOf } from '../workers/job-queue.js';
 import { loadPipeline, PLAN_PIPELINE } from './pipelines.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { Store } from '../store/store.js';
@@ -96,9 +96,8 @@ export async function handOverRun(
  * store is not PostgreSQL, or the run was never handed to workers, or they finished it.
  */
 export async function workersBuilding(store: Store, runId: string): Promise<{ running: number; workerTasks: WorkerTasks } | null> {
-  if (!('workerTasks' in store)) return null;
-  const pgStore = store as PostgresStore;
-  const workerTasks = pgStore.workerTasks(jobsSchemaFor(pgStore.schema));
+  const workerTasks = workerTasksOf(store);
+  if (workerTasks === null) return null;
   const handed = await workerTasks.listTasks(runId);
   if (handed === null || handed.finishedAt !== null) return null;
   return { running: handed.tasks.filter((t) => t.state === 'running').length, workerTasks };

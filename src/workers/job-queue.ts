@@ -1,4 +1,7 @@
 import type pg from 'pg';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
+import type { WorkerTasks } from '../store/postgres/worker-tasks.js';
+import type { Store } from '../store/store.js';
 
 /**
  * Where the ready tasks wait: graphile-worker's job queue, in a schema of its own beside the store's (the
@@ -6,6 +9,13 @@ import type pg from 'pg';
  */
 export function jobsSchemaFor(storeSchema: string): string {
   return `${storeSchema}_jobs`;
+}
+
+/** The state of the runs handed to workers in `store`, or null when it is not the PostgreSQL store (no workers). */
+export function workerTasksOf(store: Store): WorkerTasks | null {
+  if (!('workerTasks' in store)) return null;
+  const pgStore = store as PostgresStore;
+  return pgStore.workerTasks(jobsSchemaFor(pgStore.schema));
 }
 
 /**

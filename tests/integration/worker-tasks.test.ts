@@ -45,9 +45,8 @@ async function queued(jobs: string, runId: string): Promise<string[]> {
   return rows.rows.map((r) => String(r.key).slice(runId.length + 1));
 }
 
-async function stateOf(store: PostgresStore, tasks: WorkerTasks, runId: string): Promise<Record<string, string>> {
+async function stateOf(tasks: WorkerTasks, runId: string): Promise<Record<string, string>> {
   const listed = await tasks.listTasks(runId);
-  void store;
   return Object.fromEntries(listed!.tasks.map((t) => [t.taskId, t.state]));
 }
 
@@ -107,7 +106,7 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     expect(Number(taken.token)).toBeGreaterThan(Number(held.token));
     expect(taken.abandoned).toBe(1);
     expect(await zombie.tasks.finish(held, { state: 'done', outcome: 'ran' }, graphOf([]))).toEqual({ held: false, runFinished: null });
-    expect(await stateOf(rescuer.store, rescuer.tasks, run.id)).toEqual({ a: 'running' });
+    expect(await stateOf(rescuer.tasks, run.id)).toEqual({ a: 'running' });
     const own = await rescuer.store.startAttempt(run.id, 'a');
     await rescuer.store.persistAttempt(own, '{}', [{ path: 'a.txt', sha256: sha256(bytes), bytes }]);
     expect((await rescuer.tasks.finish(taken, { state: 'done', outcome: 'ran' }, graphOf([]))).runFinished).toEqual({
@@ -134,7 +133,7 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
       reason: 'failed: a',
     });
     expect(await tasks.claim(stopping.id, 'c', 'w1', 10_000)).toEqual({ refused: 'run-finished' });
-    expect(await stateOf(store, tasks, stopping.id)).toEqual({ a: 'failed', b: 'blocked', c: 'ready' });
+    expect(await stateOf(tasks, stopping.id)).toEqual({ a: 'failed', b: 'blocked', c: 'ready' });
     expect(await store.getRun(stopping.id)).toMatchObject({ status: 'failed', statusReason: 'failed: a' });
 
     const going = await store.createRun({ runDir: '', pipeline: 'test', params: {} });
@@ -143,7 +142,7 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     await tasks.finish(a2, { state: 'failed', error: 'boom' }, graphOf(['b']));
     const c2 = claimed(await tasks.claim(going.id, 'c', 'w1', 10_000));
     expect((await tasks.finish(c2, { state: 'done', outcome: 'ran' }, graphOf([]))).runFinished).toEqual({ status: 'failed', reason: 'failed: a' });
-    expect(await stateOf(store, tasks, going.id)).toEqual({ a: 'failed', b: 'blocked', c: 'done' });
+    expect(await stateOf(tasks, going.id)).toEqual({ a: 'failed', b: 'blocked', c: 'done' });
   });
 
   it('plan cancel: no task of the run starts any more, a running one hears of it at its heartbeat, and the run ends cancelled', async () => {
@@ -161,7 +160,7 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
       status: 'cancelled',
       reason: 'interrupted',
     });
-    expect(await stateOf(store, tasks, run.id)).toEqual({ a: 'cancelled', c: 'cancelled' });
+    expect(await stateOf(tasks, run.id)).toEqual({ a: 'cancelled', c: 'cancelled' });
   });
 
   it("a run's --max-cost holds across workers: reservations made at once never pass it, and the refusal stops the run (stopped: budget)", async () => {

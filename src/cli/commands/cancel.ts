@@ -1,13 +1,13 @@
 import { defineCommand } from '../args.js';
 import { liveBuildOf } from '../run-facts.js';
 import { ExitCode } from '../exit-codes.js';
-import { openDatabase, openRunDir, requireRunById } from '../run-lookup.js';
+import { openRunById, openRunDir } from '../run-lookup.js';
 import { workersBuilding } from '../worker-runs.js';
 import { UsageError } from '../../engine/errors.js';
 import type { RunRecord, Store } from '../../store/store.js';
 import type { WorkerTasks } from '../../store/postgres/worker-tasks.js';
 import { formatDuration } from '../output.js';
-import { DB_OPTION, dbLocationFor } from '../run-resolution.js';
+import { DB_OPTION } from '../run-resolution.js';
 
 interface CancelArgs {
   runDir?: string;
@@ -72,15 +72,7 @@ async function openRun(args: CancelArgs): Promise<{ store: Store; run: RunRecord
     return openRunDir(args.runDir, args.db);
   }
   if (args.runDir !== undefined) throw new UsageError('give the run dir or --run <id>, not both');
-  const opened = await openDatabase(args.db);
-  if (opened === null) throw new UsageError(`no database at ${dbLocationFor(undefined, args.db)}`);
-  try {
-    const run = await requireRunById(opened.store, args.run);
-    return { store: opened.store, run, runDir: run.runDir };
-  } catch (error) {
-    await opened.store.close();
-    throw error;
-  }
+  return openRunById(args.run, args.db);
 }
 
 /**

@@ -9,11 +9,11 @@ import { defineCommand } from '../args.js';
 import { build } from '../../engine/build.js';
 import { ExitCode } from '../exit-codes.js';
 import { loadPipeline } from '../pipelines.js';
-import { checkRunDirPath, DB_OPTION, dbLocationFor, openStoreFor, requireRun } from '../run-resolution.js';
-import { openDatabase, requireRunById } from '../run-lookup.js';
-import { jobsSchemaFor } from '../../workers/job-queue.js';
+import { checkRunDirPath, DB_OPTION, openStoreFor, requireRun } from '../run-resolution.js';
+import { openRunById } from '../run-lookup.js';
+import { workerTasksOf } from '../../workers/job-queue.js';
 import { UsageError } from '../../engine/errors.js';
-import type { PostgresStore } from '../../store/postgres/postgres-store.js';
+import type { WorkerTasks } from '../../store/postgres/worker-tasks.js';
 import type { RunRecord, Store } from '../../store/store.js';
 import { formatDuration, styleFor } from '../output.js';
 import { formatCost, jsonCost } from '../format.js';
@@ -44,14 +44,11 @@ export const statusCommand = defineCommand({
 /** `--run <id>`: a run handed to workers shows its tasks as the workers have them; another run, as in its dir. */
 async function runStatusById(args: StatusArgs, runId: string): Promise<number> {
   if (args.runDir !== undefined) throw new UsageError('give the run dir or --run <id>, not both');
-  const opened = await openDatabase(args.db);
-  if (opened === null) throw new UsageError(`no database at ${dbLocationFor(undefined, args.db)}`);
-  const { store } = opened;
+  const { store, run, location } = await openRunById(runId, args.db);
   let runDir: string;
   try {
-    const run = await requireRunById(store, runId);
-    const handed = 'workerTasks' in store ? await workerTaskRows(store as PostgresStore, run.id) : null;
-    if (handed !== null) return await printWorkerStatus(store, run, handed, opened.location, args.json);
+    const handed = (await workerTasksOf(store)?.listTasks(run.id)) ?? null;
+    if (handed !== null) return await printWorkerStatus(store, run, handed, location, args.json);
     if (run.runDir === '') throw new UsageError(`run ${run.id} has no run dir: plan build <dir> --run ${run.id} builds it in one`);
     runDir = run.runDir;
   } finally {
@@ -60,14 +57,10 @@ async function runStatusById(args: StatusArgs, runId: string): Promise<number> {
   return runStatus({ ...args, runDir });
 }
 
-async function workerTaskRows(store: PostgresStore, runId: string) {
-  return store.workerTasks(jobsSchemaFor(store.schema)).listTasks(runId);
-}
-
 async function printWorkerStatus(
   store: Store,
   run: RunRecord,
-  handed: NonNullable<Awaited<ReturnType<typeof workerTaskRows>>>,
+  handed: NonNullable<Awaited<ReturnType<WorkerTasks['listTasks']>>>,
   location: string,
   json: boolean,
 ): Promise<number> {

@@ -14,7 +14,7 @@ import { planServices, rootsOf, spentSoFar, WHOLE_NUMBER } from './build.js';
 import type { Task } from '../../engine/task.js';
 import { DatabaseLimits } from '../../workers/shared-limits.js';
 import { LimiterPool } from '../../llm/limiter.js';
-import { jobsSchemaFor } from '../../workers/job-queue.js';
+import { workerTasksOf } from '../../workers/job-queue.js';
 
 /** A call holds its provider slot at most this long (a dead worker's slot frees itself): the per-try timeout and a margin. */
 const SLOT_TTL_MS = 10 * 60_000;
@@ -61,7 +61,7 @@ async function runWorkerCommand(args: WorkerArgs): Promise<number> {
   // The run's --max-cost and --llm-concurrency hold across all workers (in the database); --llm-concurrency of
   // this worker caps its own calls on top.
   const holder = `${name}-${process.pid}-${Date.now().toString(36)}`;
-  const limits = new DatabaseLimits(store.workerTasks(jobsSchemaFor(store.schema)), holder, SLOT_TTL_MS);
+  const limits = new DatabaseLimits(workerTasksOf(store)!, holder, SLOT_TTL_MS);
   // --llm-concurrency of this worker: one limiter per provider for all the runs it works on.
   const ownLimiters = llmConcurrency === undefined ? undefined : new LimiterPool({ concurrency: llmConcurrency });
   const controller = new AbortController();

@@ -2,7 +2,7 @@ import { defineCommand } from '../args.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration } from '../output.js';
 import { renderTable } from '../table.js';
-import { jobsSchemaFor } from '../../workers/job-queue.js';
+import { workerTasksOf } from '../../workers/job-queue.js';
 import { openWorkerStore, WORKER_DB_OPTION, workerDbUrl } from '../worker-runs.js';
 
 interface WorkersArgs {
@@ -20,7 +20,7 @@ export const workersCommand = defineCommand({
 async function runWorkers(args: WorkersArgs): Promise<number> {
   const store = await openWorkerStore(workerDbUrl(args.db));
   try {
-    const workers = await store.workerTasks(jobsSchemaFor(store.schema)).listWorkers();
+    const workers = await workerTasksOf(store)!.listWorkers();
     if (args.json) {
       const shown = workers.map(({ queueIds: _ids, now, ...w }) => ({ ...w, alive: w.stoppedAt === null, heartbeatAgoMs: now - w.heartbeatAt }));
       process.stdout.write(`${JSON.stringify(shown)}\n`);
