@@ -50,8 +50,9 @@ interface Worker {
   done: Promise<CliResult>;
 }
 
-function startWorker(url: string, name: string, extra: string[] = []): Worker {
+function startWorker(url: string, name: string, extra: string[] = [], config?: object): Worker {
   const cwd = newDir();
+  if (config !== undefined) fs.writeFileSync(path.join(cwd, 'plan.config.json'), JSON.stringify(config));
   const child = spawnPlan(['worker', '--db', url, '--name', name, '--scratch', path.join(cwd, 'scratch'), ...extra], { cwd });
   children.push(child);
   return { child, done: collect(child) };
@@ -216,8 +217,10 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
   it('plan cancel --run stops the tasks on the workers; plan status --run shows where each task is; plan submit --run finishes the run', async () => {
     const { url, schema } = await newSchema();
     const cwd = newDir();
+    // Slow answers take longer than the cancel takes to reach the workers: a task is always mid-call when it
+    // does (with short ones, a task could finish between the first call seen and the cancel, leaving none to stop).
     let slow = true;
-    server = await startFakeOpenAiServer({ handler: (request) => ({ kind: 'delay', ms: slow ? 1_500 : 0, next: offlineLikeAnswer(request) }) });
+    server = await startFakeOpenAiServer({ handler: (request) => ({ kind: 'delay', ms: slow ? 60_000 : 0, next: offlineLikeAnswer(request) }) });
     const model = `--model=openai-compatible:fake@${server.url}`;
     const runId = await submit(url, cwd, ['--prompt', 'A tool library', '--speed', 'fast', model]);
     const worker = startWorker(url, 'w1', ['-j', '2']);
@@ -383,5 +386,40 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     );
     found.child.kill('SIGTERM');
     expect((await found.done).exit).toBe(0);
+  }, 300_000);
+
+  it("a provider's requests per minute, set in each worker's config, hold across the workers: the calls past them wait for the minute", async () => {
+    const { url, schema } = await newSchema();
+    const cwd = newDir();
+    server = await startFakeOpenAiServer({ handler: () => ({ kind: 'text', text: 'something' }) });
+    const runId = await submit(url, cwd, [
+      '--pipeline',
+      'tests/fixtures/fan-pipeline.mjs',
+      '--param',
+      'count=4',
+      '--pipeline-root',
+      repoRoot,
+      `--model=openai-compatible:fake@${server.url}`,
+    ]);
+    // Two workers, one task each at a time, each allowed 2 requests a minute: alone, each would ask twice at
+    // once (4 in all); together they hold 2 a minute, so the 3rd and 4th wait for the first ones' minute to pass.
+    const config = { requestsPerMinute: 2 };
+    const workers = [
+      startWorker(url, 'r1', ['-j', '1', '--pipeline-root', repoRoot], config),
+      startWorker(url, 'r2', ['-j', '1', '--pipeline-root', repoRoot], config),
+    ];
+    await until(
+      async () => (await runStatus(schema, runId)) === 'complete',
+      async () => JSON.stringify(await rows(schema, 'SELECT task_id, state, worker_id, error FROM §.worker_tasks')),
+      150_000,
+    );
+    const at = server.requests.map((r) => r.receivedAt).sort((a, b) => a - b);
+    expect(at).toHaveLength(4);
+    expect(at[2]! - at[0]!).toBeGreaterThan(59_000);
+    expect(at[3]! - at[1]!).toBeGreaterThan(59_000);
+    const by = await rows<{ worker_id: string }>(schema, `SELECT DISTINCT worker_id FROM §.worker_tasks WHERE task_id LIKE 'Ask%'`);
+    expect(by.length).toBe(2);
+    for (const worker of workers) worker.child.kill('SIGTERM');
+    for (const worker of workers) expect((await worker.done).exit).toBe(0);
   }, 300_000);
 });
