@@ -152,7 +152,14 @@ async function tryOnce<T>(
       const key = spec.baseUrl ?? spec.provider;
       permit = await ctx.limiters.for(key).acquire(ctx.signal, inputTokens + outputTokens);
       // Then the limits held with other processes (workers): a slot of the provider, the run's budget.
-      if (ctx.shared !== null) shared = await ctx.shared.acquire({ runId: ctx.runId, provider: key, estimateUsd: estimate, signal: ctx.signal });
+      if (ctx.shared !== null)
+        shared = await ctx.shared.acquire({
+          runId: ctx.runId,
+          provider: key,
+          estimateUsd: estimate,
+          estimatedTokens: inputTokens + outputTokens,
+          signal: ctx.signal,
+        });
     }
   } catch (error) {
     permit?.release();
@@ -248,6 +255,6 @@ async function tryOnce<T>(
   } finally {
     permit?.release(usedTokens);
     reservation.settle(spent);
-    await shared?.release();
+    await shared?.release(usedTokens);
   }
 }

@@ -172,7 +172,7 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     const limits = [new DatabaseLimits(one.tasks, 'w1', 60_000), new DatabaseLimits(two.tasks, 'w2', 60_000)];
     for (const l of limits) l.setLimits(run.id, { maxCostUsd: 1, concurrency: 10 });
     const signal = new AbortController().signal;
-    const asked = [0, 1, 0, 1, 0, 1].map((i) => limits[i]!.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.3, signal }));
+    const asked = [0, 1, 0, 1, 0, 1].map((i) => limits[i]!.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.3, estimatedTokens: 0, signal }));
     const settled = await Promise.allSettled(asked);
     expect(settled.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
     const refusals = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -199,11 +199,11 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     for (const l of [first, second]) l.setLimits(run.id, { maxCostUsd: null, concurrency: 2 });
     const signal = new AbortController().signal;
     const held = [
-      await first.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, signal }),
-      await second.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, signal }),
+      await first.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, estimatedTokens: 0, signal }),
+      await second.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, estimatedTokens: 0, signal }),
     ];
     let third = false;
-    const waiting = second.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, signal }).then((permit) => {
+    const waiting = second.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, estimatedTokens: 0, signal }).then((permit) => {
       third = true;
       return permit;
     });
@@ -213,10 +213,10 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     const permit = await waiting;
     expect(third).toBe(true);
     // Another provider has slots of its own.
-    await (await first.acquire({ runId: run.id, provider: 'q', estimateUsd: 0, signal })).release();
+    await (await first.acquire({ runId: run.id, provider: 'q', estimateUsd: 0, estimatedTokens: 0, signal })).release();
 
     const cancel = new AbortController();
-    const cancelled = first.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.5, signal: cancel.signal });
+    const cancelled = first.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.5, estimatedTokens: 0, signal: cancel.signal });
     await new Promise((r) => setTimeout(r, 100));
     cancel.abort();
     await expect(cancelled).rejects.toBeInstanceOf(CancelledError);
@@ -224,6 +224,69 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     expect(Number(reserved.rows[0].reserved_usd)).toBeCloseTo(0, 9);
     await permit.release();
     await held[1]!.release();
+  });
+
+  it("a provider's requests per minute hold across workers: no window of the minute sees more calls start, whichever worker makes them", async () => {
+    const { open } = await setup();
+    const one = await open();
+    const two = await open();
+    const run = await one.store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await one.tasks.handOver({ runId: run.id, tasks: chain('a'), keepGoing: false, forced: [] });
+    // A window of 1.2 s stands for the minute.
+    const windowMs = 1_200;
+    const limits = [new DatabaseLimits(one.tasks, 'w1', 60_000, windowMs), new DatabaseLimits(two.tasks, 'w2', 60_000, windowMs)];
+    for (const l of limits) l.setLimits(run.id, { maxCostUsd: null, concurrency: 10, requestsPerMinute: 3 });
+    const signal = new AbortController().signal;
+    const startedAt: number[] = [];
+    const calls = [0, 1, 0, 1, 0, 1, 0].map(async (i) => {
+      const permit = await limits[i]!.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, estimatedTokens: 10, signal });
+      startedAt.push(performance.now());
+      await permit.release(10);
+    });
+    await Promise.all(calls);
+    startedAt.sort((a, b) => a - b);
+    // 7 calls at 3 a window: the 4th waits for the 1st to leave it, the 7th for the 4th. (A little slack: the
+    // window is kept by the database's clock, the starts are seen a round trip later.)
+    for (let i = 0; i + 3 < startedAt.length; i++) expect(startedAt[i + 3]! - startedAt[i]!).toBeGreaterThan(windowMs - 100);
+    expect(startedAt[6]! - startedAt[0]!).toBeGreaterThan(2 * windowMs - 100);
+    // Another provider has a window of its own.
+    const other = await limits[0]!.acquire({ runId: run.id, provider: 'q', estimateUsd: 0, estimatedTokens: 10, signal });
+    await other.release();
+  });
+
+  it("a provider's tokens per minute hold across workers, counted as the answers counted them once known; a waiting call can be cancelled", async () => {
+    const { open } = await setup();
+    const one = await open();
+    const two = await open();
+    const run = await one.store.createRun({ runDir: '', pipeline: 'test', params: {} });
+    await one.tasks.handOver({ runId: run.id, tasks: chain('a'), keepGoing: false, forced: [] });
+    const windowMs = 30_000;
+    const first = new DatabaseLimits(one.tasks, 'w1', 60_000, windowMs);
+    const second = new DatabaseLimits(two.tasks, 'w2', 60_000, windowMs);
+    for (const l of [first, second]) l.setLimits(run.id, { maxCostUsd: null, concurrency: 10, tokensPerMinute: 1_000 });
+    const signal = new AbortController().signal;
+    const a = await first.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, estimatedTokens: 400, signal });
+    const b = await second.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, estimatedTokens: 400, signal });
+    // 800 of 1,000 booked: a third of 400 waits (the window is long: it would wait 30 s).
+    const cancel = new AbortController();
+    const waiting = first.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.2, estimatedTokens: 400, signal: cancel.signal });
+    await new Promise((r) => setTimeout(r, 300));
+    cancel.abort();
+    await expect(waiting).rejects.toBeInstanceOf(CancelledError);
+    // The cancelled wait gave back its slot and its reservation.
+    const slots = await adminQuery(`SELECT COUNT(*)::int AS n FROM ${one.store.schema}.call_slots WHERE holder IS NOT NULL`);
+    expect(slots.rows[0].n).toBe(2);
+    const reserved = await adminQuery(`SELECT reserved_usd FROM ${one.store.schema}.worker_runs WHERE run_id = $1`, [run.id]);
+    expect(Number(reserved.rows[0].reserved_usd)).toBeCloseTo(0, 9);
+    // The answers counted 100 tokens each: 200 booked now, so the next call of 400 goes at once.
+    await a.release(100);
+    await b.release(100);
+    const started = performance.now();
+    const c = await second.acquire({ runId: run.id, provider: 'p', estimateUsd: 0, estimatedTokens: 400, signal });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await c.release(400);
+    const booked = await adminQuery(`SELECT SUM(tokens)::int AS used FROM ${one.store.schema}.call_window WHERE scope = 'p'`);
+    expect(booked.rows[0].used).toBe(600);
   });
 
   it('many callers of several stores taking and freeing slots at once never deadlock, and never hold more than the limit', async () => {
@@ -243,7 +306,7 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
       const loops = limits.flatMap((l) =>
         Array.from({ length: 6 }, async () => {
           for (let i = 0; i < 8; i++) {
-            const permit = await l.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.01, signal });
+            const permit = await l.acquire({ runId: run.id, provider: 'p', estimateUsd: 0.01, estimatedTokens: 0, signal });
             most = Math.max(most, ++held);
             await new Promise((r) => setTimeout(r, 2));
             held--;

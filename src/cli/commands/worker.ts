@@ -58,8 +58,8 @@ async function runWorkerCommand(args: WorkerArgs): Promise<number> {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError(`--name takes letters, digits, '.', '_' and '-' (got '${name}')`);
   const scratchRoot = path.resolve(args.scratch ?? path.join(os.tmpdir(), `plan-worker-${name}`));
   const store = await openWorkerStore(url);
-  // The run's --max-cost and --llm-concurrency hold across all workers (in the database); --llm-concurrency of
-  // this worker caps its own calls on top.
+  // The run's --max-cost and --llm-concurrency, and this worker's config's requests and tokens per minute, hold
+  // across all workers (in the database); --llm-concurrency of this worker caps its own calls on top.
   const holder = `${name}-${process.pid}-${Date.now().toString(36)}`;
   const limits = new DatabaseLimits(workerTasksOf(store)!, holder, SLOT_TTL_MS);
   // --llm-concurrency of this worker: one limiter per provider for all the runs it works on.
@@ -86,7 +86,12 @@ async function runWorkerCommand(args: WorkerArgs): Promise<number> {
         const kept = settingsOf(run.params);
         const own = resolveLlmSettings({}, process.cwd(), kept);
         const llm = llmConcurrency === undefined ? own : resolveLlmSettings({ llmConcurrency }, process.cwd(), kept);
-        limits.setLimits(run.id, { maxCostUsd: own.maxCostUsd, concurrency: own.llmConcurrency });
+        limits.setLimits(run.id, {
+          maxCostUsd: own.maxCostUsd,
+          concurrency: own.llmConcurrency,
+          requestsPerMinute: own.requestsPerMinute,
+          tokensPerMinute: own.tokensPerMinute,
+        });
         const budget = new CostBudget(llm.maxCostUsd, await spentSoFar(store, run.id));
         return { roots, services: planServices(llm, budget, false, { shared: limits, limiters: ownLimiters }) };
       },

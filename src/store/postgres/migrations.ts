@@ -247,6 +247,21 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: "each provider's requests and tokens per minute, over all workers: the calls of the last window",
+    sql: `
+      -- One row per call started (its tokens: estimated, then as the answer counted them); rows older than the
+      -- window are deleted by the next taker. A worker that dies leaves rows that simply age out.
+      CREATE TABLE call_window (
+        id         BIGSERIAL PRIMARY KEY,
+        scope      TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        tokens     BIGINT NOT NULL
+      );
+      CREATE INDEX call_window_scope ON call_window (scope, started_at);
+    `,
+  },
 ];
 
 export const latestPostgresSchemaVersion = postgresMigrations[postgresMigrations.length - 1]!.version;

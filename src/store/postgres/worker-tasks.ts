@@ -459,6 +459,44 @@ export class WorkerTasks {
     ]);
   }
 
+  /**
+   * Books one call of `tokens` in `scope`'s sliding window when the window has room under `requestsPerMinute`
+   * and `tokensPerMinute` (either may be absent), as the process-local limiter does but counting every
+   * worker's calls; else says how long until its oldest call leaves the window. Takers of one scope go one at a
+   * time (a transaction-scoped advisory lock), so two cannot both see the last free place.
+   */
+  async takeRate(
+    scope: string,
+    limits: { requestsPerMinute?: number; tokensPerMinute?: number },
+    tokens: number,
+    windowMs: number,
+  ): Promise<{ booked: number } | { waitMs: number }> {
+    return this.context.transaction(async (client) => {
+      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':call_window:' || $1, 0))`, [scope]);
+      await client.query(`DELETE FROM call_window WHERE scope = $1 AND started_at <= ${NOW_MS} - $2`, [scope, windowMs]);
+      const seen = await client.query(
+        `SELECT COUNT(*)::int AS n, COALESCE(SUM(tokens), 0)::float8 AS used, MIN(started_at)::float8 AS oldest, ${NOW_MS}::float8 AS now
+           FROM call_window WHERE scope = $1`,
+        [scope],
+      );
+      const { n, used, oldest, now } = seen.rows[0] as { n: number; used: number; oldest: number | null; now: number };
+      const { requestsPerMinute: rpm, tokensPerMinute: tpm } = limits;
+      // As locally: a call bigger than the whole token budget still goes when the window is empty.
+      const full = (rpm !== undefined && n >= rpm) || (tpm !== undefined && oldest !== null && used + tokens > tpm);
+      if (full && oldest !== null) return { waitMs: Math.max(1, oldest + windowMs - now) };
+      const booked = await client.query(`INSERT INTO call_window (scope, started_at, tokens) VALUES ($1, ${NOW_MS}, $2) RETURNING id`, [
+        scope,
+        Math.max(0, Math.round(tokens)),
+      ]);
+      return { booked: Number(booked.rows[0]!.id) };
+    });
+  }
+
+  /** A booked call's tokens as its answer counted them (the estimate was booked). */
+  async settleRate(booked: number, tokens: number): Promise<void> {
+    await this.context.query('UPDATE call_window SET tokens = $2 WHERE id = $1', [booked, Math.max(0, Math.round(tokens))]);
+  }
+
   /** A cancel request reached a run no worker is running a task of: end it now (the others end as their tasks do). */
   async cancelIdle(runId: string): Promise<RunFinish | null> {
     return this.context.transaction(async (client) => {
