@@ -5,18 +5,22 @@ import fs from 'node:fs';
 import { UsageError } from '../engine/errors.js';
 import type { Pipeline } from '../engine/pipeline.js';
 import type { PackageBinding } from './package-binding-hooks.js';
+import { isPackageSpec, parsePackageSpec, resolvePipelinePackage } from './pipeline-package.js';
 
-/** The built-in pipeline's name, as stored with a run. Any other value is the path of a user's module. */
+/** The built-in pipeline's name, as stored with a run. Any other value is a package (`npm:…`) or a module's path. */
 export const PLAN_PIPELINE = 'plan';
 
-/** `plan` (the flagship pipeline) or a JS module whose default or `pipeline` export is a Pipeline. */
-export async function loadPipeline(spec: string): Promise<Pipeline> {
+/**
+ * `plan` (the flagship pipeline), an installed package (`npm:name[/subpath]`, found from `from`'s node_modules)
+ * or a JS module whose default or `pipeline` export is a Pipeline.
+ */
+export async function loadPipeline(spec: string, from: string = process.cwd()): Promise<Pipeline> {
   if (spec === PLAN_PIPELINE) {
     // Loaded only when used: a user pipeline does not pay for the plan pipeline's 63 task modules.
     const { planPipeline } = await import('../tasks/pipeline.js');
     return planPipeline as unknown as Pipeline;
   }
-  const file = path.resolve(spec);
+  const file = isPackageSpec(spec) ? resolvePipelinePackage(spec, from) : path.resolve(from, spec);
   if (!fs.existsSync(file)) throw new UsageError(`pipeline module ${spec} does not exist`);
   bindPackageName(file);
   let module: Record<string, unknown>;
@@ -56,7 +60,12 @@ function resolvesToThisCopy(name: string, fromFile: string): boolean {
   }
 }
 
-/** What a run records as its pipeline: the name of the built-in one, or the absolute path of a module. */
+/** What a run records as its pipeline: the built-in one's name, a package spec, or the absolute path of a module. */
 export function pipelineSpecToStore(spec: string): string {
-  return spec === PLAN_PIPELINE ? spec : path.resolve(spec);
+  if (spec === PLAN_PIPELINE) return spec;
+  if (isPackageSpec(spec)) {
+    parsePackageSpec(spec);
+    return spec;
+  }
+  return path.resolve(spec);
 }

@@ -4,6 +4,7 @@ import { criticalPathLengths, resolveForced, selectGraph } from '../engine/graph
 import { isPostgresUrl, openStore } from '../store/open.js';
 import { createQueuePool, jobsSchemaFor, migrateQueue, workerTasksOf } from '../workers/job-queue.js';
 import { loadPipeline, PLAN_PIPELINE } from './pipelines.js';
+import { isPackageSpec, parsePackageSpec } from './pipeline-package.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { Store } from '../store/store.js';
 import type { WorkerTasks } from '../store/postgres/worker-tasks.js';
@@ -16,10 +17,11 @@ export const WORKER_DB_OPTION = {
   describe: 'the shared PostgreSQL store: postgres://… (env PLAN_DB)',
 } as const;
 
-/** `--pipeline-root`: where pipeline modules named by a relative path are found on this machine. */
+/** `--pipeline-root`: where pipeline modules named by a relative path, and pipeline packages, are found on this machine. */
 export const PIPELINE_ROOT_OPTION = {
   type: 'string',
-  describe: 'folder that relative --pipeline paths are read from on this machine (default: the current folder; env PLAN_PIPELINE_ROOT)',
+  describe:
+    'folder that relative --pipeline paths are read from, and npm: packages found in (its node_modules), on this machine (default: the current folder; env PLAN_PIPELINE_ROOT)',
 } as const;
 
 export function workerDbUrl(db: string | undefined): string {
@@ -39,11 +41,16 @@ export function pipelineRoot(given: string | undefined): string {
 }
 
 /**
- * How a run handed to workers names its pipeline: the built-in `plan`, or a module path relative to each
- * machine's pipeline root — never an absolute path, which means nothing on another machine.
+ * How a run handed to workers names its pipeline: the built-in `plan`, a package installed under each
+ * machine's pipeline root (`npm:name`), or a module path relative to that root — never an absolute path,
+ * which means nothing on another machine.
  */
 export function workerPipelineSpec(given: string | undefined): string {
   if (given === undefined || given === PLAN_PIPELINE) return PLAN_PIPELINE;
+  if (isPackageSpec(given)) {
+    parsePackageSpec(given);
+    return given;
+  }
   if (path.isAbsolute(given)) {
     throw new UsageError(
       `--pipeline ${given} is an absolute path of this machine: give it relative to the workers' --pipeline-root (e.g. pipelines/mine.js)`,
@@ -54,9 +61,9 @@ export function workerPipelineSpec(given: string | undefined): string {
   return normal;
 }
 
-/** Loads a run's pipeline where this process runs: the built-in one, or the module under the pipeline root. */
+/** Loads a run's pipeline where this process runs: the built-in one, or the package or module under the pipeline root. */
 export function loadWorkerPipeline(spec: string, root: string): Promise<Pipeline> {
-  return loadPipeline(spec === PLAN_PIPELINE ? spec : path.join(root, spec));
+  return loadPipeline(spec, root);
 }
 
 /**

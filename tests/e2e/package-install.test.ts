@@ -137,6 +137,39 @@ export class Typed extends Task<LlmServices> {
     expect(fs.readFileSync(path.join(project, 'runs', 'tools', 'shout.txt'), 'utf8')).toBe('HELLO\n');
   });
 
+  it('builds a pipeline installed as a package (--pipeline npm:<name>), and resumes it from the name kept with the run', async () => {
+    // The pipeline's own package, as npm lays it out when installed: node_modules/@acme/shout-pipelines.
+    const installed = path.join(project, 'node_modules', '@acme', 'shout-pipelines');
+    fs.mkdirSync(installed, { recursive: true });
+    fs.writeFileSync(
+      path.join(installed, 'package.json'),
+      JSON.stringify({
+        name: '@acme/shout-pipelines',
+        type: 'module',
+        exports: { '.': { import: './shout.mjs' } },
+        peerDependencies: { [PACKAGE]: '*' },
+      }),
+    );
+    fs.writeFileSync(path.join(installed, 'shout.mjs'), readmeExamples()[0]!);
+
+    const built = await plan(['build', 'runs/pkg', '--pipeline', 'npm:@acme/shout-pipelines'], project);
+    expect(built.stderr).toMatch(/build complete: ran 2 tasks/);
+    expect(built.exit).toBe(0);
+    expect(fs.readFileSync(path.join(project, 'runs', 'pkg', 'shout.txt'), 'utf8')).toBe('HELLO\n');
+    const again = await plan(['build', 'runs/pkg'], project);
+    expect(again.stderr).toMatch(/build complete: ran 0 tasks/);
+    expect(again.exit).toBe(0);
+    const show = await plan(['show', 'runs/pkg', '--json'], project);
+    expect((JSON.parse(show.stdout) as { run: { pipeline: string } }).run.pipeline).toBe('npm:@acme/shout-pipelines');
+
+    const missing = await plan(['build', 'runs/none', '--pipeline', 'npm:@acme/absent'], project);
+    expect(missing.exit).toBe(2);
+    expect(missing.stderr.split('\n').filter((line) => line.startsWith('plan: '))).toEqual([
+      `plan: pipeline package @acme/absent is not installed in ${project} (nor a folder above it): npm install it there`,
+    ]);
+    expect(fs.existsSync(path.join(project, 'runs', 'none'))).toBe(false);
+  });
+
   it('refuses in one line, exit 2, a pipeline whose tasks and targets come from another copy of the package', async () => {
     const vendored = path.join(project, 'vendor', PACKAGE);
     fs.cpSync(path.join(project, 'node_modules', PACKAGE), vendored, { recursive: true });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, repoRoot, runPlan, snapshotDir, spawnPlan, tempDir, waitForOutput, type CliResult } from '../support/cli.js';
@@ -387,6 +388,32 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     found.child.kill('SIGTERM');
     expect((await found.done).exit).toBe(0);
   }, 300_000);
+
+  it("a pipeline installed as a package (npm:<name>) is found in the node_modules of each machine's pipeline root", async () => {
+    const { url, schema } = await newSchema();
+    const cwd = newDir();
+    // The package as npm lays it out under the root; its entry is the diamond fixture.
+    const root = newDir();
+    const installed = path.join(root, 'node_modules', '@acme', 'diamond');
+    fs.mkdirSync(installed, { recursive: true });
+    fs.writeFileSync(path.join(installed, 'package.json'), JSON.stringify({ name: '@acme/diamond', type: 'module', exports: './index.js' }));
+    const fixture = pathToFileURL(path.join(repoRoot, 'tests/fixtures/diamond-pipeline.mjs')).href;
+    fs.writeFileSync(path.join(installed, 'index.js'), `export { pipeline } from '${fixture}';\n`);
+
+    const runId = await submit(url, cwd, ['--pipeline', 'npm:@acme/diamond', '--param', 'seed=pkg', '--pipeline-root', root]);
+    const worker = startWorker(url, 'pkg', ['--pipeline-root', root]);
+    await until(
+      async () => (await runStatus(schema, runId)) === 'complete',
+      async () => JSON.stringify(await rows(schema, 'SELECT task_id, state, error FROM §.worker_tasks')),
+      60_000,
+    );
+    expect(await rows(schema, 'SELECT pipeline FROM §.runs WHERE id = $1', [runId])).toEqual([{ pipeline: 'npm:@acme/diamond' }]);
+    worker.child.kill('SIGTERM');
+    expect((await worker.done).exit).toBe(0);
+    const absent = await runPlan(['submit', '--db', url, '--pipeline', 'npm:@acme/absent', '--pipeline-root', root], { cwd });
+    expect(absent.exit).toBe(2);
+    expect(absent.stderr).toBe(`plan: pipeline package @acme/absent is not installed in ${root} (nor a folder above it): npm install it there\n`);
+  }, 120_000);
 
   it("a provider's requests per minute, set in each worker's config, hold across the workers: the calls past them wait for the minute", async () => {
     const { url, schema } = await newSchema();

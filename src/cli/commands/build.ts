@@ -79,7 +79,10 @@ export const buildCommand = defineCommand({
     force: { type: 'string', array: true, default: [], describe: 'rebuild these tasks (ids or class names) and their dependents' },
     restore: { type: 'boolean', default: false, describe: 'write missing outputs back from the database instead of regenerating them' },
     json: { type: 'boolean', default: false, describe: 'print build events as JSON lines' },
-    pipeline: { type: 'string', describe: `pipeline module for a new run (default: the built-in '${PLAN_PIPELINE}' pipeline)` },
+    pipeline: {
+      type: 'string',
+      describe: `pipeline of a new run: a module's path, or npm:<package> installed here (default: the built-in '${PLAN_PIPELINE}' pipeline)`,
+    },
     prompt: { type: 'string', describe: 'the prompt of a new run' },
     'prompt-file': { type: 'string', describe: 'read the prompt of a new run from a file' },
     param: { type: 'string', array: true, default: [], describe: 'a run parameter key=value (repeatable)' },

@@ -45,7 +45,10 @@ export const submitCommand = defineCommand({
   options: {
     db: WORKER_DB_OPTION,
     run: { type: 'string', describe: 'hand an existing run (by id) to the workers again: what is built stays, the rest is built' },
-    pipeline: { type: 'string', describe: `pipeline module, relative to the workers' --pipeline-root (default: the built-in '${PLAN_PIPELINE}')` },
+    pipeline: {
+      type: 'string',
+      describe: `pipeline: a module's path relative to the workers' --pipeline-root, or npm:<package> installed there (default: the built-in '${PLAN_PIPELINE}')`,
+    },
     'pipeline-root': PIPELINE_ROOT_OPTION,
     prompt: { type: 'string', describe: 'the prompt of the new run' },
     'prompt-file': { type: 'string', describe: 'read the prompt from a file' },
