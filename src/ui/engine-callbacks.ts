@@ -43,6 +43,20 @@ export interface UiEngine extends UiRebuildEngine {
   decide(run: RunRecord): Promise<ReadonlyMap<string, Decision> | null>;
   /** `plan explain`'s text for one task; null when the run dir is not here or the task is not in the graph. */
   explain(run: RunRecord, taskId: string): Promise<string | null>;
+  /**
+   * Each task as the workers have it, for a run handed to them (`plan submit`, `plan build --workers`); null
+   * for a run never handed over, or a store without workers (SQLite).
+   */
+  workerStates(run: RunRecord): Promise<ReadonlyMap<string, WorkerTaskView> | null>;
+}
+
+/** One task's row of the workers' schedule (plan status --run shows the same). */
+export interface WorkerTaskView {
+  state: 'waiting' | 'ready' | 'running' | 'done' | 'failed' | 'blocked' | 'cancelled';
+  /** How a `done` task ended: ran, fresh or pinned. */
+  outcome: string | null;
+  workerId: string | null;
+  error: string | null;
 }
 
 /** Which rebuild: the task alone (`--force T --until T`), or the task and everything downstream of it (`--from T`). */

@@ -1,12 +1,13 @@
 import type { AttemptRecord } from '../store/store.js';
-import type { Decision, DecidedState } from './engine-callbacks.js';
+import type { Decision, DecidedState, WorkerTaskView } from './engine-callbacks.js';
 
 /**
  * What a node of the graph shows. With the run dir on this machine it is the next build's decision (as
  * `plan graph` and `plan status` give it), with what the store says is happening now laid over it: a task
  * whose attempt runs in a live build is `running`; one whose newest attempt failed or was cancelled, and
  * that is not fresh, is `failed` or `cancelled`. Without the run dir (a run built elsewhere, on a shared
- * database) it comes from the store alone: the newest attempt of each task.
+ * database) it comes from the store alone: for a run handed to workers, the workers' row of each task (the
+ * schedule knows what is ready, waiting or blocked); else the newest attempt of each task.
  */
 export type ShownState = DecidedState | 'running' | 'failed' | 'cancelled';
 
@@ -56,5 +57,27 @@ function fromStore(newest: AttemptRecord | null): { state: ShownState; reason: s
       return { state: 'missing', reason: `attempt ${newest.id} was left running by a build that is gone` };
     case 'abandoned':
       return { state: 'missing', reason: `attempt ${newest.id} was abandoned` };
+  }
+}
+
+/** A task of a run the workers build, as their schedule has it. */
+export function workerShownState(row: WorkerTaskView): { state: ShownState; reason: string } {
+  const on = row.workerId === null ? '' : ` on worker ${row.workerId}`;
+  switch (row.state) {
+    case 'done':
+      if (row.outcome === 'pinned') return { state: 'pinned', reason: 'pinned: kept as it is' };
+      return { state: 'fresh', reason: row.outcome === 'fresh' ? `found up to date${on}` : `built${on}` };
+    case 'running':
+      return { state: 'running', reason: `running${on}` };
+    case 'ready':
+      return { state: 'missing', reason: 'ready: waiting for a free worker' };
+    case 'waiting':
+      return { state: 'missing', reason: 'waiting for the tasks it requires' };
+    case 'failed':
+      return { state: 'failed', reason: `failed${on}${row.error ? `: ${row.error}` : ''}` };
+    case 'blocked':
+      return { state: 'blocked', reason: row.error ?? 'a task it requires failed' };
+    case 'cancelled':
+      return { state: 'cancelled', reason: row.error ?? 'the run was cancelled' };
   }
 }

@@ -250,6 +250,28 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     expect(human.stdout).toContain(`run ${runId}  cancelled`);
     expect(human.stdout).toMatch(/^cancelled +\w+/m);
 
+    // The dashboard shows the same schedule: the run has no dir, so its states are the workers'.
+    const ui = spawnPlan(['ui', '--db', url, '--port', '0'], { cwd });
+    children.push(ui);
+    let out = '';
+    ui.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const uiDone = collect(ui);
+    await waitForOutput(ui, (seen) => /plan ui: http:\/\/127\.0\.0\.1:\d+\/\n/.test(seen));
+    const page = (await (await fetch(`${/plan ui: (\S+)\n/.exec(out)![1]!}api/runs/${runId}`)).json()) as {
+      notes: string[];
+      graph: { nodes: { id: string; shown: string; reason: string }[] };
+    };
+    expect(page.notes[0]).toBe(
+      `the workers build this run (it has no run dir): states are the workers' schedule, as plan status --run ${runId} shows it`,
+    );
+    expect(page.graph.nodes).toHaveLength(63);
+    const byState = (state: string) => page.graph.nodes.filter((n) => n.shown === state);
+    expect(byState('cancelled').length).toBe(shown.counts.cancelled);
+    expect(byState('running')).toEqual([]);
+    for (const node of byState('fresh')) expect(node.reason).toMatch(/^(built|found up to date) on worker w1-\w+$/);
+    ui.kill('SIGTERM');
+    expect((await uiDone).exit).toBe(0);
+
     // Handed over again: what was built stays, the rest is built.
     slow = false;
     const again = await runPlan(['submit', '--run', runId, '--db', url], { cwd });

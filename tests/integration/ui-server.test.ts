@@ -265,6 +265,9 @@ for (const backend of backends) {
       async explain(run, taskId) {
         return run.id === diamond.id ? `${taskId}  fake explanation <img src=x onerror=alert(1)>\n` : null;
       },
+      async workerStates() {
+        return null;
+      },
       async previewRebuild(run, request): Promise<RebuildPreview | null> {
         if (run.id !== diamond.id && run.id !== building.id) return null;
         const selection = request.scope === 'task' ? `--force ${request.taskId} --until ${request.taskId}` : `--from ${request.taskId}`;
@@ -1136,6 +1139,7 @@ const quietEngine = (tasks: GraphTask[]): UiEngine => ({
   graph: async () => tasks,
   decide: async () => null,
   explain: async () => null,
+  workerStates: async () => null,
   previewRebuild: async () => null,
   startRebuild: async () => null,
 });

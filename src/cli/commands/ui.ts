@@ -16,7 +16,8 @@ import { pipelineParams } from '../run-settings.js';
 import { PLAN_PIPELINE } from '../pipelines.js';
 import { RunExplainer } from '../explanation.js';
 import type { RunRecord, Store } from '../../store/store.js';
-import type { Decision, GraphTask, RebuildPreview, RebuildRequest, UiEngine } from '../../ui/engine-callbacks.js';
+import type { Decision, GraphTask, RebuildPreview, RebuildRequest, UiEngine, WorkerTaskView } from '../../ui/engine-callbacks.js';
+import { workerTasksOf } from '../../workers/job-queue.js';
 import { isPostgresUrl } from '../../store/open.js';
 
 interface UiArgs {
@@ -142,6 +143,13 @@ function engineFor(store: Store, db: string): UiEngine {
       const decisions = await decideRun(run, run.runDir, store, roots);
       const explainer = new RunExplainer(run.runDir, graph, decisions, await store.listAttempts(run.id), await store.listContentVersions(run.id));
       return describeTask(explainer.explainTask(taskId));
+    },
+    async workerStates(run) {
+      const listed = await workerTasksOf(store)?.listTasks(run.id);
+      if (listed === undefined || listed === null) return null;
+      return new Map(
+        listed.tasks.map((t): [string, WorkerTaskView] => [t.taskId, { state: t.state, outcome: t.outcome, workerId: t.workerId, error: t.error }]),
+      );
     },
     async previewRebuild(run, request) {
       if (!isHere(run)) return null;

@@ -5,7 +5,7 @@ import { notFound } from '../http.js';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Point } from '../layout.js';
 import { scrub } from '../scrub.js';
 import { collapsedStages, collapseGraph, stagesOf, stageState, stateSummary } from '../stages.js';
-import { activityByTask, shownState, type ShownState } from '../states.js';
+import { activityByTask, shownState, workerShownState, type ShownState } from '../states.js';
 import { buildTimeline } from '../timeline.js';
 import { runDurationMs } from '../../store/views.js';
 
@@ -73,10 +73,11 @@ export function attemptView(a: AttemptRecord): AttemptView {
 
 export async function runDetail(ctx: UiContext, runId: string, options: RunDetailOptions = {}) {
   const run = await loadRun(ctx, runId);
-  const [[shown], tasksOrNull, decisions, attempts, spend, totals, calls] = await Promise.all([
+  const [[shown], tasksOrNull, decisions, onWorkers, attempts, spend, totals, calls] = await Promise.all([
     ctx.engine.shownStatuses([run]),
     ctx.engine.graph(run).catch(() => null),
     ctx.engine.decide(run).catch(() => null),
+    ctx.engine.workerStates(run).catch(() => null),
     ctx.store.listAttempts(run.id),
     ctx.store.summarizeSpend('task', { runId: run.id }),
     ctx.store.runTotals(run.id),
@@ -86,12 +87,19 @@ export async function runDetail(ctx: UiContext, runId: string, options: RunDetai
   const activity = activityByTask(attempts);
   const cost = new Map(spend.map((row) => [row.key, row]));
   // Without the pipeline (not installed here) the graph is the tasks the store knows, without edges.
-  const tasks: readonly GraphTask[] = tasksOrNull ?? [...activity.keys()].map((id) => ({ id, requires: [], outputs: [] }));
+  const known = onWorkers === null ? [...activity.keys()] : [...new Set([...onWorkers.keys(), ...activity.keys()])];
+  const tasks: readonly GraphTask[] = tasksOrNull ?? known.map((id) => ({ id, requires: [], outputs: [] }));
+  // With no run dir here, the workers' schedule says more than the attempts do (ready, waiting, blocked).
+  const fromWorkers = decisions === null ? onWorkers : null;
   const taskNodes = new Map<string, GraphNode>(
     tasks.map((task) => {
       const decision = decisions?.get(task.id) ?? null;
       const act = activity.get(task.id);
-      const shownTask = shownState(decisions === null ? null : (decision ?? { state: 'missing', reason: 'not decided' }), act, live);
+      const row = fromWorkers?.get(task.id);
+      const shownTask =
+        row !== undefined
+          ? workerShownState(row)
+          : shownState(decisions === null ? null : (decision ?? { state: 'missing', reason: 'not decided' }), act, live);
       const spent = cost.get(task.id);
       const node: GraphNode = {
         id: task.id,
@@ -146,7 +154,10 @@ export async function runDetail(ctx: UiContext, runId: string, options: RunDetai
     }),
   ];
   const notes: string[] = [];
-  if (decisions === null) {
+  if (fromWorkers !== null) {
+    const where = run.runDir === '' ? 'it has no run dir' : `its run dir ${run.runDir} is not on this machine`;
+    notes.push(`the workers build this run (${where}): states are the workers' schedule, as plan status --run ${run.id} shows it`);
+  } else if (decisions === null) {
     notes.push(
       `the run dir ${run.runDir} is not on this machine: states come from the database alone (each task's newest attempt), not from the files`,
     );

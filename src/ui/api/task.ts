@@ -1,6 +1,6 @@
 import { isoTime, type UiContext } from '../context.js';
 import { notFound } from '../http.js';
-import { activityByTask, shownState } from '../states.js';
+import { activityByTask, shownState, workerShownState } from '../states.js';
 import { attemptView, loadRun } from './run.js';
 import { callSummary } from './calls.js';
 
@@ -15,18 +15,21 @@ export interface FileVersions {
 
 export async function taskDetail(ctx: UiContext, runId: string, taskId: string) {
   const run = await loadRun(ctx, runId);
-  const [[shown], graph, decisions, attempts, versions, calls] = await Promise.all([
+  const [[shown], graph, decisions, onWorkers, attempts, versions, calls] = await Promise.all([
     ctx.engine.shownStatuses([run]),
     ctx.engine.graph(run).catch(() => null),
     ctx.engine.decide(run).catch(() => null),
+    ctx.engine.workerStates(run).catch(() => null),
     ctx.store.listAttempts(run.id, taskId),
     ctx.store.listContentVersions(run.id),
     ctx.store.listInteractionSummaries(run.id),
   ]);
   const task = graph?.find((t) => t.id === taskId) ?? null;
-  if (task === null && attempts.length === 0) throw notFound(`run ${run.id} has no task ${taskId}`);
+  const row = decisions === null ? onWorkers?.get(taskId) : undefined;
+  if (task === null && attempts.length === 0 && row === undefined) throw notFound(`run ${run.id} has no task ${taskId}`);
   const decision = decisions === null ? null : (decisions.get(taskId) ?? { state: 'missing' as const, reason: 'not decided' });
-  const state = shownState(decision, activityByTask(attempts).get(taskId), shown!.status === 'running');
+  // As on the run's page: without the run dir here, the workers' schedule when they build the run.
+  const state = row !== undefined ? workerShownState(row) : shownState(decision, activityByTask(attempts).get(taskId), shown!.status === 'running');
   const explanation = decisions === null || task === null ? null : await ctx.engine.explain(run, taskId).catch(() => null);
 
   const declared = new Set(task?.outputs ?? []);
