@@ -253,6 +253,8 @@ export interface Store {
   readContent(runId: string, path: string, version?: number): Promise<Buffer | null>;
   /** Bytes of the version with this sha256, if stored. */
   readContentBySha(runId: string, path: string, sha256: string): Promise<Buffer | null>;
+  /** readContentBySha of many files at once (one round trip on a server), in the order asked; null for each absent. */
+  readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]>;
   listContentVersions(runId: string, path?: string): Promise<ContentVersion[]>;
   saveFileStats(runId: string, stats: FileStat[]): Promise<void>;
 

@@ -45,21 +45,25 @@ export async function runTaskInScratch<S extends object>(job: ScratchTask<S>): P
   const snapshot = { ...loaded, fileStats: new Map() };
   const state = new RunState(graph, job.all, job.scratchDir, snapshot);
 
+  // Every file the scratch folder needs, read in one round trip.
+  const wanted: { path: string; sha256: string }[] = [];
   for (const dep of graph.requires.get(taskId)!) {
     const built = snapshot.built.get(dep);
     if (built === undefined) return { kind: 'failed', error: `its dependency ${dep} has no stored build` };
     for (const filePath of filesOf(graph, dep, built.outputs)) {
       const sha = snapshot.latestContent.get(filePath) ?? built.outputs?.[filePath];
       if (sha === undefined) continue;
-      await writeStored(job, filePath, sha);
+      wanted.push({ path: filePath, sha256: sha });
       state.currentSha.set(filePath, sha);
     }
   }
   const own = snapshot.built.get(taskId);
   for (const filePath of filesOf(graph, taskId, own?.outputs ?? null)) {
     const sha = snapshot.latestContent.get(filePath);
-    if (sha !== undefined) await writeStored(job, filePath, sha);
+    if (sha !== undefined) wanted.push({ path: filePath, sha256: sha });
   }
+  const contents = await store.readContentsBySha(runId, wanted);
+  for (const [i, { path: filePath, sha256 }] of wanted.entries()) writeStored(job, filePath, sha256, contents[i]!);
 
   const decider = new TaskDecider(state, { runId, runDir: job.scratchDir, store, forced: job.forced, restore: false, emit: job.emit });
   const decision = await decider.decide(taskId, null);
@@ -105,8 +109,7 @@ function filesOf<S extends object>(graph: TaskGraph<S>, taskId: string, built: R
   return [...new Set([...graph.outputs.get(taskId)!, ...Object.keys(built ?? {})])];
 }
 
-async function writeStored<S extends object>(job: ScratchTask<S>, filePath: string, sha: string): Promise<void> {
-  const bytes = await job.store.readContentBySha(job.runId, filePath, sha);
+function writeStored<S extends object>(job: ScratchTask<S>, filePath: string, sha: string, bytes: Buffer | null): void {
   if (bytes === null) throw new Error(`the database lacks the content of ${filePath} (sha256 ${sha.slice(0, 12)})`);
   try {
     writeFileAtomic(job.scratchDir, filePath, bytes, { fsync: false });

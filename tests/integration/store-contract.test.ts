@@ -849,6 +849,31 @@ for (const backend of backends) {
         expect(await store.readContentBySha(run.id, 'a.md', '0'.repeat(64))).toBeNull();
       });
 
+      it('readContentsBySha reads many at once, in the order asked, the newest version of a sha stored twice, null for each absent', async () => {
+        const run = await newRun();
+        const other = await newRun();
+        for (const text of ['one', 'two', 'one']) await store.recordEdit(run.id, 'T', 'a.md', Buffer.from(text));
+        await store.recordEdit(run.id, 'T', 'b.md', Buffer.from('bee'));
+        await store.recordEdit(other.id, 'T', 'c.md', Buffer.from('sea'));
+        const asked = [
+          { path: 'b.md', sha256: sha256('bee') },
+          { path: 'a.md', sha256: sha256('one') },
+          { path: 'c.md', sha256: sha256('sea') },
+          { path: 'a.md', sha256: sha256('two') },
+          { path: 'a.md', sha256: sha256('bee') },
+          { path: 'b.md', sha256: sha256('bee') },
+        ];
+        expect(await store.readContentsBySha(run.id, asked)).toEqual([
+          Buffer.from('bee'),
+          Buffer.from('one'),
+          null,
+          Buffer.from('two'),
+          null,
+          Buffer.from('bee'),
+        ]);
+        expect(await store.readContentsBySha(run.id, [])).toEqual([]);
+      });
+
       it('listContentVersions lists by path, then version, of one run; of one path on request', async () => {
         const run = await newRun();
         const other = await newRun();

@@ -91,6 +91,18 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     // Declared dead while it was paused: its claim is given back (the task ready again).
     const held = claimed(await zombie.tasks.claim(run.id, 'a', 'zombie', 60_000));
     const attempt = await zombie.store.startAttempt(run.id, 'a');
+    const call = await zombie.store.startInteraction({
+      runId: run.id,
+      taskId: 'a',
+      attemptId: attempt,
+      itemKey: 'item',
+      turn: 1,
+      requestHash: 'hash-a',
+      provider: 'openai-compatible',
+      requestedModel: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      responseFormat: 'json_schema',
+    });
     await new Promise((r) => setTimeout(r, 30));
     const swept = await rescuer.tasks.sweep(10);
     expect(swept).toMatchObject({ workerIds: ['zombie'], released: 1 });
@@ -105,6 +117,8 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     const taken = claimed(await rescuer.tasks.claim(run.id, 'a', 'rescuer', 60_000));
     expect(Number(taken.token)).toBeGreaterThan(Number(held.token));
     expect(taken.abandoned).toBe(1);
+    expect((await rescuer.store.listAttempts(run.id, 'a')).map((a) => a.status)).toEqual(['abandoned']);
+    expect(await rescuer.store.getInteraction(call)).toMatchObject({ status: 'abandoned', errorMessage: 'the worker running its attempt died' });
     expect(await zombie.tasks.finish(held, { state: 'done', outcome: 'ran' }, graphOf([]))).toEqual({ held: false, runFinished: null });
     expect(await stateOf(rescuer.tasks, run.id)).toEqual({ a: 'running' });
     const own = await rescuer.store.startAttempt(run.id, 'a');

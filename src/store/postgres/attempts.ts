@@ -528,6 +528,20 @@ export class Attempts {
     return row ? decodeContent(row.encoding as string, row.data as Buffer) : null;
   }
 
+  async readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]> {
+    if (wanted.length === 0) return [];
+    const result = await this.context.query(
+      `SELECT DISTINCT ON (w.i) w.i, c.encoding, c.data
+         FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS w(path, sha256, i)
+         JOIN plan_content c ON c.run_id = $1 AND c.path = w.path AND c.sha256 = w.sha256
+        ORDER BY w.i, c.version DESC`,
+      [runId, wanted.map((w) => w.path), wanted.map((w) => w.sha256)],
+    );
+    const found: (Buffer | null)[] = wanted.map(() => null);
+    for (const row of result.rows) found[Number(row.i) - 1] = decodeContent(row.encoding as string, row.data as Buffer);
+    return found;
+  }
+
   async listContentVersions(runId: string, filePath?: string): Promise<ContentVersion[]> {
     const columns = 'id, run_id, path, version, task_id, attempt_id, sha256, size, source, created_at';
     const result =

@@ -172,25 +172,27 @@ export class WorkerTasks {
         await this.finishRunIfDone(client, runId);
         return { refused: 'run-stopping' };
       }
+      // One statement: the claim, and only when it is taken, the earlier claims' attempts and their unanswered
+      // calls abandoned (the CTEs share one snapshot: the calls are found through the attempts it ends).
       const claimed = await client.query(
-        `UPDATE worker_tasks SET state = 'running', claim_token = claim_token + 1, worker_id = $3, claim_expires_at = ${NOW_MS} + $4,
-                started_at = ${NOW_MS}, error = NULL
-          WHERE run_id = $1 AND task_id = $2 AND (state = 'ready' OR (state = 'running' AND claim_expires_at <= ${NOW_MS}))
-          RETURNING claim_token::text AS token`,
-        [runId, taskId, workerId, ttlMs],
+        `WITH claimed AS (
+           UPDATE worker_tasks SET state = 'running', claim_token = claim_token + 1, worker_id = $3, claim_expires_at = ${NOW_MS} + $4,
+                  started_at = ${NOW_MS}, error = NULL
+            WHERE run_id = $1 AND task_id = $2 AND (state = 'ready' OR (state = 'running' AND claim_expires_at <= ${NOW_MS}))
+            RETURNING claim_token::text AS token
+         ), ended AS (
+           UPDATE task_attempts SET status = 'abandoned', finished_at = $5
+            WHERE run_id = $1 AND task_id = $2 AND status = 'running' AND EXISTS (SELECT 1 FROM claimed)
+            RETURNING id
+         ), calls AS (
+           UPDATE llm_interactions SET status = 'abandoned', error_message = 'the worker running its attempt died', finished_at = $5
+            WHERE status = 'pending' AND attempt_id IN (SELECT id FROM ended)
+         )
+         SELECT token, (SELECT COUNT(*) FROM ended)::int AS abandoned FROM claimed`,
+        [runId, taskId, workerId, ttlMs, Date.now()],
       );
       if (claimed.rows.length === 0) return { refused: 'not-ready' };
-      const now = Date.now();
-      await client.query(
-        `UPDATE llm_interactions SET status = 'abandoned', error_message = 'the worker running its attempt died', finished_at = $1
-          WHERE status = 'pending' AND attempt_id IN (SELECT id FROM task_attempts WHERE run_id = $2 AND task_id = $3 AND status = 'running')`,
-        [now, runId, taskId],
-      );
-      const ended = await client.query(
-        `UPDATE task_attempts SET status = 'abandoned', finished_at = $1 WHERE run_id = $2 AND task_id = $3 AND status = 'running'`,
-        [now, runId, taskId],
-      );
-      return { runId, taskId, token: claimed.rows[0]!.token as string, abandoned: ended.rowCount ?? 0 };
+      return { runId, taskId, token: claimed.rows[0]!.token as string, abandoned: claimed.rows[0]!.abandoned as number };
     });
     if ('token' in outcome) this.fence.holdClaim(runId, taskId, outcome.token);
     return outcome;

@@ -301,6 +301,13 @@ export class Attempts {
     return row ? decodeContent(row.encoding as string, row.data as Buffer) : null;
   }
 
+  /** In-process reads cost no round trip: one statement per file. */
+  async readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]> {
+    const found: (Buffer | null)[] = [];
+    for (const { path, sha256 } of wanted) found.push(await this.readContentBySha(runId, path, sha256));
+    return found;
+  }
+
   async listContentVersions(runId: string, filePath?: string): Promise<ContentVersion[]> {
     const columns = 'id, run_id, path, version, task_id, attempt_id, sha256, size, source, created_at';
     const rows =

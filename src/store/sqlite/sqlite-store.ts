@@ -207,6 +207,10 @@ export class SqliteStore implements Store {
     return this.attempts.readContentBySha(runId, filePath, sha256);
   }
 
+  readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]> {
+    return this.attempts.readContentsBySha(runId, wanted);
+  }
+
   listContentVersions(runId: string, filePath?: string): Promise<ContentVersion[]> {
     return this.attempts.listContentVersions(runId, filePath);
   }
