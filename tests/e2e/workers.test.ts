@@ -51,10 +51,10 @@ interface Worker {
   done: Promise<CliResult>;
 }
 
-function startWorker(url: string, name: string, extra: string[] = [], config?: object): Worker {
+function startWorker(url: string, name: string, extra: string[] = [], config?: object, env?: Record<string, string>): Worker {
   const cwd = newDir();
   if (config !== undefined) fs.writeFileSync(path.join(cwd, 'plan.config.json'), JSON.stringify(config));
-  const child = spawnPlan(['worker', '--db', url, '--name', name, '--scratch', path.join(cwd, 'scratch'), ...extra], { cwd });
+  const child = spawnPlan(['worker', '--db', url, '--name', name, '--scratch', path.join(cwd, 'scratch'), ...extra], { cwd, env });
   children.push(child);
   return { child, done: collect(child) };
 }
@@ -410,6 +410,50 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     found.child.kill('SIGTERM');
     expect((await found.done).exit).toBe(0);
   }, 300_000);
+
+  it('a retryable failure is retried on the worker; a failure blocks what depends on it, and --keep-going builds the rest, as a local build does', async () => {
+    const { url, schema } = await newSchema();
+    const cwd = newDir();
+    const diamond = ['--pipeline', 'tests/fixtures/diamond-pipeline.mjs', '--pipeline-root', repoRoot];
+    const attemptsOf = async (runId: string, task: string) =>
+      (
+        await rows<{ status: string }>(schema, 'SELECT status FROM §.task_attempts WHERE run_id = $1 AND task_id = $2 ORDER BY id', [runId, task])
+      ).map((r) => r.status);
+    const tasksOf = async (runId: string) =>
+      Object.fromEntries(
+        (await rows<{ task_id: string; state: string }>(schema, 'SELECT task_id, state FROM §.worker_tasks WHERE run_id = $1', [runId])).map((r) => [
+          r.task_id,
+          r.state,
+        ]),
+      );
+    const ended = (runId: string, status: string) =>
+      until(
+        async () => (await runStatus(schema, runId)) === status,
+        async () => JSON.stringify(await tasksOf(runId)),
+        60_000,
+      );
+
+    // Bang fails once with a RetryableError in each worker process: tried again, with its backoff, and built.
+    const flaky = startWorker(url, 'flaky', ['--pipeline-root', repoRoot], undefined, { FIXTURE_FLAKY: 'Bang' });
+    const retried = await submit(url, cwd, [...diamond, '--param', 'seed=retry']);
+    await ended(retried, 'complete');
+    expect(await attemptsOf(retried, 'Bang')).toEqual(['failed', 'complete']);
+    flaky.child.kill('SIGTERM');
+    expect((await flaky.done).exit).toBe(0);
+
+    // Upper fails for good. With --keep-going, Bang (another branch) is built; Shout and Join are blocked.
+    const failing = startWorker(url, 'failing', ['-j', '1', '--pipeline-root', repoRoot], undefined, { FIXTURE_FAIL: 'Upper' });
+    const kept = await submit(url, cwd, [...diamond, '--param', 'seed=kept', '--keep-going']);
+    await ended(kept, 'failed');
+    expect(await tasksOf(kept)).toEqual({ 'Seed(seed=kept)': 'done', Upper: 'failed', Bang: 'done', Shout: 'blocked', Join: 'blocked' });
+    expect(await attemptsOf(kept, 'Upper')).toEqual(['failed']);
+    // Without it, the run stops at the failure: what depends on Upper is blocked, and it ends failed.
+    const stopped = await submit(url, cwd, [...diamond, '--param', 'seed=stop']);
+    await ended(stopped, 'failed');
+    expect(await tasksOf(stopped)).toMatchObject({ 'Seed(seed=stop)': 'done', Upper: 'failed', Shout: 'blocked', Join: 'blocked' });
+    failing.child.kill('SIGTERM');
+    expect((await failing.done).exit).toBe(0);
+  }, 180_000);
 
   it("a pipeline installed as a package (npm:<name>) is found in the node_modules of each machine's pipeline root", async () => {
     const { url, schema } = await newSchema();
