@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, repoRoot, runPlan, snapshotDir, spawnPlan, tempDir, waitForOutput, type CliResult } from '../support/cli.js';
+import { collect, jsonEvents, repoRoot, runPlan, snapshotDir, spawnPlan, tempDir, waitForOutput, type CliResult } from '../support/cli.js';
 import { adminQuery, freshSchemaUrl, noteWhenPostgresMissing, POSTGRES_URL } from '../support/postgres.js';
 import { startFakeOpenAiServer, type FakeOpenAiServer } from '../support/fake-openai-server.js';
 import { offlineLikeAnswer } from '../support/fake-model.js';
@@ -347,6 +347,42 @@ describe.skipIf(POSTGRES_URL === undefined)('plan worker', () => {
     expect(Object.keys(snapshotDir(path.join(cwd, 'runs', 'k'))).length).toBeGreaterThan(100);
     late.child.kill('SIGTERM');
     expect((await late.done).exit).toBe(0);
+  }, 300_000);
+
+  it('Ctrl-C of plan build --workers cancels the run on every worker (exit 130); run again, it finishes the run', async () => {
+    const { url, schema } = await newSchema();
+    const cwd = newDir();
+    let slow = true;
+    server = await startFakeOpenAiServer({ handler: (request) => ({ kind: 'delay', ms: slow ? 60_000 : 0, next: offlineLikeAnswer(request) }) });
+    const args = ['--workers', '--db', url, '--speed', 'fast', '--param', `startTime=${START}`, `--model=openai-compatible:fake@${server.url}`];
+    const workers = [startWorker(url, 'c1', ['-j', '2']), startWorker(url, 'c2', ['-j', '2'])];
+    const build = spawnPlan(['build', 'runs/c', '--prompt', 'A repair café', '--json', ...args], { cwd });
+    children.push(build);
+    const built = collect(build);
+    await waitForOutput(build, (out) => out.includes('"task-started"'), 60_000);
+    await until(
+      async () => (await rows(schema, `SELECT 1 FROM §.llm_interactions WHERE status = 'pending'`)).length > 0,
+      () => 'no model call started',
+      60_000,
+    );
+    build.kill('SIGINT');
+    const stopped = await built;
+    expect(stopped.exit, stopped.stderr).toBe(130);
+    const runId = (await rows<{ id: string }>(schema, 'SELECT id FROM §.runs'))[0]!.id;
+    expect(await runStatus(schema, runId)).toBe('cancelled');
+    const attempts = await rows<{ status: string }>(schema, `SELECT status FROM §.task_attempts WHERE status IN ('running', 'cancelled')`);
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.every((a) => a.status === 'cancelled')).toBe(true);
+    expect(jsonEvents(stopped.stdout).at(-1)).toMatchObject({ type: 'build-finished', status: 'cancelled' });
+    // The workers are still there, and take the run again when it is built again.
+    for (const worker of workers) expect(worker.child.exitCode).toBeNull();
+    slow = false;
+    const again = await runPlan(['build', 'runs/c', '--json', ...args], { cwd });
+    expect(again.exit, again.stderr).toBe(0);
+    expect(await runStatus(schema, runId)).toBe('complete');
+    expect(fs.existsSync(path.join(cwd, 'runs', 'c', '001-2-plan.txt'))).toBe(true);
+    for (const worker of workers) worker.child.kill('SIGTERM');
+    for (const worker of workers) expect((await worker.done).exit).toBe(0);
   }, 300_000);
 
   it('another store making its job queue in the same database (graphile-worker tells every worker to stop) does not stop a worker', async () => {
