@@ -23,8 +23,12 @@ export interface FollowOptions {
   json: boolean;
   /** Aborting it (Ctrl-C) cancels the run on every worker; the follow goes on until they stopped. */
   signal: AbortSignal;
+  /** The longest wait between two looks at the workers' rows (a notification wakes it sooner). */
   pollMs?: number;
 }
+
+/** A burst of notifications (a task's end writes several rows) is one look, at most this often. */
+const LOOK_GAP_MS = 50;
 
 /**
  * `plan build <run-dir> --workers`: the run dir's edits are stored, the run is handed to the workers (or, when
@@ -68,6 +72,7 @@ export async function buildOnWorkers(options: FollowOptions): Promise<number> {
   options.signal.addEventListener('abort', onAbort, { once: true });
   const seen = new Map<string, string>();
   const calls = new Set<number>();
+  const changes = await watchRun(store, run.id, options.signal);
   try {
     for (;;) {
       if (cancelAsked) {
@@ -102,11 +107,51 @@ export async function buildOnWorkers(options: FollowOptions): Promise<number> {
         for (const event of eventsOf(task, changed)) view(event);
       }
       if (handed.finishedAt !== null) return await finish(store, run, handed.tasks, started, view, options.json);
-      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 200));
+      await changes.next(options.pollMs ?? 1_000);
     }
   } finally {
     options.signal.removeEventListener('abort', onAbort);
+    await changes.close();
   }
+}
+
+/**
+ * Waits for the next change of the run: a notification from the store (PostgreSQL pushes each committed change
+ * of a run), Ctrl-C, or `fallbackMs` at the latest (a notification may be lost with its connection).
+ */
+async function watchRun(
+  store: PostgresStore,
+  runId: string,
+  signal: AbortSignal,
+): Promise<{ next(fallbackMs: number): Promise<void>; close(): Promise<void> }> {
+  let changed = false;
+  let wake: (() => void) | null = null;
+  const poke = (): void => {
+    changed = true;
+    wake?.();
+  };
+  const stop = store.watchChanges === undefined ? null : await store.watchChanges((id) => id === runId && poke()).catch(() => null);
+  signal.addEventListener('abort', poke);
+  return {
+    async next(fallbackMs) {
+      await new Promise((resolve) => setTimeout(resolve, LOOK_GAP_MS));
+      if (!changed) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, fallbackMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      wake = null;
+      changed = false;
+    },
+    async close() {
+      signal.removeEventListener('abort', poke);
+      await stop?.().catch(() => undefined);
+    },
+  };
 }
 
 /** What a task's row, as it changed, is as build events: the events a local build emits for the same step. */
