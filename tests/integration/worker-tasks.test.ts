@@ -246,8 +246,8 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     const two = await open();
     const run = await one.store.createRun({ runDir: '', pipeline: 'test', params: {} });
     await one.tasks.handOver({ runId: run.id, tasks: chain('a'), keepGoing: false, forced: [] });
-    // A window of 1.2 s stands for the minute.
-    const windowMs = 1_200;
+    // A window of 1.5 s stands for the minute.
+    const windowMs = 1_500;
     const limits = [new DatabaseLimits(one.tasks, 'w1', 60_000, windowMs), new DatabaseLimits(two.tasks, 'w2', 60_000, windowMs)];
     for (const l of limits) l.setLimits(run.id, { maxCostUsd: null, concurrency: 10, requestsPerMinute: 3 });
     const signal = new AbortController().signal;
@@ -259,10 +259,10 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     });
     await Promise.all(calls);
     startedAt.sort((a, b) => a - b);
-    // 7 calls at 3 a window: the 4th waits for the 1st to leave it, the 7th for the 4th. (A little slack: the
-    // window is kept by the database's clock, the starts are seen a round trip later.)
-    for (let i = 0; i + 3 < startedAt.length; i++) expect(startedAt[i + 3]! - startedAt[i]!).toBeGreaterThan(windowMs - 100);
-    expect(startedAt[6]! - startedAt[0]!).toBeGreaterThan(2 * windowMs - 100);
+    // 7 calls at 3 a window: the 4th waits for the 1st to leave it, the 7th for the 4th. (Some slack: the window
+    // is kept by the database's clock, and a start is seen here a round trip, or a loaded moment, later.)
+    for (let i = 0; i + 3 < startedAt.length; i++) expect(startedAt[i + 3]! - startedAt[i]!).toBeGreaterThan(windowMs - 400);
+    expect(startedAt[6]! - startedAt[0]!).toBeGreaterThan(2 * windowMs - 400);
     // Another provider has a window of its own.
     const other = await limits[0]!.acquire({ runId: run.id, provider: 'q', estimateUsd: 0, estimatedTokens: 10, signal });
     await other.release();
