@@ -65,7 +65,10 @@ describe.skipIf(POSTGRES_URL === undefined)('tasks of runs handed to workers', (
     expect((await store.getRun(run.id))!.status).toBe('running');
 
     const first = claimed(await tasks.claim(run.id, 'a', 'w1', 10_000));
+    const running = await store.startAttempt(run.id, 'a');
     expect(await tasks.claim(run.id, 'a', 'w2', 10_000)).toEqual({ refused: 'not-ready' });
+    // A refused claim leaves the holder's attempt alone (only a claim that is taken abandons earlier attempts).
+    expect((await store.listAttempts(run.id, 'a')).map((a) => [a.id, a.status])).toEqual([[running, 'running']]);
     expect(await tasks.claim(run.id, 'b', 'w2', 10_000)).toEqual({ refused: 'not-ready' });
     expect(await tasks.finish(first, { state: 'done', outcome: 'ran' }, graphOf(['b']))).toEqual({ held: true, runFinished: null });
     expect(await queued(jobs, run.id)).toEqual(['a', 'b']);
