@@ -3,13 +3,19 @@ import path from 'node:path';
 import { UsageError } from '../engine/errors.js';
 
 /** `--pipeline npm:<package>[/<subpath>]`: a pipeline installed as an npm package, found from a folder. */
-export const PACKAGE_PREFIX = 'npm:';
+const PACKAGE_PREFIX = 'npm:';
 
 /** npm's package names: `name` or `@scope/name`, lower case, URL-safe. */
 const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
 
 export function isPackageSpec(spec: string): boolean {
   return spec.startsWith(PACKAGE_PREFIX);
+}
+
+/** A package spec as a run keeps it: as given, once it is known to be well formed. */
+export function checkedPackageSpec(spec: string): string {
+  parsePackageSpec(spec);
+  return spec;
 }
 
 /** The package's name and the subpath asked of it (`.` for its main entry); a malformed spec is a UsageError. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { UsageError } from '../engine/errors.js';
 import type { Pipeline } from '../engine/pipeline.js';
 import type { PackageBinding } from './package-binding-hooks.js';
-import { isPackageSpec, parsePackageSpec, resolvePipelinePackage } from './pipeline-package.js';
+import { checkedPackageSpec, isPackageSpec, resolvePipelinePackage } from './pipeline-package.js';
 
 /** The built-in pipeline's name, as stored with a run. Any other value is a package (`npm:…`) or a module's path. */
 export const PLAN_PIPELINE = 'plan';
@@ -63,9 +63,5 @@ function resolvesToThisCopy(name: string, fromFile: string): boolean {
 /** What a run records as its pipeline: the built-in one's name, a package spec, or the absolute path of a module. */
 export function pipelineSpecToStore(spec: string): string {
   if (spec === PLAN_PIPELINE) return spec;
-  if (isPackageSpec(spec)) {
-    parsePackageSpec(spec);
-    return spec;
-  }
-  return path.resolve(spec);
+  return isPackageSpec(spec) ? checkedPackageSpec(spec) : path.resolve(spec);
 }

@@ -4,7 +4,7 @@ import { criticalPathLengths, resolveForced, selectGraph } from '../engine/graph
 import { isPostgresUrl, openStore } from '../store/open.js';
 import { createQueuePool, jobsSchemaFor, migrateQueue, workerTasksOf } from '../workers/job-queue.js';
 import { loadPipeline, PLAN_PIPELINE } from './pipelines.js';
-import { isPackageSpec, parsePackageSpec } from './pipeline-package.js';
+import { checkedPackageSpec, isPackageSpec } from './pipeline-package.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { Store } from '../store/store.js';
 import type { WorkerTasks } from '../store/postgres/worker-tasks.js';
@@ -47,10 +47,7 @@ export function pipelineRoot(given: string | undefined): string {
  */
 export function workerPipelineSpec(given: string | undefined): string {
   if (given === undefined || given === PLAN_PIPELINE) return PLAN_PIPELINE;
-  if (isPackageSpec(given)) {
-    parsePackageSpec(given);
-    return given;
-  }
+  if (isPackageSpec(given)) return checkedPackageSpec(given);
   if (path.isAbsolute(given)) {
     throw new UsageError(
       `--pipeline ${given} is an absolute path of this machine: give it relative to the workers' --pipeline-root (e.g. pipelines/mine.js)`,

@@ -139,6 +139,7 @@ async function tryOnce<T>(
   const schemaChars = plan.json && (format === 'json_schema' || format === 'json_object') ? JSON.stringify(plan.json.schema) : '';
   const inputTokens = estimateTokens(messagesChars(messages) + schemaChars);
   const outputTokens = plan.maxOutputTokens ?? ctx.outputTokensEstimate;
+  const estimatedTokens = inputTokens + outputTokens;
   const price = priceFor(spec, ctx.prices);
   const estimate = price === null ? 0 : costFromPrice(price, { inputTokens, outputTokens });
   const reservation = ctx.budget.reserve(estimate);
@@ -150,16 +151,11 @@ async function tryOnce<T>(
     // The offline model is local computation: no provider to protect, no reason to queue.
     if (spec.provider !== 'offline') {
       const key = spec.baseUrl ?? spec.provider;
-      permit = await ctx.limiters.for(key).acquire(ctx.signal, inputTokens + outputTokens);
+      permit = await ctx.limiters.for(key).acquire(ctx.signal, estimatedTokens);
       // Then the limits held with other processes (workers): a slot of the provider, the run's budget.
-      if (ctx.shared !== null)
-        shared = await ctx.shared.acquire({
-          runId: ctx.runId,
-          provider: key,
-          estimateUsd: estimate,
-          estimatedTokens: inputTokens + outputTokens,
-          signal: ctx.signal,
-        });
+      if (ctx.shared !== null) {
+        shared = await ctx.shared.acquire({ runId: ctx.runId, provider: key, estimateUsd: estimate, estimatedTokens, signal: ctx.signal });
+      }
     }
   } catch (error) {
     permit?.release();

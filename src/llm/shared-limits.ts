@@ -1,7 +1,7 @@
 /**
  * Limits that many processes hold together — the workers of one database: a run's `--max-cost`, and each
- * provider's concurrency, requests per minute and tokens per minute. The LLM layer asks for a permit before every call to a provider, after its own
- * process-local limiter and budget; the implementation (src/workers/shared-limits.ts) keeps them in the
+ * provider's concurrency, requests per minute and tokens per minute. The LLM layer asks for a permit before
+ * every call to a provider, after its own process-local limiter and budget; the implementation (src/workers/shared-limits.ts) keeps them in the
  * database. A refusal by the budget is a BudgetExceededError, as with the local budget.
  */
 export interface SharedLimits {

@@ -51,6 +51,12 @@ export interface AttemptRecord {
 
 export type ContentSource = 'task' | 'edit' | 'restore';
 
+/** A file's content as a version of it holds it: its path and sha256. */
+export interface ContentRef {
+  path: string;
+  sha256: string;
+}
+
 export interface ContentVersion {
   id: number;
   runId: string;
@@ -254,7 +260,7 @@ export interface Store {
   /** Bytes of the version with this sha256, if stored. */
   readContentBySha(runId: string, path: string, sha256: string): Promise<Buffer | null>;
   /** readContentBySha of many files at once (one round trip on a server), in the order asked; null for each absent. */
-  readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]>;
+  readContentsBySha(runId: string, wanted: readonly ContentRef[]): Promise<(Buffer | null)[]>;
   listContentVersions(runId: string, path?: string): Promise<ContentVersion[]>;
   saveFileStats(runId: string, stats: FileStat[]): Promise<void>;
 

@@ -8,7 +8,7 @@ import { errorMessage } from '../engine/errors.js';
 import type { TaskGraph } from '../engine/graph.js';
 import type { ServiceFactory } from '../engine/context.js';
 import type { BuildEvent } from '../engine/events.js';
-import type { Store } from '../store/store.js';
+import type { ContentRef, Store } from '../store/store.js';
 
 export interface ScratchTask<S extends object> {
   store: Store;
@@ -46,7 +46,7 @@ export async function runTaskInScratch<S extends object>(job: ScratchTask<S>): P
   const state = new RunState(graph, job.all, job.scratchDir, snapshot);
 
   // Every file the scratch folder needs, read in one round trip.
-  const wanted: { path: string; sha256: string }[] = [];
+  const wanted: ContentRef[] = [];
   for (const dep of graph.requires.get(taskId)!) {
     const built = snapshot.built.get(dep);
     if (built === undefined) return { kind: 'failed', error: `its dependency ${dep} has no stored build` };

@@ -13,7 +13,7 @@ export interface RunLimits {
   tokensPerMinute?: number;
 }
 
-/** A waiting call looks again at least this often: another worker's call may have ended early. */
+/** A waiting call looks again at least this often: a call in the window may have settled at fewer tokens than it booked. */
 const RATE_RECHECK_MS = 1_000;
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { decodeContent, encodeContent } from '../compression.js';
 import { StoreError } from '../store-error.js';
-import type { AttemptRecord, ContentVersion, FileStat, OutputContent, RunSnapshot } from '../store.js';
+import type { AttemptRecord, ContentRef, ContentVersion, FileStat, OutputContent, RunSnapshot } from '../store.js';
 import type pg from 'pg';
 import type { PgContext, Queryable } from './context.js';
 import type { LeaseFence } from './leases.js';
@@ -528,7 +528,7 @@ export class Attempts {
     return row ? decodeContent(row.encoding as string, row.data as Buffer) : null;
   }
 
-  async readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]> {
+  async readContentsBySha(runId: string, wanted: readonly ContentRef[]): Promise<(Buffer | null)[]> {
     if (wanted.length === 0) return [];
     const result = await this.context.query(
       `SELECT DISTINCT ON (w.i) w.i, c.encoding, c.data

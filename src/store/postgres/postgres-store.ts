@@ -3,6 +3,7 @@ import { newRunId } from '../run-id.js';
 import { StoreError } from '../store-error.js';
 import type {
   AttemptRecord,
+  ContentRef,
   ContentVersion,
   EndpointMode,
   FileStat,
@@ -228,7 +229,7 @@ export class PostgresStore implements Store {
     return this.attempts.readContentBySha(runId, filePath, sha256);
   }
 
-  readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]> {
+  readContentsBySha(runId: string, wanted: readonly ContentRef[]): Promise<(Buffer | null)[]> {
     return this.attempts.readContentsBySha(runId, wanted);
   }
 

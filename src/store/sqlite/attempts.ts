@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { decodeContent, encodeContent } from '../compression.js';
 import { StoreError } from '../store-error.js';
-import type { AttemptRecord, AttemptStatus, ContentVersion, FileStat, OutputContent, RunSnapshot } from '../store.js';
+import type { AttemptRecord, AttemptStatus, ContentRef, ContentVersion, FileStat, OutputContent, RunSnapshot } from '../store.js';
 import type { SqliteContext } from './context.js';
 import type { FileStatBatch } from './file-stats.js';
 import { toAttempt, toContentVersion, type Row } from './rows.js';
@@ -302,7 +302,7 @@ export class Attempts {
   }
 
   /** In-process reads cost no round trip: one statement per file. */
-  async readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]> {
+  async readContentsBySha(runId: string, wanted: readonly ContentRef[]): Promise<(Buffer | null)[]> {
     const found: (Buffer | null)[] = [];
     for (const { path, sha256 } of wanted) found.push(await this.readContentBySha(runId, path, sha256));
     return found;

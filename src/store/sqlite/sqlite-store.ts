@@ -5,6 +5,7 @@ import { GroupCommit } from '../group-commit.js';
 import { StoreError } from '../store-error.js';
 import type {
   AttemptRecord,
+  ContentRef,
   ContentVersion,
   EndpointMode,
   FileStat,
@@ -207,7 +208,7 @@ export class SqliteStore implements Store {
     return this.attempts.readContentBySha(runId, filePath, sha256);
   }
 
-  readContentsBySha(runId: string, wanted: readonly { path: string; sha256: string }[]): Promise<(Buffer | null)[]> {
+  readContentsBySha(runId: string, wanted: readonly ContentRef[]): Promise<(Buffer | null)[]> {
     return this.attempts.readContentsBySha(runId, wanted);
   }
 

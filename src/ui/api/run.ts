@@ -73,11 +73,10 @@ export function attemptView(a: AttemptRecord): AttemptView {
 
 export async function runDetail(ctx: UiContext, runId: string, options: RunDetailOptions = {}) {
   const run = await loadRun(ctx, runId);
-  const [[shown], tasksOrNull, decisions, onWorkers, attempts, spend, totals, calls] = await Promise.all([
+  const [[shown], tasksOrNull, decisions, attempts, spend, totals, calls] = await Promise.all([
     ctx.engine.shownStatuses([run]),
     ctx.engine.graph(run).catch(() => null),
     ctx.engine.decide(run).catch(() => null),
-    ctx.engine.workerStates(run).catch(() => null),
     ctx.store.listAttempts(run.id),
     ctx.store.summarizeSpend('task', { runId: run.id }),
     ctx.store.runTotals(run.id),
@@ -87,10 +86,10 @@ export async function runDetail(ctx: UiContext, runId: string, options: RunDetai
   const activity = activityByTask(attempts);
   const cost = new Map(spend.map((row) => [row.key, row]));
   // Without the pipeline (not installed here) the graph is the tasks the store knows, without edges.
-  const known = onWorkers === null ? [...activity.keys()] : [...new Set([...onWorkers.keys(), ...activity.keys()])];
+  // With no run dir here, the workers' schedule (of a run handed to them) says more than the attempts do.
+  const fromWorkers = decisions === null ? await ctx.engine.workerStates(run).catch(() => null) : null;
+  const known = fromWorkers === null ? [...activity.keys()] : [...new Set([...fromWorkers.keys(), ...activity.keys()])];
   const tasks: readonly GraphTask[] = tasksOrNull ?? known.map((id) => ({ id, requires: [], outputs: [] }));
-  // With no run dir here, the workers' schedule says more than the attempts do (ready, waiting, blocked).
-  const fromWorkers = decisions === null ? onWorkers : null;
   const taskNodes = new Map<string, GraphNode>(
     tasks.map((task) => {
       const decision = decisions?.get(task.id) ?? null;

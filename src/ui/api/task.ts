@@ -15,17 +15,16 @@ export interface FileVersions {
 
 export async function taskDetail(ctx: UiContext, runId: string, taskId: string) {
   const run = await loadRun(ctx, runId);
-  const [[shown], graph, decisions, onWorkers, attempts, versions, calls] = await Promise.all([
+  const [[shown], graph, decisions, attempts, versions, calls] = await Promise.all([
     ctx.engine.shownStatuses([run]),
     ctx.engine.graph(run).catch(() => null),
     ctx.engine.decide(run).catch(() => null),
-    ctx.engine.workerStates(run).catch(() => null),
     ctx.store.listAttempts(run.id, taskId),
     ctx.store.listContentVersions(run.id),
     ctx.store.listInteractionSummaries(run.id),
   ]);
   const task = graph?.find((t) => t.id === taskId) ?? null;
-  const row = decisions === null ? onWorkers?.get(taskId) : undefined;
+  const row = decisions === null ? (await ctx.engine.workerStates(run).catch(() => null))?.get(taskId) : undefined;
   if (task === null && attempts.length === 0 && row === undefined) throw notFound(`run ${run.id} has no task ${taskId}`);
   const decision = decisions === null ? null : (decisions.get(taskId) ?? { state: 'missing' as const, reason: 'not decided' });
   // As on the run's page: without the run dir here, the workers' schedule when they build the run.
