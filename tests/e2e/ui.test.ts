@@ -373,8 +373,13 @@ describe.skipIf(CHROMIUM === undefined)('plan ui in a real browser', () => {
       const seen: string[] = [];
       (window as unknown as { seen: typeof seen }).seen = seen;
       const box = document.querySelector<SVGGElement>('svg .node.stage[data-stage="Work"]')!;
+      // Changes of the state only: a refresh that sets the same state again (the run turning running before
+      // its task starts) is no step.
+      let last = box.dataset.state;
       new MutationObserver(() => {
-        if (seen.at(-1) !== box.dataset.state) seen.push(box.dataset.state!);
+        if (box.dataset.state === last) return;
+        last = box.dataset.state;
+        seen.push(last!);
       }).observe(box, { attributes: true, attributeFilter: ['data-state'] });
     });
     const slow = spawnPlan(['build', 'runs/staged', '--json'], { cwd, env: { STAGED_SLOW_MS: '1500' } });
